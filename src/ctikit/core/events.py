@@ -1,0 +1,149 @@
+"""Events the core emits. Each carries the agent, a per-agent sequence number and a time.
+
+Sequence numbers start at 1 and grow by one per event of that agent, with no gaps: a console
+that saw event N and reconnects can ask for everything after N.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from .model import CallType, CallView
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Event:
+    agent: str
+    seq: int
+    at: float
+
+    #: Name of the event on the wire (docs/protocol.md); each event class sets its own.
+    wire_name: ClassVar[str] = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallBegan(_Event):
+    call: CallView
+    wire_name: ClassVar[str] = "callBegin"
+
+    def payload(self) -> dict[str, Any]:
+        return {"id": self.call.id, "call": self.call.to_dict()}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallEnded(_Event):
+    call: CallView
+    duration: float
+    disposition: str
+    reason: str | None = None
+    wire_name: ClassVar[str] = "callEnd"
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "id": self.call.id,
+            "duration": _duration_text(self.duration),
+            "disposition": self.disposition,
+            "reason": self.reason,
+            "call": self.call.to_dict(),
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallUpdated(_Event):
+    """Line state, mute, attached data or type of an active call changed."""
+
+    call: CallView
+    wire_name: ClassVar[str] = "callUpdate"
+
+    def payload(self) -> dict[str, Any]:
+        return {"id": self.call.id, "call": self.call.to_dict()}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallsReplaced(_Event):
+    """``setCallObjectIds`` replaced the list of active calls."""
+
+    ids: tuple[str, ...]
+    wire_name: ClassVar[str] = "callIds"
+
+    def payload(self) -> dict[str, Any]:
+        return {"ids": list(self.ids)}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallFailed(_Event):
+    """The telephony side could not carry out something (dial busy, transfer refused...)."""
+
+    call_id: str | None
+    reason: str
+    number: str | None = None
+    wire_name: ClassVar[str] = "callFailed"
+
+    def payload(self) -> dict[str, Any]:
+        return {"id": self.call_id, "reason": self.reason, "number": self.number}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallLogSaved(_Event):
+    log_id: str
+    wire_name: ClassVar[str] = "callLogSaved"
+
+    def payload(self) -> dict[str, Any]:
+        return {"id": self.log_id}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CtiMessageSent(_Event):
+    message: str
+    wire_name: ClassVar[str] = "ctiMessage"
+
+    def payload(self) -> dict[str, Any]:
+        return {"message": self.message}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CustomEventFired(_Event):
+    """``sforce.console.fireEvent``: a custom event between the frames of one console."""
+
+    event_type: str
+    message: str | None
+    wire_name: ClassVar[str] = "customEvent"
+
+    def payload(self) -> dict[str, Any]:
+        return {"type": self.event_type, "message": self.message}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LineStatusChanged(_Event):
+    """The agent's phone (line) went up or down on the telephony side."""
+
+    up: bool
+    reason: str | None = None
+    wire_name: ClassVar[str] = "lineStatus"
+
+    def payload(self) -> dict[str, Any]:
+        return {"up": self.up, "reason": self.reason}
+
+
+Event = (
+    CallBegan
+    | CallEnded
+    | CallUpdated
+    | CallsReplaced
+    | CallFailed
+    | CallLogSaved
+    | CtiMessageSent
+    | CustomEventFired
+    | LineStatusChanged
+)
+
+
+def _duration_text(seconds: float) -> str:
+    """Durations cross to the browser as strings of whole seconds, as in the original."""
+    return str(max(0, round(seconds)))
+
+
+def call_type_of(event: Event) -> CallType | None:
+    call = getattr(event, "call", None)
+    return call.call_type if call is not None else None

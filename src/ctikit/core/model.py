@@ -1,0 +1,139 @@
+"""Value types of the call state: call types, line states, a call's view, limits."""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import CtiRequestError
+
+
+class CallType(enum.StrEnum):
+    INBOUND = "INBOUND"
+    OUTBOUND = "OUTBOUND"
+    INTERNAL = "INTERNAL"
+
+    @classmethod
+    def parse(cls, value: object) -> CallType:
+        """Accept any case (``inbound``, ``Inbound``...), as the original does."""
+        if isinstance(value, str):
+            try:
+                return cls(value.strip().upper())
+            except ValueError:
+                pass
+        raise CtiRequestError(
+            f"call type must be one of inbound, outbound, internal (got {value!r})"
+        )
+
+
+class LineState(enum.StrEnum):
+    """State of a call the telephony connector controls.
+
+    Calls begun by a component (``fireOnCallBegin``) have no line state: ctikit does not know
+    what the component's own softphone is doing with them.
+    """
+
+    RINGING = "ringing"  # inbound, offered to the agent's phone
+    DIALING = "dialing"  # outbound, far end not answered yet
+    CONNECTED = "connected"
+    HELD = "held"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Limits:
+    """Bounds on what one agent's state may hold. Each is documented in docs/protocol.md."""
+
+    max_active_calls: int = 20
+    max_data_bytes: int = 64 * 1024
+    max_id_length: int = 255
+    max_label_length: int = 255
+    max_disposition_length: int = 255
+    max_pending_data: int = 32  # data set for calls that have not begun yet
+    max_recent_ended: int = 50  # ended calls kept for wrap-up (saving the call log)
+    event_log_size: int = 1000  # events kept per agent for replay after a reconnect
+
+
+AGENT_ID_RE = re.compile(r"^[A-Za-z0-9._@+-]{1,64}$")
+
+
+def check_agent_id(agent: object) -> str:
+    if not isinstance(agent, str) or not AGENT_ID_RE.match(agent):
+        raise CtiRequestError(
+            "agent ID must be 1 to 64 characters of letters, digits and . _ @ + -"
+        )
+    return agent
+
+
+@dataclass(slots=True, kw_only=True)
+class Call:
+    """One call of one agent. Mutable, owned by the registry; callers get :class:`CallView`."""
+
+    id: str
+    call_type: CallType
+    label: str | None = None
+    data: Any = field(default_factory=dict)
+    started_at: float
+    begun: bool = True  # False: only named by setCallObjectIds, no onCallBegin yet
+    line_state: LineState | None = None
+    muted: bool = False
+    answered_at: float | None = None
+    ended_at: float | None = None
+    duration: float | None = None
+    disposition: str | None = None
+    ani: str | None = None
+    dnis: str | None = None
+
+    def view(self) -> CallView:
+        return CallView(
+            id=self.id,
+            call_type=self.call_type,
+            label=self.label,
+            data=self.data,
+            started_at=self.started_at,
+            line_state=self.line_state,
+            muted=self.muted,
+            answered_at=self.answered_at,
+            ended_at=self.ended_at,
+            duration=self.duration,
+            disposition=self.disposition,
+            ani=self.ani,
+            dnis=self.dnis,
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallView:
+    """A read-only snapshot of a call."""
+
+    id: str
+    call_type: CallType
+    label: str | None
+    data: Any
+    started_at: float
+    line_state: LineState | None
+    muted: bool
+    answered_at: float | None
+    ended_at: float | None
+    duration: float | None
+    disposition: str | None
+    ani: str | None
+    dnis: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": self.call_type.value,
+            "label": self.label,
+            "data": self.data,
+            "startedAt": self.started_at,
+            "lineState": self.line_state.value if self.line_state else None,
+            "muted": self.muted,
+            "answeredAt": self.answered_at,
+            "endedAt": self.ended_at,
+            "duration": self.duration,
+            "disposition": self.disposition,
+            "ani": self.ani,
+            "dnis": self.dnis,
+        }
