@@ -51,6 +51,12 @@ class CallPlacer(Protocol):
     """Optional: a connector that can make a test call arrive (the softphone's button)."""
 
     async def place_inbound_call(
-        self, agent: str, *, ani: str, dnis: str, data: Mapping[str, Any]
+        self,
+        agent: str,
+        *,
+        ani: str | None = None,
+        dnis: str | None = None,
+        data: Mapping[str, Any] | None = None,
     ) -> str:
-        """Make a call ring at ``agent``'s phone; return its call ID."""
+        """Make a call ring at ``agent``'s phone; return its call ID. Missing values are
+        made up (a plausible caller)."""

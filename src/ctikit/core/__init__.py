@@ -25,7 +25,7 @@ from .events import (
     Event,
     LineStatusChanged,
 )
-from .model import CallType, CallView, LineState, Limits, check_agent_id
+from .model import CallType, CallView, Limits, LineState, check_agent_id
 from .registry import AgentState, CallRegistry
 
 __all__ = [
@@ -48,9 +48,9 @@ __all__ = [
     "CustomEventFired",
     "Event",
     "LimitExceededError",
+    "Limits",
     "LineState",
     "LineStatusChanged",
-    "Limits",
     "TelephonyError",
     "UnknownCallError",
     "check_agent_id",

@@ -51,7 +51,7 @@ from .events import (
     Event,
     LineStatusChanged,
 )
-from .model import Call, CallType, CallView, LineState, Limits, check_agent_id
+from .model import Call, CallType, CallView, Limits, LineState, check_agent_id
 
 
 class AgentState:
@@ -309,7 +309,7 @@ class CallRegistry:
             raise CommandRejectedError(f"call {call.id!r} is not muted")
         return tel.ConnectorAction(
             agent=agent, action=cmd.action, call_id=call.id, number=cmd.number,
-            digits=cmd.digits,
+            digits=cmd.digits, data=call.data if cmd.action is Action.TRANSFER else None,
         )
 
     def _command_target(self, state: AgentState, cmd: CtiCommand) -> Call:

@@ -110,3 +110,5 @@ class ConnectorAction:
     call_id: str | None = None
     number: str | None = None
     digits: str | None = None
+    #: For TRANSFER: the call's attached data, so the target agent receives it too.
+    data: Any = None

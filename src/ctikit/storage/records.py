@@ -171,4 +171,3 @@ def validate_new_log(log: NewCallLog) -> tuple[dict[str, Any], str]:
             f"attached_data is too large: {size} bytes of JSON (max {MAX_ATTACHED_DATA_BYTES})"
         )
     return values, attached_json
-

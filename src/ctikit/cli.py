@@ -1,0 +1,144 @@
+"""The ``ctikit`` command. The only module that reads argv and the environment."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+import urllib.error
+import urllib.request
+from typing import Any
+
+from .config import DEMO_AGENTS, ComponentConfig, Config, ConfigError, load_config, parse_component
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def _server_flags(p: argparse.ArgumentParser, *, default_port: int) -> None:
+    p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help=f"port (default {default_port}; 0 picks a free one)")
+    p.add_argument("--database", metavar="URL",
+                   help="call-log database: a SQLite file path or sqlite:///FILE (default "
+                        "ctikit.db), or postgresql+asyncpg://USER@HOST/DB")
+    p.add_argument("--component", action="append", default=[], metavar="NAME=URL",
+                   help="add a custom component to the console (repeatable)")
+    p.add_argument("--scenario", metavar="FILE",
+                   help="run a simulator scenario file (TOML or JSON) at start-up")
+    p.add_argument("--log-level", choices=LOG_LEVELS, help="default info")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ctikit",
+        description="ctikit: a self-hosted CTI server with a Salesforce-compatible "
+                    "sforce.console.cti API for agent consoles.",
+        epilog="Examples:\n  ctikit demo\n  ctikit serve --config ctikit.toml\n"
+               "  ctikit simulate-call --agent agent1 --ani +14155550100 "
+               "--data '{\"account\":\"ACME-1\"}'",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="run server + simulator + console with example "
+                                       "components (SQLite ctikit.db)")
+    _server_flags(demo, default_port=8080)
+
+    serve = sub.add_parser("serve", help="run the CTI server")
+    serve.add_argument("--config", metavar="FILE", help="TOML config file (docs/configuration.md)")
+    _server_flags(serve, default_port=8080)
+
+    sim = sub.add_parser("simulate-call", help="make a test call ring at an agent, on a "
+                                               "running server")
+    sim.add_argument("--server", default=os.environ.get("CTIKIT_URL", "http://127.0.0.1:8080"),
+                     help="server URL (default $CTIKIT_URL or http://127.0.0.1:8080)")
+    sim.add_argument("--agent", required=True)
+    sim.add_argument("--ani", help="caller number (random if omitted)")
+    sim.add_argument("--dnis", help="dialled number")
+    sim.add_argument("--data", default="{}", help="attached data, a JSON object")
+    return parser
+
+
+def _config_from(args: argparse.Namespace) -> Config:
+    config = load_config(args.config) if getattr(args, "config", None) else Config()
+    if args.command == "demo":
+        from .server.app import default_examples_dir
+
+        config = config.with_overrides(
+            demo=True,
+            agents=config.agents or DEMO_AGENTS,
+            examples_dir=config.examples_dir or default_examples_dir(),
+            components=config.components or (
+                ComponentConfig(name="Caller card", url="/examples/caller-card/index.html"),
+                ComponentConfig(name="Custom softphone",
+                                url="/examples/custom-softphone/index.html", height=480),
+            ),
+        )
+    database = args.database
+    if database and "://" not in database:
+        database = f"sqlite:///{database}"
+    extra = tuple(parse_component(c) for c in args.component)
+    return config.with_overrides(
+        host=args.host, port=args.port, database=database, scenario=args.scenario,
+        log_level=args.log_level, components=(config.components + extra) if extra else None,
+    )
+
+
+def _simulate_call(args: argparse.Namespace) -> int:
+    try:
+        data = json.loads(args.data)
+    except ValueError as exc:
+        print(f"error: --data is not valid JSON: {exc}", file=sys.stderr)
+        return 2
+    body: dict[str, Any] = {"data": data}
+    if args.ani:
+        body["ani"] = args.ani
+    if args.dnis:
+        body["dnis"] = args.dnis
+    url = f"{args.server.rstrip('/')}/api/agents/{args.agent}/simulate-call"
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            result = json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        result = json.loads(exc.read() or b"{}")
+        print(f"error: {result.get('error', exc.reason)}", file=sys.stderr)
+        return 1
+    except (urllib.error.URLError, OSError) as exc:
+        print(f"error: cannot reach ctikit at {args.server}: {exc}", file=sys.stderr)
+        return 1
+    print(f"call {result['callId']} is ringing at {args.agent}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "simulate-call":
+        return _simulate_call(args)
+    try:
+        config = _config_from(args)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=config.log_level.upper(),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if config.demo:
+        logging.getLogger("ctikit").warning(
+            "DEMO MODE: no authentication, simulated telephony; do not expose this server")
+    from .server.app import serve
+
+    try:
+        asyncio.run(serve(config))
+    except KeyboardInterrupt:
+        pass
+    except Exception as exc:  # start-up failure: one clear line, details in debug log
+        logging.getLogger("ctikit").debug("start-up failed", exc_info=True)
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0

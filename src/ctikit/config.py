@@ -1,0 +1,136 @@
+"""Server configuration: a TOML file, overridden by command-line flags (cli.py)."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from .core.model import Limits, check_agent_id
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; the message names the setting."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ComponentConfig:
+    """A custom component the console loads in an iframe."""
+
+    name: str
+    url: str  # absolute http(s) URL, or a path on this server ("/examples/...")
+    height: int = 360
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentConfig:
+    id: str
+    extension: str | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Config:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    database: str = "sqlite:///ctikit.db"
+    connector: str = "sim"
+    scenario: str | None = None
+    components: tuple[ComponentConfig, ...] = ()
+    agents: tuple[AgentConfig, ...] = ()
+    examples_dir: str | None = None  # served at /examples/ when set
+    demo: bool = False
+    log_level: str = "info"
+    max_frame_bytes: int = 256 * 1024
+    send_queue_frames: int = 2000  # frames queued for a slow console before it is dropped
+    limits: Limits = field(default_factory=Limits)
+
+    def with_overrides(self, **changes: Any) -> Config:
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def parse_component(text: str) -> ComponentConfig:
+    """``NAME=URL`` from the command line."""
+    name, sep, url = text.partition("=")
+    if not sep or not name or not url:
+        raise ConfigError(f"--component wants NAME=URL, got {text!r}")
+    return _component({"name": name, "url": url}, "--component")
+
+
+def _component(raw: Any, where: str) -> ComponentConfig:
+    if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
+        raise ConfigError(f"{where}: a component needs a name and a url")
+    url = raw.get("url")
+    if not isinstance(url, str) or not url:
+        raise ConfigError(f"{where}: component {raw['name']!r} needs a url")
+    if not url.startswith("/"):
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError(
+                f"{where}: component {raw['name']!r} url must be http(s)://... or /path"
+            )
+    height = raw.get("height", 360)
+    if not isinstance(height, int) or not 50 <= height <= 4000:
+        raise ConfigError(f"{where}: component height must be 50..4000 pixels")
+    return ComponentConfig(name=raw["name"], url=url, height=height)
+
+
+def load_config(path: str | Path) -> Config:
+    """Read a TOML config file (see docs/configuration.md)."""
+    try:
+        raw = tomllib.loads(Path(path).read_text())
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    return config_from_dict(raw, str(path))
+
+
+def config_from_dict(raw: dict[str, Any], where: str = "config") -> Config:
+    simple = {f.name for f in fields(Config)} - {"components", "agents", "limits"}
+    server = raw.get("server", {})
+    if not isinstance(server, dict):
+        raise ConfigError(f"{where}: [server] must be a table")
+    unknown = set(server) - simple
+    if unknown:
+        raise ConfigError(f"{where}: unknown setting server.{sorted(unknown)[0]}")
+    kwargs: dict[str, Any] = dict(server)
+    comps = raw.get("components", [])
+    if not isinstance(comps, list):
+        raise ConfigError(f"{where}: [[components]] must be an array of tables")
+    kwargs["components"] = tuple(_component(c, where) for c in comps)
+    agents = raw.get("agents", [])
+    if not isinstance(agents, list):
+        raise ConfigError(f"{where}: [[agents]] must be an array of tables")
+    parsed_agents = []
+    for a in agents:
+        if not isinstance(a, dict) or "id" not in a:
+            raise ConfigError(f"{where}: every [[agents]] entry needs an id")
+        try:
+            check_agent_id(a["id"])
+        except Exception as exc:
+            raise ConfigError(f"{where}: agent {a['id']!r}: {exc}") from None
+        parsed_agents.append(
+            AgentConfig(id=a["id"], extension=a.get("extension"), name=a.get("name"))
+        )
+    kwargs["agents"] = tuple(parsed_agents)
+    limits = raw.get("limits", {})
+    if not isinstance(limits, dict):
+        raise ConfigError(f"{where}: [limits] must be a table")
+    try:
+        kwargs["limits"] = Limits(**limits)
+    except TypeError as exc:
+        raise ConfigError(f"{where}: [limits]: {exc}") from None
+    try:
+        return Config(**kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+DEMO_AGENTS = (
+    AgentConfig(id="agent1", extension="1001", name="Alice Agent"),
+    AgentConfig(id="agent2", extension="1002", name="Bob Agent"),
+    AgentConfig(id="agent3", extension="1003", name="Carol Agent"),
+)

@@ -1,0 +1,121 @@
+"""Assemble the aiohttp application and run it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from pathlib import Path
+
+from aiohttp import web
+
+from ..config import Config
+from ..connectors.base import Connector
+from ..core.registry import CallRegistry
+from ..storage import CallLogStore
+from . import rest, static
+from .hub import Hub
+from .keys import CONFIG, HUB, SCENARIO, SERVICE
+from .openapi import openapi_routes
+from .service import CtiService
+from .ws import websocket_handler
+
+log = logging.getLogger("ctikit.server")
+
+
+def make_connector(config: Config) -> Connector:
+    if config.connector == "sim":
+        from ..connectors.sim import Directory, SimulatorConnector
+
+        directory = Directory({a.extension: a.id for a in config.agents if a.extension})
+        return SimulatorConnector(directory=directory)
+    raise ValueError(f"unknown connector {config.connector!r} (known: sim)")
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler):  # type: ignore[no-untyped-def]
+    resp = await handler(request)
+    resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+    resp.headers.setdefault("Referrer-Policy", "no-referrer")
+    return resp
+
+
+async def build_app(config: Config, *, connector: Connector | None = None,
+                    store: CallLogStore | None = None) -> web.Application:
+    """A ready application: storage opened and migrated, connector started."""
+    app = web.Application(
+        middlewares=[rest.json_errors, security_headers], client_max_size=1024 * 1024
+    )
+    app[CONFIG] = config
+    hub = Hub()
+    owned_store = store is None
+    store = store or await CallLogStore.open(config.database)
+    connector = connector or make_connector(config)
+    service = CtiService(CallRegistry(config.limits), connector, store, hub)
+    app[HUB], app[SERVICE] = hub, service
+    app.router.add_get("/ws", websocket_handler)
+    app.router.add_routes(rest.routes)
+    app.router.add_routes(openapi_routes)
+    app.router.add_routes(static.routes)
+    static.add_static(app, config.examples_dir)
+
+    async def lifecycle(app: web.Application):  # type: ignore[no-untyped-def]
+        await connector.start(service)
+        if config.scenario:
+            run = getattr(connector, "run_scenario", None)
+            if run is None:
+                raise ValueError(f"the {connector.name} connector cannot run scenarios")
+            app[SCENARIO] = asyncio.create_task(run(config.scenario))
+        yield
+        task = app.get(SCENARIO)
+        if task is not None:
+            task.cancel()
+        for box in list(hub.all_outboxes()):
+            await box.ws.close(code=1001, message=b"server shutting down")
+        await connector.stop()
+        if owned_store:
+            await store.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    return app
+
+
+async def serve(config: Config, *, announce: bool = True) -> None:
+    """Run until SIGINT/SIGTERM. Prints ``ctikit listening on URL`` once ready."""
+    app = await build_app(config)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, config.host, config.port, shutdown_timeout=5)
+    await site.start()
+    port = runner.addresses[0][1] if runner.addresses else config.port
+    host = config.host if ":" not in config.host else f"[{config.host}]"
+    url = f"http://{host}:{port}"
+    if announce:
+        print(f"ctikit listening on {url}", flush=True)
+        agent = config.agents[0].id if config.agents else "agent1"
+        print(f"  agent console:  {url}/console?agent={agent}", flush=True)
+        print(f"  REST API:       {url}/api/openapi.json", flush=True)
+    log.info("listening on %s (connector %s, database %s)", url, config.connector,
+             _redact(config.database))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        log.info("shutting down")
+        await runner.cleanup()
+
+
+def _redact(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+def default_examples_dir() -> str | None:
+    """The repository's examples/ folder, when running from a checkout."""
+    candidate = Path(__file__).resolve().parents[3] / "examples"
+    return str(candidate) if candidate.is_dir() else None

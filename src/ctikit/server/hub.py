@@ -1,0 +1,106 @@
+"""Fan-out of events to every console socket of an agent.
+
+Each socket has a small outbox drained by one sender task, so a slow console never delays
+the others and frames leave in order. An outbox that grows past its bound means the console
+cannot keep up: it is closed (code 1013, "try again later") and will reconnect and resync,
+rather than growing memory without limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Iterable
+
+from aiohttp import web
+
+from ..core.events import Event
+from .wire import encode_event
+
+log = logging.getLogger("ctikit.hub")
+
+CLOSE_TRY_AGAIN = 1013
+
+
+class Outbox:
+    """One socket's ordered queue of text frames and the task that sends them."""
+
+    __slots__ = ("_closed", "_frames", "_task", "_wake", "agent", "limit", "ws")
+
+    def __init__(self, ws: web.WebSocketResponse, agent: str, limit: int) -> None:
+        self.ws = ws
+        self.agent = agent
+        self.limit = limit
+        self._frames: deque[str] = deque()
+        self._wake = asyncio.Event()
+        self._closed = False
+        self._task = asyncio.create_task(self._run(), name=f"outbox-{agent}")
+
+    def send(self, frame: str) -> None:
+        if self._closed:
+            return
+        if len(self._frames) >= self.limit:
+            log.warning("console of %s too slow (%d frames queued): closing", self.agent,
+                        len(self._frames))
+            self._closed = True
+            self._frames.clear()
+            asyncio.create_task(self.ws.close(code=CLOSE_TRY_AGAIN, message=b"too slow"))
+            return
+        self._frames.append(frame)
+        self._wake.set()
+
+    async def _run(self) -> None:
+        frames, ws = self._frames, self.ws
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                while frames:
+                    await ws.send_str(frames.popleft())
+        except (ConnectionError, RuntimeError):
+            pass  # the socket went away; the handler cleans up
+
+    async def aclose(self) -> None:
+        self._closed = True
+        self._task.cancel()
+        try:
+            await self._task
+        except asyncio.CancelledError:
+            pass
+
+
+class Hub:
+    """Which sockets belong to which agent."""
+
+    def __init__(self) -> None:
+        self._by_agent: dict[str, set[Outbox]] = {}
+
+    def add(self, box: Outbox) -> None:
+        self._by_agent.setdefault(box.agent, set()).add(box)
+
+    def remove(self, box: Outbox) -> None:
+        boxes = self._by_agent.get(box.agent)
+        if boxes is not None:
+            boxes.discard(box)
+            if not boxes:
+                del self._by_agent[box.agent]
+
+    def connections(self, agent: str) -> int:
+        return len(self._by_agent.get(agent, ()))
+
+    def total_connections(self) -> int:
+        return sum(len(b) for b in self._by_agent.values())
+
+    def all_outboxes(self) -> Iterable[Outbox]:
+        for boxes in self._by_agent.values():
+            yield from boxes
+
+    def publish(self, events: Iterable[Event]) -> None:
+        for event in events:
+            boxes = self._by_agent.get(event.agent)
+            if not boxes:
+                continue
+            frame = encode_event(event)  # once per event, shared by every socket
+            for box in boxes:
+                box.send(frame)

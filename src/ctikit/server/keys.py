@@ -1,0 +1,16 @@
+"""Typed keys for what the application holds."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+from ..config import Config
+from .hub import Hub
+from .service import CtiService
+
+CONFIG = web.AppKey("config", Config)
+SERVICE = web.AppKey("service", CtiService)
+HUB = web.AppKey("hub", Hub)
+SCENARIO = web.AppKey("scenario", asyncio.Task)

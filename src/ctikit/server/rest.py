@@ -1,0 +1,242 @@
+"""REST API for back-office callers: inspect calls, attach data (IVR), read call logs.
+
+Every answer is JSON of the protocol's own shape: ``{"success": true, ...}`` or
+``{"success": false, "error": "...", "code": "..."}`` with a fitting HTTP status.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from ..core.errors import (
+    CommandRejectedError,
+    CtiError,
+    CtiRequestError,
+    LimitExceededError,
+    UnknownCallError,
+)
+from ..core.model import check_agent_id
+from ..storage import export_csv, export_json
+from .keys import CONFIG, SERVICE
+from .service import CtiService, UnsupportedError
+
+log = logging.getLogger("ctikit.rest")
+routes = web.RouteTableDef()
+
+_STATUS = {
+    UnknownCallError: 404,
+    LimitExceededError: 413,
+    CommandRejectedError: 409,
+    UnsupportedError: 409,
+}
+
+
+def fail(status: int, message: str, code: str = "bad_request") -> web.Response:
+    return web.json_response({"success": False, "error": message, "code": code}, status=status)
+
+
+def ok(**fields: Any) -> web.Response:
+    return web.json_response({"success": True, **fields}, dumps=_dumps)
+
+
+def _dumps(obj: Any) -> str:
+    from .wire import encode
+
+    return encode(obj)
+
+
+@web.middleware
+async def json_errors(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Turn every failure under /api into the protocol's error shape."""
+    try:
+        return await handler(request)
+    except CtiError as exc:
+        status = next((s for cls, s in _STATUS.items() if isinstance(exc, cls)), 400)
+        return fail(status, exc.message, exc.code)
+    except web.HTTPException as exc:
+        if not request.path.startswith("/api/") or exc.status < 400:
+            raise
+        code = {404: "not_found", 405: "method_not_allowed", 413: "limit_exceeded"}.get(
+            exc.status, "bad_request")
+        return fail(exc.status, exc.reason or "error", code)
+    except Exception:
+        log.exception("%s %s failed", request.method, request.path)
+        return fail(500, "internal error (logged on the server)", "internal_error")
+
+
+def _svc(request: web.Request) -> CtiService:
+    svc: CtiService = request.app[SERVICE]
+    return svc
+
+
+def _agent(request: web.Request) -> str:
+    return check_agent_id(request.match_info["agent"])
+
+
+async def _json_body(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise CtiRequestError("request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise CtiRequestError("request body must be a JSON object")
+    return body
+
+
+@routes.get("/api/health")
+async def health(request: web.Request) -> web.Response:
+    svc = _svc(request)
+    return ok(status="ok", connector=svc.connector.name,
+              connections=svc.hub.total_connections())
+
+
+@routes.get("/api/console/config")
+async def console_config(request: web.Request) -> web.Response:
+    svc, cfg = _svc(request), request.app[CONFIG]
+    agent = check_agent_id(request.query.get("agent"))
+    return ok(
+        agent=agent,
+        components=[{"name": c.name, "url": c.url, "height": c.height} for c in cfg.components],
+        connector={"name": svc.connector.name, "canPlaceCalls": svc.can_place_calls},
+        demo=cfg.demo,
+        agents=[{"id": a.id, "extension": a.extension, "name": a.name} for a in cfg.agents],
+    )
+
+
+@routes.get("/api/agents")
+async def list_agents(request: web.Request) -> web.Response:
+    svc = _svc(request)
+    agents = [
+        {"id": a, "activeCalls": len(svc.registry.call_ids(a)),
+         "connections": svc.hub.connections(a)}
+        for a in sorted(svc.registry.agents())
+    ]
+    return ok(agents=agents)
+
+
+@routes.get("/api/agents/{agent}/calls")
+async def agent_calls(request: web.Request) -> web.Response:
+    snap = _svc(request).snapshot(_agent(request))
+    return ok(calls=snap["calls"], recent=snap["recent"], seq=snap["seq"])
+
+
+@routes.get("/api/agents/{agent}/calls/{call_id}")
+async def agent_call(request: web.Request) -> web.Response:
+    call = _svc(request).registry.get_call(_agent(request), request.match_info["call_id"])
+    return ok(call=call.to_dict())
+
+
+@routes.post("/api/agents/{agent}/calls/{call_id}/data")
+async def attach_data(request: web.Request) -> web.Response:
+    """Merge the body's keys into the call's attached data (what an IVR does)."""
+    agent, body = _agent(request), await _json_body(request)
+    call = _svc(request).attach_data(agent, request.match_info["call_id"], body)
+    return ok(call=call.to_dict())
+
+
+@routes.post("/api/agents/{agent}/simulate-call")
+async def simulate_call(request: web.Request) -> web.Response:
+    agent = _agent(request)
+    body = await _json_body(request) if request.can_read_body else {}
+    call_id = await _svc(request).place_call(
+        agent, ani=body.get("ani"), dnis=body.get("dnis"), data=body.get("data")
+    )
+    return ok(callId=call_id)
+
+
+@routes.post("/api/agents/{agent}/cti-message")
+async def cti_message(request: web.Request) -> web.Response:
+    agent, body = _agent(request), await _json_body(request)
+    await _svc(request).send_cti_message(agent, body.get("message"))
+    return ok()
+
+
+@routes.post("/api/agents/{agent}/call-logs")
+async def save_call_log(request: web.Request) -> web.Response:
+    agent, body = _agent(request), await _json_body(request)
+    record = await _svc(request).save_call_log(
+        agent, body.get("callId"), subject=body.get("subject"),
+        comments=body.get("comments"), disposition=body.get("disposition"),
+    )
+    return web.json_response({"success": True, "log": record.to_dict()}, status=201,
+                             dumps=_dumps)
+
+
+def _filters(request: web.Request) -> dict[str, Any]:
+    q = request.query
+    out: dict[str, Any] = {}
+    if "agent" in q:
+        out["agent_id"] = check_agent_id(q["agent"])
+    if "callId" in q:
+        out["call_id"] = q["callId"]
+    for key in ("since", "until"):
+        if key in q:
+            try:
+                value = datetime.fromisoformat(q[key].replace("Z", "+00:00"))
+            except ValueError:
+                raise CtiRequestError(f"{key} must be an ISO 8601 time") from None
+            if value.tzinfo is None:
+                raise CtiRequestError(f"{key} needs a time zone (e.g. Z)")
+            out[key] = value
+    return out
+
+
+def _int(request: web.Request, key: str, default: int, lo: int, hi: int) -> int:
+    raw = request.query.get(key)
+    if raw is None:
+        return default
+    if not raw.isascii() or not raw.isdigit() or not lo <= int(raw) <= hi:
+        raise CtiRequestError(f"{key} must be a whole number from {lo} to {hi}")
+    return int(raw)
+
+
+@routes.get("/api/call-logs")
+async def list_call_logs(request: web.Request) -> web.Response:
+    store, filters = _svc(request).store, _filters(request)
+    limit = _int(request, "limit", 100, 1, 1000)
+    offset = _int(request, "offset", 0, 0, 10**9)
+    logs = await store.list(limit=limit, offset=offset, **filters)
+    total = await store.count(**filters)
+    return ok(total=total, logs=[entry.to_dict() for entry in logs])
+
+
+async def _stream(request: web.Request, chunks: Any, content_type: str, name: str
+                  ) -> web.StreamResponse:
+    resp = web.StreamResponse(headers={
+        "Content-Type": content_type,
+        "Content-Disposition": f'attachment; filename="{name}"',
+    })
+    await resp.prepare(request)
+    async for chunk in chunks:
+        await resp.write(chunk.encode())
+    await resp.write_eof()
+    return resp
+
+
+@routes.get("/api/call-logs/export.csv")
+async def export_logs_csv(request: web.Request) -> web.StreamResponse:
+    filters = _filters(request)
+    return await _stream(request, export_csv(_svc(request).store, **filters),
+                         "text/csv; charset=utf-8", "call-logs.csv")
+
+
+@routes.get("/api/call-logs/export.json")
+async def export_logs_json(request: web.Request) -> web.StreamResponse:
+    filters = _filters(request)
+    return await _stream(request, export_json(_svc(request).store, **filters),
+                         "application/json", "call-logs.json")
+
+
+@routes.get("/api/call-logs/{log_id}")
+async def get_call_log(request: web.Request) -> web.Response:
+    record = await _svc(request).store.get(request.match_info["log_id"])
+    if record is None:
+        return fail(404, f"no call log {request.match_info['log_id']!r}", "not_found")
+    return ok(log=record.to_dict())

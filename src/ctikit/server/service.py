@@ -1,0 +1,228 @@
+"""The CTI service: one place where requests, connector events and storage meet the core.
+
+Every operation validates through the core registry, publishes the resulting events to the
+agent's consoles through the hub, and, for CTI commands, hands the resolved action to the
+connector. Handlers (WebSocket, REST) only translate to and from this API.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from ..connectors.base import ActionFailedError, CallPlacer, Connector
+from ..core import commands
+from ..core.errors import (
+    CommandRejectedError,
+    CtiRequestError,
+    TelephonyError,
+    UnknownCallError,
+)
+from ..core.events import Event
+from ..core.model import CallType, CallView
+from ..core.registry import CallRegistry
+from ..core.telephony import TelephonyEvent
+from ..storage import CallLog, CallLogStore, NewCallLog
+from .hub import Hub
+
+log = logging.getLogger("ctikit.service")
+
+MAX_SUBJECT = 255
+MAX_COMMENTS = 32 * 1024
+
+
+class UnsupportedError(CtiRequestError):
+    code = "unsupported"
+
+
+class CtiService:
+    """See the module docstring. ``clock`` returns seconds since the epoch."""
+
+    def __init__(
+        self,
+        registry: CallRegistry,
+        connector: Connector,
+        store: CallLogStore,
+        hub: Hub,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.registry = registry
+        self.connector = connector
+        self.store = store
+        self.hub = hub
+        self.clock = clock
+
+    # ---------------------------------------------------------- connector side
+
+    def report(self, event: TelephonyEvent) -> None:
+        """:class:`~ctikit.connectors.base.EventSink`: a connector reports an event."""
+        try:
+            events = self.registry.apply(event, now=self.clock())
+        except TelephonyError as exc:
+            log.warning("dropped telephony event %s: %s", type(event).__name__, exc.message)
+            return
+        self._publish(events)
+
+    @property
+    def can_place_calls(self) -> bool:
+        return isinstance(self.connector, CallPlacer)
+
+    # ----------------------------------------------------------- component ops
+
+    def call_ids(self, agent: str) -> list[str]:
+        return self.registry.call_ids(agent)
+
+    def attached_data(self, agent: str, call_id: object) -> CallView:
+        if not isinstance(call_id, str):
+            raise CtiRequestError("callObjectId must be a string")
+        return self.registry.get_call(agent, call_id)
+
+    def set_call_ids(self, agent: str, ids: object) -> None:
+        self._publish(self.registry.set_call_ids(agent, ids, now=self.clock()))
+
+    def set_attached_data(self, agent: str, call_id: object, data: object, ctype: object) -> None:
+        self._publish(
+            self.registry.set_attached_data(agent, call_id, data, ctype, now=self.clock())
+        )
+
+    def attach_data(self, agent: str, call_id: object, data: object) -> CallView:
+        """Merge data into a call (REST, IVR)."""
+        self._publish(self.registry.attach_data(agent, call_id, data, now=self.clock()))
+        assert isinstance(call_id, str)
+        return self.registry.get_call(agent, call_id)
+
+    def fire_call_begin(self, agent: str, call_id: object, ctype: object, label: object) -> None:
+        self._publish(self.registry.begin_call(agent, call_id, ctype, label, now=self.clock()))
+
+    def fire_call_end(
+        self, agent: str, call_id: object, duration: object, disposition: object
+    ) -> None:
+        self._publish(
+            self.registry.end_call(agent, call_id, duration, disposition, now=self.clock())
+        )
+
+    def fire_call_log_saved(self, agent: str, log_id: object) -> None:
+        self._publish(self.registry.call_log_saved(agent, log_id, now=self.clock()))
+
+    def fire_custom_event(self, agent: str, event_type: object, message: object) -> None:
+        self._publish(self.registry.custom_event(agent, event_type, message, now=self.clock()))
+
+    async def send_cti_message(self, agent: str, message: object) -> None:
+        """``sendCTIMessage``: to the handlers, and to the connector if it is a command.
+
+        A malformed command or one the call state forbids fails and reaches nobody. A command
+        the connector then fails to start has already reached the handlers: it was sent.
+        """
+        if not isinstance(message, str):
+            raise CtiRequestError("CTI message must be a string")
+        cmd = commands.parse(message)
+        action = self.registry.resolve_command(agent, cmd) if cmd is not None else None
+        self._publish(self.registry.cti_message(agent, message, now=self.clock()))
+        if action is None:
+            return
+        try:
+            await self.connector.execute(action)
+        except ActionFailedError as exc:
+            raise CommandRejectedError(f"/{action.action}: {exc}") from None
+
+    async def place_call(
+        self, agent: str, *, ani: object, dnis: object, data: object
+    ) -> str:
+        """Make a test call ring at ``agent`` (connectors that can: the simulator)."""
+        if not isinstance(self.connector, CallPlacer):
+            raise UnsupportedError(f"the {self.connector.name} connector cannot place test calls")
+        self.registry.agent(agent)  # validates the agent ID
+        for name, value in (("ani", ani), ("dnis", dnis)):
+            if value is not None and (
+                not isinstance(value, str) or not commands.NUMBER_RE.match(value)
+            ):
+                raise CtiRequestError(f"{name} must be a phone number")
+        if data is not None and not isinstance(data, Mapping):
+            raise CtiRequestError("data must be a JSON object")
+        # Missing values are made up by the connector (a realistic random caller).
+        return await self.connector.place_inbound_call(
+            agent,
+            ani=ani if isinstance(ani, str) else None,
+            dnis=dnis if isinstance(dnis, str) else None,
+            data=data if isinstance(data, Mapping) else None,
+        )
+
+    async def save_call_log(
+        self,
+        agent: str,
+        call_id: object,
+        *,
+        subject: object = None,
+        comments: object = None,
+        disposition: object = None,
+    ) -> CallLog:
+        """Store a call log durably, then fire ``onCallLogSaved`` with its ID."""
+        if not isinstance(call_id, str):
+            raise CtiRequestError("callId must be a string")
+        call = self.registry.find_call(agent, call_id)
+        if call is None:
+            raise UnknownCallError(
+                f"call {call_id!r} is neither active nor among this agent's recent calls"
+            )
+        subj = _text(subject, "subject", MAX_SUBJECT)
+        notes = _text(comments, "comments", MAX_COMMENTS)
+        disp = _text(disposition, "disposition", MAX_SUBJECT) or call.disposition
+        record = await self.store.save(
+            NewCallLog(
+                agent_id=agent,
+                call_id=call.id,
+                call_type=call.call_type.value,
+                label=call.label,
+                ani=call.ani or _str_or_none(call.data, "ANI"),
+                dnis=call.dnis or _str_or_none(call.data, "DNIS"),
+                attached_data=call.data,
+                started_at=_dt(call.started_at),
+                ended_at=_dt(call.ended_at),
+                duration_seconds=None if call.duration is None else round(call.duration),
+                disposition=disp or None,
+                subject=subj,
+                comments=notes,
+            )
+        )
+        # Committed above: only now may components hear of it.
+        self._publish(self.registry.call_log_saved(agent, record.id, now=self.clock()))
+        return record
+
+    def snapshot(self, agent: str) -> dict[str, Any]:
+        state = self.registry.agent(agent)
+        return {
+            "seq": state.seq,
+            "calls": [c.to_dict() for c in self.registry.calls(agent)],
+            "recent": [c.to_dict() for c in self.registry.recent_calls(agent)],
+            "lineUp": state.line_up,
+        }
+
+    def _publish(self, events: list[Event]) -> None:
+        if events:
+            self.hub.publish(events)
+
+
+def _text(value: object, what: str, limit: int) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise CtiRequestError(f"{what} must be a string")
+    if len(value) > limit:
+        raise CtiRequestError(f"{what} longer than {limit} characters", code="limit_exceeded")
+    return value
+
+
+def _dt(ts: float | None) -> datetime | None:
+    return None if ts is None else datetime.fromtimestamp(ts, UTC)
+
+
+def _str_or_none(data: Any, key: str) -> str | None:
+    value = data.get(key) if isinstance(data, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def parse_call_type(value: object) -> CallType:
+    return CallType.parse(value)

@@ -1,0 +1,72 @@
+"""integration.js per API version, the console and supervisor pages, example components."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from importlib.resources import files
+from pathlib import Path
+
+from aiohttp import web
+
+from ..core.errors import CtiRequestError
+from ..core.versions import api_table, parse_version
+from .keys import CONFIG
+
+WEB = Path(str(files("ctikit") / "web"))
+API_TOKEN = "__CTIKIT_API__"
+
+routes = web.RouteTableDef()
+
+
+@lru_cache(maxsize=64)
+def render_integration_js(version: int) -> bytes:
+    """The library with this version's API table injected (one token, replaced once)."""
+    source = (WEB / "integration.js").read_text()
+    if source.count(API_TOKEN) != 1:
+        raise RuntimeError(f"integration.js must contain {API_TOKEN} exactly once")
+    return source.replace(API_TOKEN, json.dumps(api_table(version))).encode()
+
+
+@routes.get("/support/console/{version}/integration.js")
+async def integration_js(request: web.Request) -> web.Response:
+    try:
+        version = parse_version(request.match_info["version"])
+    except CtiRequestError as exc:
+        return web.Response(status=404, text=f"// {exc.message}\n",
+                            content_type="application/javascript")
+    return web.Response(
+        body=render_integration_js(version),
+        content_type="application/javascript",
+        charset="utf-8",
+        headers={"Cache-Control": "public, max-age=300"},
+    )
+
+
+def _page(relative: str) -> web.FileResponse:
+    return web.FileResponse(WEB / relative, headers={"Cache-Control": "no-cache"})
+
+
+@routes.get("/console")
+async def console_page(request: web.Request) -> web.FileResponse:
+    return _page("console/index.html")
+
+
+@routes.get("/supervisor")
+async def supervisor_page(request: web.Request) -> web.FileResponse:
+    return _page("supervisor/index.html")
+
+
+@routes.get("/")
+async def index(request: web.Request) -> web.Response:
+    agents = request.app[CONFIG].agents
+    first = agents[0].id if agents else "agent1"
+    raise web.HTTPFound(f"/console?agent={first}")
+
+
+def add_static(app: web.Application, examples_dir: str | None) -> None:
+    app.router.add_static("/static/console/", WEB / "console", append_version=False)
+    if (WEB / "supervisor").is_dir():
+        app.router.add_static("/static/supervisor/", WEB / "supervisor")
+    if examples_dir:
+        app.router.add_static("/examples/", examples_dir)

@@ -1,0 +1,83 @@
+"""The JSON contract with the browser (docs/protocol.md), version 1.
+
+Frames are encoded once per event and shared by every socket of the agent, so encoding
+is not repeated per console.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from ..core.errors import CtiError
+from ..core.events import Event
+
+PROTOCOL_VERSION = 1
+MAX_REQUEST_ID_LENGTH = 64
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder()
+
+
+class FrameError(Exception):
+    """A frame from the browser that is not a request; ``request_id`` if one could be read."""
+
+    def __init__(self, message: str, request_id: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.request_id = request_id
+
+
+def encode(obj: Any) -> str:
+    return _encoder.encode(obj).decode()
+
+
+def encode_event(event: Event) -> str:
+    return encode(
+        {
+            "type": "event",
+            "seq": event.seq,
+            "event": event.wire_name,
+            "at": event.at,
+            "data": event.payload(),
+        }
+    )
+
+
+def decode_request(text: str | bytes) -> tuple[Any, str, dict[str, Any]]:
+    """Parse a request frame into ``(id, op, fields)``; raise :class:`FrameError`."""
+    try:
+        obj = _decoder.decode(text)
+    except msgspec.DecodeError as exc:
+        raise FrameError(f"frame is not valid JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise FrameError("frame must be a JSON object")
+    rid = obj.get("id")
+    if isinstance(rid, bool) or not (
+        (isinstance(rid, int) and -(2**53) < rid < 2**53)
+        or (isinstance(rid, str) and 0 < len(rid) <= MAX_REQUEST_ID_LENGTH)
+    ):
+        raise FrameError(
+            f"request needs an id: an integer or a string of 1 to {MAX_REQUEST_ID_LENGTH} "
+            "characters"
+        )
+    op = obj.get("op")
+    if not isinstance(op, str):
+        raise FrameError("request needs an op (string)", rid)
+    return rid, op, obj
+
+
+def response(request_id: Any, **fields: Any) -> str:
+    return encode({"type": "response", "id": request_id, "success": True, **fields})
+
+
+def error_response(request_id: Any, message: str, code: str, **fields: Any) -> str:
+    return encode(
+        {"type": "response", "id": request_id, "success": False, "error": message,
+         "code": code, **fields}
+    )
+
+
+def error_from(request_id: Any, exc: CtiError, **fields: Any) -> str:
+    return error_response(request_id, exc.message, exc.code, **fields)

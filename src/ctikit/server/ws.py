@@ -1,0 +1,174 @@
+"""The console WebSocket: hello, then requests in and responses/events out (docs/protocol.md)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from ..core.errors import CtiError, CtiRequestError
+from ..core.model import check_agent_id
+from . import wire
+from .hub import Outbox
+from .keys import CONFIG, HUB, SERVICE
+from .service import CtiService
+
+log = logging.getLogger("ctikit.ws")
+
+Handler = Callable[[CtiService, str, dict[str, Any]], Awaitable[dict[str, Any]]]
+_OPS: dict[str, Handler] = {}
+
+
+def op(name: str) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        _OPS[name] = fn
+        return fn
+
+    return register
+
+
+@op("getCallObjectIds")
+async def _get_ids(svc: CtiService, agent: str, req: dict[str, Any]) -> dict[str, Any]:
+    return {"ids": svc.call_ids(agent)}
+
+
+@op("getCallAttachedData")
+async def _get_data(svc: CtiService, agent: str, req: dict[str, Any]) -> dict[str, Any]:
+    call = svc.attached_data(agent, req.get("callId"))
+    result: dict[str, Any] = {"data": wire.encode(call.data)}
+    if req.get("getCallType"):
+        result["callType"] = call.call_type.value
+    return result
+
+
+@op("setCallObjectIds")
+async def _set_ids(svc: CtiService, agent: str, req: dict[str, Any]) -> dict[str, Any]:
+    svc.set_call_ids(agent, req.get("ids"))
+    return {}
+
+
+@op("setCallAttachedData")
+async def _set_data(svc: CtiService, agent: str, req: dict[str, Any]) -> dict[str, Any]:
+    svc.set_attached_data(agent, req.get("callId"), req.get("data"), req.get("callType"))
+    return {}
+
+
+@op("fireOnCallBegin")
+async def _begin(svc: CtiService, agent: str, req: dict[str, Any]) -> dict[str, Any]:
+    svc.fire_call_begin(agent, req.get("callId"), req.get("callType"), req.get("label"))
+    return {}
+
+
+@op("fireOnCallEnd")
+async def _end(svc: CtiService, agent: str, req: dict[str, Any]) -> dict[str, Any]:
+    svc.fire_call_end(agent, req.get("callId"), req.get("duration"), req.get("disposition"))
+    return {}
+
+
+@op("fireOnCallLogSaved")
+async def _log_saved(svc: CtiService, agent: str, req: dict[str, Any]) -> dict[str, Any]:
+    svc.fire_call_log_saved(agent, req.get("logId"))
+    return {}
+
+
+@op("sendCTIMessage")
+async def _cti(svc: CtiService, agent: str, req: dict[str, Any]) -> dict[str, Any]:
+    await svc.send_cti_message(agent, req.get("message"))
+    return {}
+
+
+@op("fireEvent")
+async def _custom(svc: CtiService, agent: str, req: dict[str, Any]) -> dict[str, Any]:
+    svc.fire_custom_event(agent, req.get("eventType"), req.get("message"))
+    return {}
+
+
+@op("saveCallLog")
+async def _save(svc: CtiService, agent: str, req: dict[str, Any]) -> dict[str, Any]:
+    record = await svc.save_call_log(
+        agent, req.get("callId"), subject=req.get("subject"), comments=req.get("comments"),
+        disposition=req.get("disposition"),
+    )
+    return {"logId": record.id}
+
+
+@op("simulateCall")
+async def _simulate(svc: CtiService, agent: str, req: dict[str, Any]) -> dict[str, Any]:
+    call_id = await svc.place_call(
+        agent, ani=req.get("ani"), dnis=req.get("dnis"), data=req.get("data")
+    )
+    return {"callId": call_id}
+
+
+@op("getState")
+async def _state(svc: CtiService, agent: str, req: dict[str, Any]) -> dict[str, Any]:
+    return svc.snapshot(agent)
+
+
+@op("ping")
+async def _ping(svc: CtiService, agent: str, req: dict[str, Any]) -> dict[str, Any]:
+    return {}
+
+
+async def handle_request(svc: CtiService, agent: str, text: str) -> str:
+    """One request frame in, one response frame out. Never raises."""
+    try:
+        rid, name, req = wire.decode_request(text)
+    except wire.FrameError as exc:
+        return wire.error_response(exc.request_id, exc.message, "bad_request")
+    handler = _OPS.get(name)
+    if handler is None:
+        return wire.error_response(
+            rid, f"unknown op {name[:64]!r}; see docs/protocol.md", "bad_request"
+        )
+    try:
+        return wire.response(rid, **await handler(svc, agent, req))
+    except CtiError as exc:
+        extra = {"data": None} if name == "getCallAttachedData" else {}
+        return wire.error_from(rid, exc, **extra)
+    except Exception:
+        log.exception("op %s for agent %s failed", name, agent)
+        return wire.error_response(rid, "internal error (logged on the server)",
+                                   "internal_error")
+
+
+async def websocket_handler(request: web.Request) -> web.StreamResponse:
+    svc: CtiService = request.app[SERVICE]
+    cfg = request.app[CONFIG]
+    try:
+        agent = check_agent_id(request.query.get("agent"))
+    except CtiRequestError as exc:
+        return web.json_response({"success": False, "error": exc.message, "code": exc.code},
+                                 status=400)
+    ws = web.WebSocketResponse(max_msg_size=cfg.max_frame_bytes, compress=False, heartbeat=30)
+    await ws.prepare(request)
+    box = Outbox(ws, agent, cfg.send_queue_frames)
+    hub = request.app[HUB]
+    # Snapshot and registration happen with no await between them, so no event can slip
+    # between the hello's seq and the first live event.
+    box.send(wire.encode({
+        "type": "hello", "protocol": wire.PROTOCOL_VERSION, "agent": agent,
+        **svc.snapshot(agent),
+        "connector": {"name": svc.connector.name, "canPlaceCalls": svc.can_place_calls},
+        "limits": {"maxFrameBytes": cfg.max_frame_bytes,
+                   "maxDataBytes": cfg.limits.max_data_bytes,
+                   "maxActiveCalls": cfg.limits.max_active_calls},
+    }))
+    hub.add(box)
+    log.info("console connected: agent=%s (%d sockets)", agent, hub.connections(agent))
+    try:
+        async for msg in ws:
+            if msg.type is WSMsgType.TEXT:
+                box.send(await handle_request(svc, agent, msg.data))
+            elif msg.type is WSMsgType.BINARY:
+                box.send(wire.error_response(None, "binary frames are not accepted: send JSON "
+                                             "text", "bad_request"))
+            elif msg.type is WSMsgType.ERROR:
+                log.info("socket of %s closed with error: %s", agent, ws.exception())
+    finally:
+        hub.remove(box)
+        await box.aclose()
+        log.info("console disconnected: agent=%s", agent)
+    return ws

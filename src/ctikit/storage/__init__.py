@@ -1,0 +1,25 @@
+"""Durable call-log storage for ctikit (SQLite by default, PostgreSQL by URL).
+
+Open a store with ``await CallLogStore.open("ctikit.db")`` (or a
+``postgresql://`` URL); the schema is migrated to the latest version on open.
+"""
+
+from .errors import StorageError
+from .export import CSV_COLUMNS, csv_header, csv_row, export_csv, export_json
+from .records import CALL_TYPES, CallLog, NewCallLog, utc_now
+from .store import MAX_LIST_LIMIT, CallLogStore
+
+__all__ = [
+    "CALL_TYPES",
+    "CSV_COLUMNS",
+    "MAX_LIST_LIMIT",
+    "CallLog",
+    "CallLogStore",
+    "NewCallLog",
+    "StorageError",
+    "csv_header",
+    "csv_row",
+    "export_csv",
+    "export_json",
+    "utc_now",
+]

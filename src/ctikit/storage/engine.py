@@ -1,0 +1,96 @@
+"""Database URL normalisation and engine construction (SQLite / PostgreSQL)."""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any, Final
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
+
+SQLITE_DRIVER: Final = "sqlite+aiosqlite"
+POSTGRES_DRIVER: Final = "postgresql+asyncpg"
+BUSY_TIMEOUT_SECONDS: Final = 10.0
+CONNECT_TIMEOUT_SECONDS: Final = 10.0
+
+_SCHEMA_RE: Final = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+def normalize_url(url: str | os.PathLike[str] | URL) -> URL:
+    """Turn a path or database URL into a URL for an async driver.
+
+    A value without ``://`` is a SQLite file path (``~`` is expanded).
+    ``sqlite://``/``sqlite+pysqlite://`` map to aiosqlite and
+    ``postgres://``/``postgresql[+driver]://`` to asyncpg.
+    """
+    if isinstance(url, URL):
+        parsed = url
+    else:
+        text = os.fspath(url)
+        if not text.strip():
+            raise ValueError("database URL must not be empty")
+        if "://" not in text:
+            path = text if text == ":memory:" else os.path.expanduser(text)
+            return URL.create(SQLITE_DRIVER, database=path)
+        try:
+            parsed = make_url(text)
+        except ArgumentError as exc:
+            raise ValueError(f"invalid database URL: {exc}") from exc
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return parsed.set(drivername=SQLITE_DRIVER)
+    if backend in ("postgresql", "postgres"):
+        return parsed.set(drivername=POSTGRES_DRIVER)
+    raise ValueError(
+        f"unsupported database {parsed.drivername!r}: use a SQLite path/URL or postgresql://"
+    )
+
+
+def describe_target(url: URL) -> str:
+    """Where *url* points, for error messages; never includes the password."""
+    if url.get_backend_name() == "sqlite":
+        return f"sqlite database {url.database or ':memory:'}"
+    return f"postgresql at {url.host or 'localhost'}:{url.port or 5432}/{url.database or ''}"
+
+
+def check_schema_name(schema: str) -> str:
+    """Validate a PostgreSQL schema name (plain lower-case identifier only)."""
+    if not _SCHEMA_RE.fullmatch(schema):
+        raise ValueError(f"invalid schema name {schema!r}: use [a-z_][a-z0-9_]*, max 63 chars")
+    return schema
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    # busy_timeout first: switching to WAL needs a lock another process may hold.
+    # WAL + synchronous=FULL: a commit is fsynced to the WAL before it returns,
+    # so an acknowledged save survives a process kill and also a power cut.
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = FULL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+    finally:
+        cursor.close()
+
+
+def build_engine(url: URL, *, echo: bool = False, schema: str | None = None) -> AsyncEngine:
+    """Create an async engine for a normalised *url* with durability settings."""
+    if url.get_backend_name() == "sqlite":
+        if schema is not None:
+            raise ValueError("schema is only supported for PostgreSQL")
+        engine = create_async_engine(url, echo=echo, connect_args={"timeout": BUSY_TIMEOUT_SECONDS})
+        event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
+        return engine
+    connect_args: dict[str, Any] = {}
+    if "timeout" not in url.query:
+        # asyncpg waits 60 s by default; fail faster when the host is unreachable.
+        connect_args["timeout"] = CONNECT_TIMEOUT_SECONDS
+    if schema is not None:
+        connect_args["server_settings"] = {"search_path": check_schema_name(schema)}
+    # pre_ping: a long-running server must survive PostgreSQL restarts.
+    return create_async_engine(url, echo=echo, pool_pre_ping=True, connect_args=connect_args)

@@ -1,0 +1,88 @@
+"""SQLAlchemy ORM mapping of the ``call_logs`` table.
+
+The schema itself is created by the Alembic migrations in ``migrations/``;
+keep this mapping and the latest migration in step (a test compares them).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import CheckConstraint, DateTime, Index, Integer, MetaData, String, Text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+# Deterministic constraint names so later migrations can refer to them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """``DateTime(timezone=True)`` that always binds and returns aware UTC values.
+
+    PostgreSQL stores ``timestamptz`` natively. SQLite has no datetime type and
+    SQLAlchemy stores a naive ISO string, so values are converted to UTC before
+    binding (one fixed offset keeps text order equal to time order) and marked
+    as UTC again when read back.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("naive datetimes are not accepted; use timezone-aware UTC")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base for ctikit's storage tables."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class CallLogRow(Base):
+    """One saved call log. ``attached_data`` holds JSON text (portable, exact)."""
+
+    __tablename__ = "call_logs"
+    __table_args__ = (
+        CheckConstraint("call_type IN ('INBOUND', 'OUTBOUND', 'INTERNAL')", name="call_type"),
+        CheckConstraint("duration_seconds >= 0", name="duration_seconds"),
+        # Agent history is the hot query; call_id looks up the logs of one call.
+        Index("ix_call_logs_agent_id_created_at", "agent_id", "created_at"),
+        Index("ix_call_logs_call_id", "call_id"),
+        # Unfiltered listings and exports page through created_at order.
+        Index("ix_call_logs_created_at_id", "created_at", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    agent_id: Mapped[str] = mapped_column(String(255))
+    call_id: Mapped[str] = mapped_column(String(255))
+    call_type: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str | None] = mapped_column(String(255))
+    ani: Mapped[str | None] = mapped_column(String(255))
+    dnis: Mapped[str | None] = mapped_column(String(255))
+    attached_data: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    duration_seconds: Mapped[int | None] = mapped_column(Integer)
+    disposition: Mapped[str | None] = mapped_column(String(255))
+    subject: Mapped[str | None] = mapped_column(String(255))
+    comments: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,244 @@
+/*
+ * ctikit console: the one WebSocket connection from the agent console to the ctikit server.
+ *
+ *   const conn = new CtikitConnection({url: 'ws://127.0.0.1:8080/ws?agent=a1'});
+ *   conn.onHello(frame => ...);   // every hello (first frame after each (re)connect)
+ *   conn.onEvent(frame => ...);   // every {type:"event", seq, event, data, at}
+ *   conn.onStatus(s => ...);      // 'connecting' | 'connected' | 'reconnecting'
+ *   conn.start();
+ *   conn.request('getState', {}).then(resp => ...);  // never rejects
+ *
+ * request() resolves with the server's response frame ({type:"response", id, success, ...}).
+ * It never rejects: if the request cannot be answered within `timeoutMs` (10 s) it resolves
+ * {success:false, error:"timed out"} (or "not connected" when no connection came up in that
+ * time). Requests made while (re)connecting are queued and sent once the hello arrives.
+ * Reconnects use exponential back-off from 0.25 s to 5 s with jitter.
+ * See docs/protocol.md §1 for the frames.
+ */
+(function (global) {
+  'use strict';
+
+  var DEFAULTS = {
+    timeoutMs: 10000,
+    minBackoffMs: 250,
+    maxBackoffMs: 5000
+  };
+
+  function CtikitConnection(options) {
+    options = options || {};
+    if (!options.url) throw new Error('CtikitConnection: url is required');
+    this.url = options.url;
+    this.timeoutMs = options.timeoutMs || DEFAULTS.timeoutMs;
+    this.minBackoffMs = options.minBackoffMs || DEFAULTS.minBackoffMs;
+    this.maxBackoffMs = options.maxBackoffMs || DEFAULTS.maxBackoffMs;
+    this.status = 'connecting';
+    this.hello = null;          // latest hello frame
+    this._ws = null;            // the current WebSocket (exposed for tests)
+    this._ready = false;        // hello received on the current socket
+    this._started = false;
+    this._stopped = false;
+    this._nextId = 1;
+    this._pending = {};         // id -> {resolve, timer, sent}
+    this._queue = [];           // frames waiting for a connection
+    this._attempt = 0;
+    this._retryTimer = null;
+    this._eventFns = [];
+    this._helloFns = [];
+    this._statusFns = [];
+  }
+
+  CtikitConnection.prototype.start = function () {
+    if (this._started) return this;
+    this._started = true;
+    this._stopped = false;
+    this._setStatus('connecting');
+    this._connect();
+    return this;
+  };
+
+  /** Close for good (no reconnect). Pending requests resolve "not connected". */
+  CtikitConnection.prototype.stop = function () {
+    this._stopped = true;
+    this._started = false;
+    if (this._retryTimer) clearTimeout(this._retryTimer);
+    this._retryTimer = null;
+    var ws = this._ws;
+    this._ws = null;
+    this._ready = false;
+    if (ws) { try { ws.close(1000, 'stopped'); } catch (e) { /* ignore */ } }
+    var ids = Object.keys(this._pending);
+    for (var i = 0; i < ids.length; i++) this._settle(ids[i], {success: false, error: 'not connected'});
+    this._queue = [];
+  };
+
+  CtikitConnection.prototype.onEvent = function (fn) { this._eventFns.push(fn); return this; };
+  CtikitConnection.prototype.onHello = function (fn) { this._helloFns.push(fn); return this; };
+  CtikitConnection.prototype.onStatus = function (fn) { this._statusFns.push(fn); return this; };
+
+  CtikitConnection.prototype.request = function (op, fields) {
+    var self = this;
+    var id = this._nextId++;
+    var frame = {};
+    if (fields && typeof fields === 'object') {
+      for (var k in fields) {
+        if (Object.prototype.hasOwnProperty.call(fields, k)) frame[k] = fields[k];
+      }
+    }
+    frame.id = id;
+    frame.op = op;
+    return new Promise(function (resolve) {
+      var entry = {resolve: resolve, sent: false, timer: null};
+      entry.timer = setTimeout(function () {
+        var err = entry.sent ? 'timed out' : 'not connected';
+        // Drop it from the queue if it never went out.
+        self._queue = self._queue.filter(function (f) { return f.id !== id; });
+        self._settle(id, {success: false, error: err});
+      }, self.timeoutMs);
+      self._pending[id] = entry;
+      if (self._stopped) {
+        self._settle(id, {success: false, error: 'not connected'});
+        return;
+      }
+      if (self._ready && self._ws && self._ws.readyState === 1) {
+        self._send(frame);
+      } else {
+        self._queue.push(frame);
+      }
+    });
+  };
+
+  // ---- internals ---------------------------------------------------------
+
+  CtikitConnection.prototype._settle = function (id, resp) {
+    var entry = this._pending[id];
+    if (!entry) return false;
+    delete this._pending[id];
+    clearTimeout(entry.timer);
+    if (resp.type === undefined) resp.type = 'response';
+    if (resp.id === undefined) resp.id = isNaN(Number(id)) ? id : Number(id);
+    try { entry.resolve(resp); } catch (e) { /* ignore */ }
+    return true;
+  };
+
+  CtikitConnection.prototype._send = function (frame) {
+    var entry = this._pending[frame.id];
+    try {
+      this._ws.send(JSON.stringify(frame));
+      if (entry) entry.sent = true;
+    } catch (e) {
+      console.warn('ctikit: send failed, will retry after reconnect', e);
+      this._queue.push(frame);
+    }
+  };
+
+  CtikitConnection.prototype._flush = function () {
+    var queue = this._queue;
+    this._queue = [];
+    for (var i = 0; i < queue.length; i++) {
+      if (this._pending[queue[i].id]) this._send(queue[i]);
+    }
+  };
+
+  CtikitConnection.prototype._setStatus = function (status) {
+    if (this.status === status && this._statusAnnounced) return;
+    this.status = status;
+    this._statusAnnounced = true;
+    this._emit(this._statusFns, status);
+  };
+
+  CtikitConnection.prototype._emit = function (fns, arg) {
+    for (var i = 0; i < fns.length; i++) {
+      try { fns[i](arg); } catch (e) { console.error('ctikit: listener failed', e); }
+    }
+  };
+
+  CtikitConnection.prototype._connect = function () {
+    var self = this;
+    if (this._stopped) return;
+    var ws;
+    try {
+      ws = new WebSocket(this.url);
+    } catch (e) {
+      console.warn('ctikit: cannot open WebSocket', e);
+      this._scheduleReconnect();
+      return;
+    }
+    this._ws = ws;
+    this._ready = false;
+    ws.onmessage = function (ev) { if (self._ws === ws) self._onMessage(ev.data); };
+    ws.onclose = function () { if (self._ws === ws) self._onClose(); };
+    ws.onerror = function () { /* onclose follows */ };
+  };
+
+  CtikitConnection.prototype._onClose = function () {
+    this._ws = null;
+    this._ready = false;
+    // Requests already sent on the dead socket cannot be answered any more; re-sending them
+    // could repeat a command (a /DIAL twice), so they resolve as failed now.
+    var ids = Object.keys(this._pending);
+    for (var i = 0; i < ids.length; i++) {
+      var entry = this._pending[ids[i]];
+      if (entry && entry.sent) this._settle(ids[i], {success: false, error: 'not connected'});
+    }
+    if (this._stopped) return;
+    this._setStatus('reconnecting');
+    this._scheduleReconnect();
+  };
+
+  CtikitConnection.prototype._scheduleReconnect = function () {
+    var self = this;
+    if (this._retryTimer || this._stopped) return;
+    var base = Math.min(this.maxBackoffMs, this.minBackoffMs * Math.pow(2, this._attempt));
+    this._attempt++;
+    var delay = Math.round(base * (0.75 + Math.random() * 0.5)); // ±25 % jitter
+    delay = Math.max(50, Math.min(this.maxBackoffMs, delay));
+    this._retryTimer = setTimeout(function () {
+      self._retryTimer = null;
+      self._connect();
+    }, delay);
+  };
+
+  CtikitConnection.prototype._onMessage = function (raw) {
+    var frame;
+    try {
+      frame = JSON.parse(raw);
+    } catch (e) {
+      console.warn('ctikit: ignoring malformed frame (not JSON)', raw);
+      return;
+    }
+    if (!frame || typeof frame !== 'object' || Array.isArray(frame) || typeof frame.type !== 'string') {
+      console.warn('ctikit: ignoring malformed frame', frame);
+      return;
+    }
+    switch (frame.type) {
+      case 'hello':
+        this.hello = frame;
+        this._ready = true;
+        this._attempt = 0;
+        this._setStatus('connected');
+        this._emit(this._helloFns, frame);
+        this._flush();
+        break;
+      case 'response':
+        if (frame.id === null || frame.id === undefined || !this._pending[frame.id]) {
+          if (frame.id === null || frame.id === undefined) {
+            console.warn('ctikit: server rejected a frame', frame.error);
+          }
+          return;
+        }
+        this._settle(frame.id, frame);
+        break;
+      case 'event':
+        if (typeof frame.event !== 'string') {
+          console.warn('ctikit: ignoring malformed event frame', frame);
+          return;
+        }
+        this._emit(this._eventFns, frame);
+        break;
+      default:
+        console.warn('ctikit: ignoring frame of unknown type', frame.type);
+    }
+  };
+
+  global.CtikitConnection = CtikitConnection;
+})(typeof window !== 'undefined' ? window : this);

@@ -1,0 +1,174 @@
+/*
+ * ctikit console: the interaction log (call notes).
+ *
+ * The "attach call" list shows active calls and recently ended ones (wrap-up), by label.
+ * Save sends op saveCallLog {callId, subject, comments, disposition}; the server stores the
+ * call log and fires onCallLogSaved in every component.
+ */
+(function (global) {
+  'use strict';
+
+  function C() { return global.CtikitConsole; }
+  function h() { return C().h.apply(null, arguments); }
+  var TYPE_TEXT = {INBOUND: 'Inbound', OUTBOUND: 'Outbound', INTERNAL: 'Internal'};
+
+  function InteractionLog(opts) {
+    var self = this;
+    var root = opts.root;
+    this.store = opts.store;
+    this.conn = opts.conn;
+    this.form = root.querySelector('#log-form');
+    this.select = root.querySelector('#log-call');
+    this.hint = root.querySelector('#log-call-hint');
+    this.subject = root.querySelector('#log-subject');
+    this.comments = root.querySelector('#log-comments');
+    this.disposition = root.querySelector('#log-disposition');
+    this.otherField = root.querySelector('#log-disposition-other-field');
+    this.other = root.querySelector('#log-disposition-other');
+    this.saveButton = root.querySelector('#log-save');
+    this.savedMsg = root.querySelector('#log-saved');
+    this.errorMsg = root.querySelector('#log-error');
+    this.savedBox = root.querySelector('#saved-logs-box');
+    this.savedList = root.querySelector('#saved-logs');
+    this.selected = null;     // call ID
+    this.signature = null;    // of the option list last rendered
+    this.logged = {};         // call ID -> [log IDs saved from this console]
+
+    this.select.addEventListener('change', function () {
+      self.selected = self.select.value || null;
+      self._renderHint();
+    });
+    this.disposition.addEventListener('change', function () {
+      self.otherField.hidden = self.disposition.value !== '__other__';
+      if (!self.otherField.hidden) self.other.focus();
+    });
+    this.form.addEventListener('submit', function (ev) { ev.preventDefault(); self.save(); });
+    this.render(this.store);
+  }
+
+  /** Active calls (arrival order), then ended ones (newest first). */
+  InteractionLog.prototype.choices = function (store) {
+    var list = [];
+    var seen = {};
+    store.calls.forEach(function (c) { seen[c.id] = true; list.push({call: c, active: true}); });
+    for (var i = store.recent.length - 1; i >= 0; i--) {
+      var c = store.recent[i];
+      if (seen[c.id]) continue;
+      seen[c.id] = true;
+      list.push({call: c, active: false});
+    }
+    return list;
+  };
+
+  InteractionLog.prototype._optionText = function (choice) {
+    var call = choice.call;
+    var text = C().callTitle(call);
+    if (choice.active) return text + ' — active';
+    return text + ' — ended ' + C().formatClock(call.endedAt);
+  };
+
+  InteractionLog.prototype.render = function (store) {
+    var self = this;
+    var choices = this.choices(store);
+    var texts = choices.map(function (ch) { return ch.call.id + '\u0000' + self._optionText(ch) + (self.logged[ch.call.id] ? '*' : ''); });
+    var ids = choices.map(function (ch) { return ch.call.id; });
+    if (!this.selected || ids.indexOf(this.selected) < 0) {
+      this.selected = ids.length ? ids[0] : null;
+    }
+    var signature = texts.join('\u0001') + '|' + this.selected;
+    if (signature !== this.signature) {
+      this.signature = signature;
+      var sel = this.select;
+      while (sel.firstChild) sel.removeChild(sel.firstChild);
+      if (!choices.length) {
+        sel.appendChild(h('option', {value: '', text: 'No calls to log yet'}));
+      }
+      var activeGroup = null, endedGroup = null;
+      choices.forEach(function (ch) {
+        var opt = h('option', {value: ch.call.id, text: self._optionText(ch) + (self.logged[ch.call.id] ? ' ✓' : '')});
+        if (ch.active) {
+          if (!activeGroup) activeGroup = sel.appendChild(h('optgroup', {label: 'Active calls'}));
+          activeGroup.appendChild(opt);
+        } else {
+          if (!endedGroup) endedGroup = sel.appendChild(h('optgroup', {label: 'Ended calls (wrap-up)'}));
+          endedGroup.appendChild(opt);
+        }
+      });
+      sel.value = this.selected || '';
+      sel.disabled = !choices.length;
+    }
+    this.saveButton.disabled = !this.selected || this.saving;
+    this._renderHint();
+  };
+
+  InteractionLog.prototype._findCall = function (id) {
+    return this.store.find(id) || this.store.findRecent(id);
+  };
+
+  InteractionLog.prototype._renderHint = function () {
+    var call = this.selected ? this._findCall(this.selected) : null;
+    if (!call) { this.hint.textContent = 'Calls appear here when they begin; ended calls stay for wrap-up.'; return; }
+    var parts = [TYPE_TEXT[call.type] || call.type];
+    var num = C().callNumber(call);
+    if (num) parts.push(num);
+    if (call.endedAt) {
+      var dur = call.duration !== null && call.duration !== undefined ? Number(call.duration) : (call.endedAt - call.startedAt);
+      parts.push('lasted ' + C().formatDuration(dur));
+    } else {
+      parts.push('started ' + C().formatClock(call.startedAt));
+    }
+    if (this.logged[call.id]) parts.push('logged as ' + this.logged[call.id].join(', '));
+    this.hint.textContent = parts.join(' · ');
+  };
+
+  InteractionLog.prototype.save = function () {
+    var self = this;
+    this.errorMsg.hidden = true;
+    this.savedMsg.hidden = true;
+    var callId = this.selected;
+    if (!callId) { this._error('Select the call these notes are about.'); return; }
+    var disposition = this.disposition.value === '__other__' ? this.other.value.trim() : this.disposition.value;
+    var fields = {callId: callId};
+    var subject = this.subject.value.trim();
+    var comments = this.comments.value;
+    if (subject) fields.subject = subject;
+    if (comments.trim()) fields.comments = comments;
+    if (disposition) fields.disposition = disposition;
+    this.saving = true;
+    this.saveButton.disabled = true;
+    this.saveButton.textContent = 'Saving…';
+    this.conn.request('saveCallLog', fields).then(function (resp) {
+      self.saving = false;
+      self.saveButton.textContent = 'Save call log';
+      self.saveButton.disabled = !self.selected;
+      if (!resp.success) { self._error('Not saved: ' + (resp.error || 'unknown error')); return; }
+      var logId = resp.logId === undefined || resp.logId === null ? '?' : String(resp.logId);
+      (self.logged[callId] = self.logged[callId] || []).push(logId);
+      self.savedMsg.textContent = '';
+      self.savedMsg.appendChild(document.createTextNode('Saved (log ID '));
+      self.savedMsg.appendChild(h('span', {'data-testid': 'log-saved-id', className: 'mono', text: logId}));
+      self.savedMsg.appendChild(document.createTextNode(')'));
+      self.savedMsg.hidden = false;
+      var call = self._findCall(callId);
+      self.savedList.insertBefore(h('li', {'data-testid': 'saved-log'},
+        h('span', {className: 'mono', text: logId}), ' ',
+        h('span', {className: 'muted', text: (call ? C().callTitle(call) : callId) + (subject ? ' — ' + subject : '')})),
+        self.savedList.firstChild);
+      self.savedBox.hidden = false;
+      self.subject.value = '';
+      self.comments.value = '';
+      self.disposition.value = '';
+      self.other.value = '';
+      self.otherField.hidden = true;
+      self.signature = null;
+      self.render(self.store);
+    });
+  };
+
+  InteractionLog.prototype._error = function (text) {
+    this.errorMsg.textContent = text;
+    this.errorMsg.hidden = false;
+  };
+
+  global.CtikitInteractionLog = InteractionLog;
+})(window);

@@ -1,0 +1,558 @@
+/*
+ * ctikit integration.js: the sforce.console API of the Salesforce Console Integration Toolkit,
+ * for components that run in an iframe of a ctikit agent console.
+ *
+ * The server serves this file as /support/console/NN.0/integration.js and fills in the API
+ * table of version NN (ctikit.core.versions.api_table) as the argument of the function below,
+ * so every version gets exactly the members that version had.
+ *
+ * How it works (docs/protocol.md section 2): the console puts `ctiConsoleOrigin` and `nonce` in
+ * this frame's URL. We say `hello` with the nonce to window.parent, the console answers
+ * `ready`, and from then on requests go up as postMessage and come back as responses; server
+ * events are pushed down to every ready component. Messages are only ever sent to, and only
+ * ever accepted from, window.parent at ctiConsoleOrigin.
+ *
+ * Plain ES2017, no dependencies; the only global touched is `sforce`.
+ */
+(function (API) {
+  'use strict';
+
+  var HANDSHAKE_TIMEOUT_MS = 10000; // docs/protocol.md: no console after 10 s -> give up
+  var HELLO_RETRY_MS = 500; // the console may not listen yet when we first say hello
+  var REQUEST_TIMEOUT_MS = 30000; // safety net: the console always answers, even on errors
+  var NOT_IN_CONSOLE = 'not in console';
+  var NO_ANSWER = 'console did not answer';
+  var NOT_SUPPORTED = 'not supported by ctikit';
+  var CALL_TYPES = ['INBOUND', 'OUTBOUND', 'INTERNAL'];
+
+  var sforce = window.sforce = window.sforce || {};
+  var sconsole = sforce.console = sforce.console || {};
+  var cti = sconsole.cti = sconsole.cti || {};
+
+  // ------------------------------------------------------------------ small helpers
+
+  function isFunction(f) { return typeof f === 'function'; }
+  function isObject(o) { return o !== null && typeof o === 'object' && !Array.isArray(o); }
+  function has(list, name) { return Array.isArray(list) && list.indexOf(name) >= 0; }
+
+  function logError(what, err) {
+    try { window.console.error('ctikit integration.js: ' + what, err); } catch (e) { /* none */ }
+  }
+
+  // Component code must never be able to break us (or other handlers) by throwing.
+  function safeCall(fn, arg, what) {
+    try { fn(arg); } catch (err) { logError('a ' + what + ' threw', err); }
+  }
+
+  // Results are always delivered asynchronously, like the original's, even when we know the
+  // answer at once (bad arguments, not in a console).
+  function later(callback, result, what) {
+    if (isFunction(callback)) setTimeout(function () { safeCall(callback, result, what); }, 0);
+  }
+
+  function fail(callback, error, extra) {
+    var result = Object.assign({ success: false, error: error }, extra || {});
+    later(callback, result, 'callback');
+  }
+
+  // The original hands values across frames as strings and real components depend on it:
+  // `JSON.parse(result.ids)` and `result.ids == 'null'` as well as `result.ids[0]` and
+  // `.length`. So: a real array whose string form is its JSON text, or `null` when empty.
+  function compatIds(list) {
+    var ids = Array.isArray(list) ? list.map(String) : [];
+    Object.defineProperty(ids, 'toString', {
+      value: function () { return this.length ? JSON.stringify(Array.prototype.slice.call(this)) : 'null'; },
+      enumerable: false, writable: true, configurable: true,
+    });
+    return ids;
+  }
+
+  // Call and call-log IDs: a non-empty string; numbers are accepted and stringified, as the
+  // original stringifies whatever it is given.
+  function idArg(value, name) {
+    if (typeof value === 'number' && isFinite(value)) value = String(value);
+    if (typeof value !== 'string' || value.trim() === '') {
+      return { error: name + ' must be a non-empty string' };
+    }
+    return { value: value };
+  }
+
+  function callTypeArg(value, name) {
+    var upper = typeof value === 'string' ? value.trim().toUpperCase() : null;
+    if (CALL_TYPES.indexOf(upper) < 0) {
+      return { error: name + ' must be one of inbound, outbound, internal (got ' + describe(value) + ')' };
+    }
+    return { value: upper };
+  }
+
+  // An optional string argument (labels, dispositions).
+  function optTextArg(value, name) {
+    if (value === undefined || value === null) return { value: null };
+    if (typeof value !== 'string') return { error: name + ' must be a string' };
+    return { value: value };
+  }
+
+  function describe(value) {
+    if (value === undefined) return 'undefined';
+    if (typeof value === 'string') return JSON.stringify(value.length > 40 ? value.slice(0, 40) + '...' : value);
+    if (typeof value === 'function') return 'a function';
+    if (Array.isArray(value)) return 'an array';
+    return typeof value === 'object' ? (value === null ? 'null' : 'an object') : String(value);
+  }
+
+  // A callback argument: optional, but if given it must be a function. With no usable
+  // callback there is nobody to tell about an error, so we log it.
+  function checkCallback(callback, method) {
+    if (callback === undefined || callback === null || isFunction(callback)) return true;
+    logError(method + ': the callback must be a function, got ' + describe(callback));
+    return false;
+  }
+
+  // ------------------------------------------------------------------ where are we?
+
+  function urlParam(name) {
+    try {
+      // The last occurrence wins: the console appends its parameters to the component's URL.
+      var all = new URLSearchParams(window.location.search).getAll(name);
+      return all.length ? all[all.length - 1] : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function originParam() {
+    var text = urlParam('ctiConsoleOrigin');
+    if (!text) return null;
+    try {
+      var url = new URL(text);
+      // Only an exact http(s) origin ("scheme://host[:port]"), never a page or a wildcard.
+      if ((url.protocol === 'http:' || url.protocol === 'https:') && url.origin === text) return text;
+    } catch (e) { /* not a URL */ }
+    return null;
+  }
+
+  var inFrame = (function () {
+    try { return window.parent !== window; } catch (e) { return true; }
+  })();
+  var consoleOrigin = originParam();
+  var nonce = urlParam('nonce');
+  if (!nonce || !/^[A-Za-z0-9_-]{8,128}$/.test(nonce)) nonce = null;
+  var inConsole = inFrame && consoleOrigin !== null && nonce !== null;
+
+  // ------------------------------------------------------------------ the console link
+
+  var link = {
+    state: 'idle', // idle -> waiting -> ready; waiting -> failed (no console) -> waiting ...
+    queue: [], // requests waiting for `ready`: {message, finish}
+    pending: {}, // id -> finish(response) for requests sent to the console
+    nextId: 1,
+    // Several copies of this script in one page each listen to the same messages: a random
+    // prefix keeps their request IDs apart.
+    idPrefix: Math.random().toString(36).slice(2, 8) + '-',
+    helloTimer: null,
+    deadline: null,
+    seen: [], // keys of recent events: a replay after the console reconnects is dropped
+  };
+
+  function post(message) {
+    message.ctikit = 1;
+    try {
+      window.parent.postMessage(message, consoleOrigin);
+    } catch (err) {
+      logError('could not post to the console', err);
+    }
+  }
+
+  function startHandshake() {
+    if (link.state === 'waiting' || link.state === 'ready') return;
+    link.state = 'waiting';
+    var sayHello = function () {
+      post({ kind: 'hello', nonce: nonce });
+      link.helloTimer = setTimeout(sayHello, HELLO_RETRY_MS);
+    };
+    sayHello();
+    link.deadline = setTimeout(function () {
+      clearTimeout(link.helloTimer);
+      link.state = 'failed';
+      var queued = link.queue;
+      link.queue = [];
+      queued.forEach(function (item) { item.finish({ success: false, error: NO_ANSWER }); });
+    }, HANDSHAKE_TIMEOUT_MS);
+  }
+
+  function onReady() {
+    if (link.state === 'ready') return; // the console answers every (repeated) hello
+    clearTimeout(link.helloTimer);
+    clearTimeout(link.deadline);
+    link.state = 'ready';
+    var queued = link.queue;
+    link.queue = [];
+    queued.forEach(send);
+  }
+
+  function send(item) {
+    var id = link.idPrefix + link.nextId++;
+    item.message.kind = 'request';
+    item.message.id = id;
+    var timer = setTimeout(function () {
+      delete link.pending[id];
+      item.finish({ success: false, error: NO_ANSWER });
+    }, REQUEST_TIMEOUT_MS);
+    link.pending[id] = function (response) {
+      clearTimeout(timer);
+      delete link.pending[id];
+      item.finish(response);
+    };
+    post(item.message);
+  }
+
+  // Send `op` with `fields` to the server through the console; `finish` gets the response
+  // (an object with `success`, never missing) exactly once.
+  function request(op, fields, finish) {
+    var done = false;
+    var item = {
+      message: Object.assign({ op: op }, fields),
+      finish: function (response) {
+        if (done) return;
+        done = true;
+        finish(isObject(response) ? response : { success: false, error: 'bad answer from the console' });
+      },
+    };
+    if (!inConsole) {
+      setTimeout(function () { item.finish({ success: false, error: NOT_IN_CONSOLE }); }, 0);
+    } else if (link.state === 'ready') {
+      send(item);
+    } else {
+      link.queue.push(item);
+      startHandshake();
+    }
+  }
+
+  function onMessage(ev) {
+    // Only our console (the parent window, at the origin it told us) may talk to us.
+    if (ev.source !== window.parent || ev.origin !== consoleOrigin) return;
+    var msg = ev.data;
+    if (!isObject(msg) || msg.ctikit !== 1 || typeof msg.kind !== 'string') return;
+    if (msg.kind === 'ready') {
+      if (msg.nonce === nonce && link.state !== 'idle') onReady();
+    } else if (msg.kind === 'response') {
+      var finish = (typeof msg.id === 'string' || typeof msg.id === 'number') &&
+        Object.prototype.hasOwnProperty.call(link.pending, msg.id) ? link.pending[msg.id] : null;
+      if (finish) finish(msg);
+    } else if (msg.kind === 'event') {
+      if (link.state === 'ready' && typeof msg.event === 'string' && isObject(msg.data)) {
+        var key = msg.seq + '@' + msg.at;
+        if (msg.seq !== undefined && link.seen.indexOf(key) >= 0) return;
+        link.seen.push(key);
+        if (link.seen.length > 200) link.seen.shift();
+        dispatch(msg.event, msg.data);
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ event handlers
+
+  // name -> list of {fn, callId?}; the same function may be registered several times and
+  // then runs that many times, in registration order.
+  var handlers = { callBegin: [], callEnd: [], callLogSaved: [], ctiMessage: [] };
+  var listeners = {}; // custom event type -> [fn, ...]
+
+  function addHandler(name, fn, method, callId) {
+    if (!isFunction(fn)) {
+      logError(method + ': the event handler must be a function, got ' + describe(fn));
+      return;
+    }
+    handlers[name].push({ fn: fn, callId: callId });
+  }
+
+  function dispatch(event, data) {
+    switch (event) {
+      case 'callBegin':
+        run(handlers.callBegin, function () { return { id: String(data.id) }; }, 'onCallBegin');
+        break;
+      case 'callEnd': {
+        var id = String(data.id);
+        var all = handlers.callEnd;
+        // A handler bound to this call fires once and goes; unbound ones stay.
+        handlers.callEnd = all.filter(function (h) { return h.callId !== id; });
+        var due = all.filter(function (h) { return h.callId === undefined || h.callId === id; });
+        run(due, function () {
+          return {
+            id: id,
+            duration: data.duration === undefined || data.duration === null ? '0' : String(data.duration),
+            disposition: typeof data.disposition === 'string' ? data.disposition : '',
+          };
+        }, 'onCallEnd');
+        break;
+      }
+      case 'callLogSaved':
+        run(handlers.callLogSaved, function () { return { id: String(data.id) }; }, 'onCallLogSaved');
+        break;
+      case 'ctiMessage':
+        run(handlers.ctiMessage, function () { return { message: data.message }; }, 'onSendCTIMessage');
+        break;
+      case 'customEvent': {
+        var fns = typeof data.type === 'string' && Object.prototype.hasOwnProperty.call(listeners, data.type)
+          ? listeners[data.type] : [];
+        run(fns.map(function (fn) { return { fn: fn }; }), function () {
+          return { message: data.message === undefined ? null : data.message };
+        }, 'event listener of ' + data.type);
+        break;
+      }
+      default:
+        break; // console-only events (callUpdate, lineStatus...) and any future ones
+    }
+  }
+
+  // Runs handlers in registration order. `list` is a snapshot, so handlers registered by a
+  // handler wait for the next event. Each gets its own copy of the result, so one handler
+  // changing it cannot confuse the next.
+  function run(list, makeResult, what) {
+    list.slice().forEach(function (h) { safeCall(h.fn, makeResult(), what); });
+  }
+
+  window.addEventListener('message', function (ev) {
+    try { onMessage(ev); } catch (err) { logError('ignored a message that broke it', err); }
+  });
+  if (inConsole) startHandshake();
+
+  // ------------------------------------------------------------------ the CTI methods
+
+  // The methods of this version, each a function(args...) in Salesforce's argument order.
+  var methods = {
+    getCallObjectIds: function (callback) {
+      if (!checkCallback(callback, 'getCallObjectIds')) return;
+      request('getCallObjectIds', {}, function (r) {
+        // On failure, too, `ids` reads as "no call" for code that never checks `success`.
+        var result = r.success ? { success: true, ids: compatIds(r.ids) }
+          : { success: false, error: String(r.error), ids: compatIds([]) };
+        later(callback, result, 'callback');
+      });
+    },
+
+    // (callObjectId, callback, {getCallType: true}) is the order real components use; the
+    // documentation's syntax line shows (callObjectId, getCallType, callback): both work.
+    getCallAttachedData: function (callObjectId, callback, options) {
+      if (!isFunction(callback) && isFunction(options)) {
+        var swap = callback;
+        callback = options;
+        options = typeof swap === 'boolean' ? { getCallType: swap } : swap;
+      }
+      if (!checkCallback(callback, 'getCallAttachedData')) return;
+      var noData = { data: null };
+      var id = idArg(callObjectId, 'callObjectId');
+      if (id.error) return fail(callback, id.error, noData);
+      if (options !== undefined && options !== null && !isObject(options)) {
+        return fail(callback, 'options must be an object such as {getCallType: true}', noData);
+      }
+      // The call type exists from 29.0 on; older versions ignore the option, as they did.
+      var wantType = Boolean(API.callTypeOption && options && options.getCallType === true);
+      var fields = { callId: id.value };
+      if (wantType) fields.getCallType = true;
+      request('getCallAttachedData', fields, function (r) {
+        var data = r.data === undefined || r.data === null ? null
+          : typeof r.data === 'string' ? r.data : JSON.stringify(r.data);
+        var result = r.success ? { success: true, data: data } : { success: false, error: String(r.error), data: null };
+        if (r.success && wantType) result.type = r.callType === undefined ? null : r.callType;
+        later(callback, result, 'callback');
+      });
+    },
+
+    onCallBegin: function (handler) { addHandler('callBegin', handler, 'onCallBegin'); },
+
+    onCallEnd: function (handler, callObjectId) {
+      if (callObjectId === undefined || callObjectId === null) {
+        return addHandler('callEnd', handler, 'onCallEnd');
+      }
+      var id = idArg(callObjectId, 'callObjectId');
+      if (id.error) return logError('onCallEnd: ' + id.error);
+      addHandler('callEnd', handler, 'onCallEnd', id.value);
+    },
+
+    sendCTIMessage: function (msg, callback) {
+      if (!checkCallback(callback, 'sendCTIMessage')) return;
+      if (typeof msg !== 'string' || msg === '') return fail(callback, 'msg must be a non-empty string');
+      request('sendCTIMessage', { message: msg }, answer(callback));
+    },
+
+    fireOnCallBegin: function (callObjectId, callType, callLabel, callback) {
+      if (!checkCallback(callback, 'fireOnCallBegin')) return;
+      var id = idArg(callObjectId, 'callObjectId');
+      if (id.error) return fail(callback, id.error);
+      var type = callTypeArg(callType, 'callType');
+      if (type.error) return fail(callback, type.error);
+      var label = optTextArg(callLabel, 'callLabel');
+      if (label.error) return fail(callback, label.error);
+      request('fireOnCallBegin', { callId: id.value, callType: type.value, label: label.value }, answer(callback));
+    },
+
+    fireOnCallEnd: function (callObjectId, callDuration, callDisposition, callback) {
+      if (!checkCallback(callback, 'fireOnCallEnd')) return;
+      var id = idArg(callObjectId, 'callObjectId');
+      if (id.error) return fail(callback, id.error);
+      // A numeric string ("42") is taken too: values often come from form fields.
+      var duration = typeof callDuration === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(callDuration)
+        ? Number(callDuration) : callDuration;
+      if (typeof duration !== 'number' || !isFinite(duration) || duration < 0) {
+        return fail(callback, 'callDuration must be a number of seconds, 0 or more (got ' + describe(callDuration) + ')');
+      }
+      var disposition = optTextArg(callDisposition, 'callDisposition');
+      if (disposition.error) return fail(callback, disposition.error);
+      request('fireOnCallEnd', { callId: id.value, duration: duration, disposition: disposition.value }, answer(callback));
+    },
+
+    onCallLogSaved: function (handler) { addHandler('callLogSaved', handler, 'onCallLogSaved'); },
+
+    fireOnCallLogSaved: function (id, callback) {
+      if (!checkCallback(callback, 'fireOnCallLogSaved')) return;
+      var logId = idArg(id, 'id');
+      if (logId.error) return fail(callback, logId.error);
+      request('fireOnCallLogSaved', { logId: logId.value }, answer(callback));
+    },
+
+    onSendCTIMessage: function (handler) { addHandler('ctiMessage', handler, 'onSendCTIMessage'); },
+
+    setCallAttachedData: function (callObjectId, callData, callType, callback) {
+      if (!checkCallback(callback, 'setCallAttachedData')) return;
+      var id = idArg(callObjectId, 'callObjectId');
+      if (id.error) return fail(callback, id.error);
+      if (typeof callData !== 'string') {
+        return fail(callback, 'callData must be a JSON string (use JSON.stringify), got ' + describe(callData));
+      }
+      try {
+        JSON.parse(callData);
+      } catch (err) {
+        return fail(callback, 'callData is not valid JSON: ' + err.message);
+      }
+      var type = callTypeArg(callType, 'callType');
+      if (type.error) return fail(callback, type.error);
+      request('setCallAttachedData', { callId: id.value, data: callData, callType: type.value }, answer(callback));
+    },
+
+    setCallObjectIds: function (callObjectIds, callback) {
+      if (!checkCallback(callback, 'setCallObjectIds')) return;
+      if (!Array.isArray(callObjectIds)) {
+        return fail(callback, 'callObjectIds must be an array of call IDs, got ' + describe(callObjectIds));
+      }
+      var ids = [];
+      for (var i = 0; i < callObjectIds.length; i++) {
+        var id = idArg(callObjectIds[i], 'callObjectIds[' + i + ']');
+        if (id.error) return fail(callback, id.error);
+        if (ids.indexOf(id.value) >= 0) return fail(callback, 'callObjectIds has ' + describe(id.value) + ' twice');
+        ids.push(id.value);
+      }
+      request('setCallObjectIds', { ids: ids }, answer(callback));
+    },
+  };
+
+  // The usual completion: `{success: true}` or `{success: false, error}`.
+  function answer(callback) {
+    return function (r) {
+      later(callback, r.success ? { success: true } : { success: false, error: String(r.error) }, 'callback');
+    };
+  }
+
+  // Wrap every method so that nothing a component passes can make it throw.
+  function guarded(name, fn) {
+    return function () {
+      try {
+        return void fn.apply(null, arguments);
+      } catch (err) {
+        logError(name + ' failed', err);
+        var cb = lastFunction(arguments);
+        if (cb) fail(cb, name + ' failed: ' + (err && err.message));
+      }
+    };
+  }
+
+  function lastFunction(args) {
+    for (var i = args.length - 1; i >= 0; i--) if (isFunction(args[i])) return args[i];
+    return null;
+  }
+
+  (API.cti || []).forEach(function (name) {
+    if (methods[name]) cti[name] = guarded('sforce.console.cti.' + name, methods[name]);
+  });
+
+  // ------------------------------------------------------------------ the rest of sforce.console
+
+  var members = {
+    // Synchronous, as in the original.
+    isInConsole: function () { return inConsole; },
+
+    // Asynchronous in the original (callback gets {success, inCustomConsoleComponent}); we
+    // also return the answer for code that expects a value. Every ctikit component is an
+    // application-level custom console component.
+    isInCustomConsoleComponent: function (callback) {
+      if (isFunction(callback)) later(callback, { success: true, inCustomConsoleComponent: inConsole }, 'callback');
+      return inConsole;
+    },
+
+    addEventListener: function (eventType, listener) {
+      if (typeof eventType !== 'string' || eventType === '') {
+        return logError('addEventListener: eventType must be a non-empty string, got ' + describe(eventType));
+      }
+      if (!isFunction(listener)) {
+        return logError('addEventListener: the listener must be a function, got ' + describe(listener));
+      }
+      // Standard console events (tabs, logout) are accepted but never fire: ctikit has no tabs.
+      if (!Object.prototype.hasOwnProperty.call(listeners, eventType)) listeners[eventType] = [];
+      listeners[eventType].push(listener);
+    },
+
+    removeEventListener: function (eventType, listener) {
+      if (typeof eventType !== 'string' || !Object.prototype.hasOwnProperty.call(listeners, eventType)) return;
+      listeners[eventType] = listeners[eventType].filter(function (fn) { return fn !== listener; });
+    },
+
+    fireEvent: function (eventType, message, callback) {
+      if (!checkCallback(callback, 'fireEvent')) return;
+      if (typeof eventType !== 'string' || eventType === '') {
+        return fail(callback, 'eventType must be a non-empty string, got ' + describe(eventType));
+      }
+      if (standardEvents.indexOf(eventType) >= 0) {
+        return fail(callback, eventType + ' is a standard console event: only the console fires it');
+      }
+      var text = optTextArg(message, 'message');
+      if (text.error) return fail(callback, text.error);
+      request('fireEvent', { eventType: eventType, message: text.value }, answer(callback));
+    },
+  };
+
+  (API.implemented || []).forEach(function (name) {
+    if (members[name]) sconsole[name] = guarded('sforce.console.' + name, members[name]);
+  });
+
+  // Members ctikit does not implement (yet): defined from their version so that components
+  // calling them keep running; the callback hears "not supported by ctikit".
+  (API.unsupported || []).forEach(function (name) {
+    sconsole[name] = function () {
+      var cb = lastFunction(arguments);
+      if (cb) fail(cb, NOT_SUPPORTED);
+    };
+  });
+  // Event registrations (onTabSave, onFocusedSubtab...): accepted, never fire.
+  (API.unsupportedEvents || []).forEach(function (name) {
+    sconsole[name] = function () { /* accepted; ctikit never fires this event */ };
+  });
+
+  // sforce.console.ConsoleEvent: the standard events, from 30.0 (CONSOLE_LOGOUT from 31.0,
+  // the Omni-Channel PRESENCE events from 32.0). Values follow the original's naming scheme
+  // (not confirmed against it). Listeners for them are accepted and never fire.
+  var standardEvents = [];
+  if (API.consoleEventEnum) {
+    var enumeration = { OPEN_TAB: 'SFORCE_CONSOLE:OPEN_TAB', CLOSE_TAB: 'SFORCE_CONSOLE:CLOSE_TAB' };
+    if (API.version >= 31) enumeration.CONSOLE_LOGOUT = 'SFORCE_CONSOLE:CONSOLE_LOGOUT';
+    if (API.version >= 32) {
+      var presence = {};
+      ['LOGIN_SUCCESS', 'STATUS_CHANGED', 'LOGOUT', 'WORK_ASSIGNED', 'WORK_ACCEPTED', 'WORK_DECLINED',
+        'WORK_CLOSED', 'WORKLOAD_CHANGED'].forEach(function (n) { presence[n] = 'SFORCE_PRESENCE:' + n; });
+      enumeration.PRESENCE = Object.freeze(presence);
+      Object.keys(presence).forEach(function (n) { standardEvents.push(presence[n]); });
+    }
+    Object.keys(enumeration).forEach(function (n) {
+      if (typeof enumeration[n] === 'string') standardEvents.push(enumeration[n]);
+    });
+    sconsole.ConsoleEvent = Object.freeze(enumeration);
+  }
+})(__CTIKIT_API__);

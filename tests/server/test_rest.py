@@ -1,0 +1,97 @@
+"""The REST API: calls, attached data from an IVR, call logs and exports, errors."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+
+async def test_ivr_attaches_data_seen_by_console(server: Any, connect: Any) -> None:
+    c = await connect("agent1")
+    r = await server.post("/api/agents/agent1/simulate-call",
+                          json={"ani": "+14155550100", "dnis": "+18005550199"})
+    assert r.status == 200
+    cid = (await r.json())["callId"]
+    r = await server.post(f"/api/agents/agent1/calls/{cid}/data",
+                          json={"ivr_reason": "billing", "verified": True})
+    body = await r.json()
+    assert r.status == 200 and body["call"]["data"]["ivr_reason"] == "billing"
+    got = await c.request("getCallAttachedData", callId=cid, getCallType=True)
+    assert '"ivr_reason":"billing"' in got["data"] and got["callType"] == "INBOUND"
+    r = await server.get("/api/agents/agent1/calls")
+    assert [x["id"] for x in (await r.json())["calls"]] == [cid]
+    r = await server.get(f"/api/agents/agent1/calls/{cid}")
+    assert (await r.json())["call"]["ani"] == "+14155550100"
+
+
+async def test_rest_errors_have_the_protocol_shape(server: Any) -> None:
+    cases = [
+        ("post", "/api/agents/agent1/calls/none/data", {"json": {"a": 1}}, 404, "unknown_call"),
+        ("post", "/api/agents/agent1/calls/none/data", {"data": b"{bad"}, 400, "bad_request"),
+        ("post", "/api/agents/agent1/calls/none/data", {"json": [1]}, 400, "bad_request"),
+        ("get", "/api/agents/bad%20agent/calls", {}, 400, "bad_request"),
+        ("get", "/api/agents/agent1/calls/nope", {}, 404, "unknown_call"),
+        ("get", "/api/call-logs?limit=0", {}, 400, "bad_request"),
+        ("get", "/api/call-logs?since=yesterday", {}, 400, "bad_request"),
+        ("get", "/api/call-logs/log_missing", {}, 404, "not_found"),
+        ("get", "/api/nothing-here", {}, 404, "not_found"),
+        ("delete", "/api/call-logs", {}, 405, "method_not_allowed"),
+        ("post", "/api/agents/agent1/cti-message", {"json": {"message": "/HOLD"}}, 409,
+         "command_rejected"),
+        ("post", "/api/agents/agent1/call-logs", {"json": {"callId": "x"}}, 404,
+         "unknown_call"),
+        ("post", "/api/agents/agent1/simulate-call", {"json": {"data": "x"}}, 400,
+         "bad_request"),
+    ]
+    for method, path, kwargs, status, code in cases:
+        r = await getattr(server, method)(path, **kwargs)
+        body = await r.json()
+        assert (r.status, body["success"], body["code"]) == (status, False, code), (path, body)
+        assert body["error"]
+
+
+async def test_call_logs_list_read_export(server: Any, connect: Any) -> None:
+    c = await connect("agent2")
+    await c.request("fireOnCallBegin", callId="c1", callType="outbound", label="To ACME")
+    await c.request("setCallAttachedData", callId="c1",
+                    data='{"ANI":"+1","DNIS":"+2","note":"=1+1"}', callType="outbound")
+    await c.request("fireOnCallEnd", callId="c1", duration=61, disposition="Resolved")
+    r = await server.post("/api/agents/agent2/call-logs", json={
+        "callId": "c1", "subject": "Renewal", "comments": 'said "yes", call back, Monday'})
+    assert r.status == 201
+    log = (await r.json())["log"]
+    assert log["call_type"] == "OUTBOUND" and log["duration_seconds"] == 61
+    assert log["dnis"] == "+2" and log["disposition"] == "Resolved"
+    await c.wait_event("callLogSaved", id=log["id"])
+
+    r = await server.get("/api/call-logs?agent=agent2")
+    body = await r.json()
+    assert body["total"] == 1 and body["logs"][0]["id"] == log["id"]
+    r = await server.get(f"/api/call-logs/{log['id']}")
+    assert (await r.json())["log"]["subject"] == "Renewal"
+
+    r = await server.get("/api/call-logs/export.csv?agent=agent2")
+    assert r.headers["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(await r.text())))
+    assert rows[0][0] == "id" and rows[1][0] == log["id"]
+    assert 'said "yes", call back, Monday' in rows[1]
+    r = await server.get("/api/call-logs/export.json?agent=agent2")
+    exported = await r.json()
+    assert [x["id"] for x in exported] == [log["id"]]
+    r = await server.get("/api/call-logs/export.json?agent=agent1")
+    assert await r.json() == []
+
+
+async def test_openapi_and_health(server: Any) -> None:
+    spec = await (await server.get("/api/openapi.json")).json()
+    assert spec["openapi"].startswith("3.") and "/api/call-logs" in spec["paths"]
+    health = await (await server.get("/api/health")).json()
+    assert health["success"] and health["connector"] == "sim"
+
+
+async def test_console_config(server: Any) -> None:
+    body = await (await server.get("/api/console/config?agent=agent1")).json()
+    assert body["agent"] == "agent1" and body["connector"]["canPlaceCalls"] is True
+    r = await server.get("/api/console/config?agent=")
+    assert r.status == 400

@@ -1,0 +1,34 @@
+"""integration.js for every served version, the console page."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from ctikit.core.versions import MAX_VERSION, MIN_VERSION, api_table
+
+
+async def test_integration_js_for_every_version(server: Any) -> None:
+    for version in range(MIN_VERSION, MAX_VERSION + 1):
+        r = await server.get(f"/support/console/{version}.0/integration.js")
+        assert r.status == 200, version
+        assert r.headers["Content-Type"].startswith("application/javascript")
+        text = await r.text()
+        assert "__CTIKIT_API__" not in text
+        m = re.search(r'\{"version": %d[^\n]*?\]\}' % version, text)
+        assert m is not None, version
+        assert json.loads(m.group(0)) == api_table(version)
+
+
+async def test_unknown_versions_are_404(server: Any) -> None:
+    for bad in ("23.0", "67.0", "abc", "31.5"):
+        r = await server.get(f"/support/console/{bad}/integration.js")
+        assert r.status == 404, bad
+
+
+async def test_console_page_served(server: Any) -> None:
+    r = await server.get("/console?agent=agent1")
+    assert r.status == 200 and "<html" in (await r.text()).lower()
+    r = await server.get("/", allow_redirects=False)
+    assert r.status == 302 and r.headers["Location"].startswith("/console?agent=")

@@ -1,0 +1,193 @@
+"""The console WebSocket over a real socket: every op, fan-out, isolation, bad input."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import aiohttp
+
+from ctikit.server.keys import SERVICE
+
+
+async def test_hello_describes_state(connect: Any) -> None:
+    c = await connect("agent1")
+    assert c.hello["protocol"] == 1 and c.hello["agent"] == "agent1"
+    # The simulator reported the agent's line up at start: that is event 1.
+    assert c.hello["calls"] == [] and c.hello["seq"] == 1 and c.hello["lineUp"] is True
+    assert c.hello["connector"] == {"name": "sim", "canPlaceCalls": True}
+    assert c.hello["limits"]["maxDataBytes"] == 65536
+
+
+async def test_component_call_flow_fans_out_to_every_frame_of_the_agent_only(
+    connect: Any,
+) -> None:
+    a, a2, b = await connect("agent1"), await connect("agent1"), await connect("agent2")
+    assert (await a.request("getCallObjectIds")) == {
+        "type": "response", "id": 1, "success": True, "ids": []}
+    r = await a.request("fireOnCallBegin", callId="c1", callType="inbound", label="Jo")
+    assert r["success"] is True
+    for client in (a, a2):
+        ev = await client.wait_event("callBegin", id="c1")
+        assert ev["seq"] == 1 and ev["data"]["call"]["label"] == "Jo"
+    r = await a2.request("setCallAttachedData", callId="c1", data='{"ANI":"+1415"}',
+                         callType="internal")
+    assert r["success"]
+    r = await a.request("getCallAttachedData", callId="c1", getCallType=True)
+    assert r["data"] == '{"ANI":"+1415"}' and r["callType"] == "INTERNAL"
+    r = await a.request("getCallAttachedData", callId="c1")
+    assert "callType" not in r
+    await a.request("fireOnCallBegin", callId="c2", callType="outbound")
+    await a.request("setCallObjectIds", ids=["c2", "c1"])
+    assert (await a2.request("getCallObjectIds"))["ids"] == ["c2", "c1"]
+    r = await a.request("fireOnCallEnd", callId="c1", duration=33, disposition="Resolved")
+    ev = await a2.wait_event("callEnd", id="c1")
+    assert ev["data"]["duration"] == "33" and ev["data"]["disposition"] == "Resolved"
+    # The other agent saw nothing and has nothing.
+    assert (await b.request("getCallObjectIds"))["ids"] == []
+    assert b.events == []
+    seqs = [e["seq"] for e in a.events]
+    assert seqs == list(range(a.hello["seq"] + 1, a.hello["seq"] + 1 + len(seqs)))
+
+
+async def test_get_attached_data_of_inactive_call(connect: Any) -> None:
+    c = await connect("agent1")
+    r = await c.request("getCallAttachedData", callId="nope")
+    assert r["success"] is False and r["data"] is None and r["code"] == "unknown_call"
+    assert "not active" in r["error"]
+
+
+async def test_cti_messages(connect: Any) -> None:
+    c = await connect("agent1")
+    assert (await c.request("sendCTIMessage", message="hello adapter"))["success"]
+    ev = await c.wait_event("ctiMessage")
+    assert ev["data"]["message"] == "hello adapter"
+    r = await c.request("sendCTIMessage", message="/ANSWER")
+    assert r["success"] is False and r["code"] == "command_rejected"
+    assert "no active call" in r["error"]
+    r = await c.request("sendCTIMessage", message="/DIAL")
+    assert r["success"] is False and "needs NUMBER" in r["error"]
+    assert c.names() == ["ctiMessage"]  # rejected commands reach no handler
+
+
+async def test_simulated_call_answer_hold_hangup(connect: Any) -> None:
+    c = await connect("agent1")
+    r = await c.request("simulateCall", ani="+14155550100", dnis="+18005550199",
+                        data={"account": "ACME-1042"})
+    cid = r["callId"]
+    ev = await c.wait_event("callBegin", id=cid)
+    call = ev["data"]["call"]
+    assert call["lineState"] == "ringing" and call["type"] == "INBOUND"
+    assert call["data"]["ANI"] == "+14155550100" and call["data"]["account"] == "ACME-1042"
+    assert (await c.request("sendCTIMessage", message=f"/ANSWER?CALL_ID={cid}"))["success"]
+    await c.wait_event("callUpdate", id=cid)
+    assert (await c.request("getState"))["calls"][0]["lineState"] == "connected"
+    assert (await c.request("sendCTIMessage", message="/HOLD"))["success"]
+    await _wait_line(c, cid, "held")
+    assert (await c.request("sendCTIMessage", message="/RETRIEVE"))["success"]
+    await _wait_line(c, cid, "connected")
+    assert (await c.request("sendCTIMessage", message="/HANGUP"))["success"]
+    ev = await c.wait_event("callEnd", id=cid)
+    assert ev["data"]["reason"] == "agent hung up"
+    assert (await c.request("getCallObjectIds"))["ids"] == []
+
+
+async def _wait_line(c: Any, cid: str, state: str) -> None:
+    for _ in range(100):
+        calls = (await c.request("getState"))["calls"]
+        if calls and calls[0]["lineState"] == state:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"line never became {state}")
+
+
+async def test_save_call_log_is_committed_before_event(connect: Any, server: Any) -> None:
+    c = await connect("agent1")
+    await c.request("fireOnCallBegin", callId="c9", callType="inbound", label="L")
+    await c.request("setCallAttachedData", callId="c9", data='{"ANI": "+441632960001"}',
+                    callType="inbound")
+    await c.request("fireOnCallEnd", callId="c9", duration=12, disposition="Resolved")
+    r = await c.request("saveCallLog", callId="c9", subject="Billing", comments="ok")
+    assert r["success"], r
+    ev = await c.wait_event("callLogSaved", id=r["logId"])
+    store = server.app[SERVICE].store
+    saved = await store.get(ev["data"]["id"])
+    assert saved is not None and saved.subject == "Billing" and saved.ani == "+441632960001"
+    assert saved.duration_seconds == 12 and saved.disposition == "Resolved"
+    r = await c.request("saveCallLog", callId="never")
+    assert r["success"] is False and r["code"] == "unknown_call"
+
+
+async def test_custom_events(connect: Any) -> None:
+    a, b = await connect("agent1"), await connect("agent2")
+    assert (await a.request("fireEvent", eventType="MyEvt", message="hi"))["success"]
+    ev = await a.wait_event("customEvent")
+    assert ev["data"] == {"type": "MyEvt", "message": "hi"}
+    assert b.events == []
+
+
+BAD_FRAMES = [
+    ("{not json", None, "not valid JSON"),
+    ("[1,2]", None, "JSON object"),
+    ('{"op": "getCallObjectIds"}', None, "needs an id"),
+    ('{"id": true, "op": "ping"}', None, "needs an id"),
+    ('{"id": 5}', 5, "needs an op"),
+    ('{"id": 6, "op": "dropTables"}', 6, "unknown op"),
+    ('{"id": 7, "op": "fireOnCallBegin", "callId": 5.5e400}', None, "not valid JSON"),
+    ('{"id": 8, "op": "fireOnCallBegin", "callId": ["x"], "callType": "inbound"}', 8,
+     "non-empty string"),
+    ('{"id": 9, "op": "fireOnCallBegin", "callId": "x", "callType": "sideways"}', 9,
+     "call type"),
+    ('{"id": 10, "op": "setCallAttachedData", "callId": "x", "data": {"a": 1}}', 10,
+     "JSON string"),
+    ('{"id": 11, "op": "setCallObjectIds", "ids": "x"}', 11, "array"),
+    ('{"id": 12, "op": "fireOnCallEnd", "callId": "zz", "duration": 1}', 12, "not active"),
+    ('{"id": 13, "op": "sendCTIMessage", "message": 42}', 13, "must be a string"),
+    ('{"id": 14, "op": "simulateCall", "ani": "drop table"}', 14, "phone number"),
+    ('{"id": 15, "op": "saveCallLog", "callId": 3}', 15, "must be a string"),
+]
+
+
+async def test_bad_frames_get_clear_errors_and_the_socket_stays_usable(connect: Any) -> None:
+    c, other = await connect("agent1"), await connect("agent2")
+    await other.request("fireOnCallBegin", callId="keep", callType="inbound")
+    for text, rid, reason in BAD_FRAMES:
+        r = await c.send_raw(text, rid)
+        assert r["success"] is False and r["type"] == "response", text
+        assert reason in r["error"], (text, r["error"])
+        assert r["code"] == "bad_request" or r["code"] == "unknown_call", r
+        assert (await c.request("ping"))["success"]
+    r = await c.request("setCallAttachedData", callId="x", data=json.dumps("y" * 70000))
+    assert r["code"] == "limit_exceeded"
+    assert (await other.request("getCallObjectIds"))["ids"] == ["keep"]
+    assert (await c.request("getCallObjectIds"))["ids"] == []
+
+
+async def test_oversized_frame_closes_with_1009(connect: Any) -> None:
+    c = await connect("agent1")
+    await c.ws.send_str(json.dumps({"id": 1, "op": "ping", "pad": "x" * 300_000}))
+    await asyncio.wait_for(c.closed.wait(), 5)
+    assert c.ws.close_code == 1009
+    d = await connect("agent1")  # the server is fine
+    assert (await d.request("ping"))["success"]
+
+
+async def test_binary_frame_is_refused(connect: Any) -> None:
+    c = await connect("agent1")
+    fut = asyncio.get_running_loop().create_future()
+    c._responses[None] = fut
+    await c.ws.send_bytes(b"\x00\x01")
+    frame = await asyncio.wait_for(fut, 5)
+    assert frame["success"] is False and "binary" in frame["error"]
+
+
+async def test_bad_agent_id_is_refused(server: Any) -> None:
+    for agent in ("", "a b", "x" * 65, "<script>"):
+        try:
+            ws = await server.ws_connect(f"/ws?agent={agent}")
+        except aiohttp.WSServerHandshakeError as exc:
+            assert exc.status == 400
+        else:
+            await ws.close()
+            raise AssertionError(f"agent {agent!r} was accepted")

@@ -1,0 +1,67 @@
+"""The shape of the package: the core is sans-I/O and imports point one way."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import ctikit
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "ctikit"
+IO_MODULES = {"asyncio", "socket", "aiohttp", "sqlalchemy", "time", "datetime", "threading",
+              "subprocess", "select", "ssl", "http", "urllib.request", "os"}
+# layer -> layers it may import from
+ALLOWED = {
+    "core": {"core"},
+    "connectors": {"core", "connectors"},
+    "storage": {"storage"},
+    "server": {"core", "connectors", "storage", "server", "config"},
+}
+
+
+def _imports(path: Path) -> list[tuple[str, int]]:
+    tree = ast.parse(path.read_text())
+    out: list[tuple[str, int]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out += [(a.name, 0) for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            out.append((node.module or "", node.level))
+    return out
+
+
+def _layer_of_relative(path: Path, module: str, level: int) -> str:
+    parts = list(path.relative_to(SRC).parts[:-1])
+    base = parts[: len(parts) - (level - 1)] if level > 1 else parts
+    target = [*base, *module.split(".")] if module else base
+    return target[0] if target else ""
+
+
+def test_core_is_sans_io() -> None:
+    for path in (SRC / "core").rglob("*.py"):
+        for module, level in _imports(path):
+            if level == 0:
+                assert module.split(".")[0] not in IO_MODULES and module not in IO_MODULES, (
+                    f"{path.name} imports {module}: the core must stay free of I/O and clocks")
+
+
+def test_imports_point_one_way() -> None:
+    for layer, allowed in ALLOWED.items():
+        for path in (SRC / layer).rglob("*.py"):
+            for module, level in _imports(path):
+                if level:
+                    target = _layer_of_relative(path, module, level)
+                elif module.startswith("ctikit."):
+                    target = module.split(".")[1]
+                else:
+                    continue
+                assert target in allowed, f"{path.relative_to(SRC)} imports {target}"
+
+
+def test_public_surface() -> None:
+    assert sorted(ctikit.__all__) == sorted([
+        "CallLogStore", "CallRegistry", "CallType", "Config", "CtiCommand", "CtiError",
+        "CtiRequestError", "Event", "TelephonyError", "__version__", "parse_cti_message",
+    ])
+    for name in ctikit.__all__:
+        assert hasattr(ctikit, name)
