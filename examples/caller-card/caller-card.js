@@ -142,16 +142,19 @@
     });
   }
 
-  if (!cti || !sforce.console.isInConsole()) {
-    setStatus('Not in a console');
+  if (!cti) {
+    setStatus('integration.js not loaded');
     render();
     return;
   }
-  setStatus('Ready');
 
   cti.onCallBegin(function (result) { addCall(result.id); });
   cti.onCallEnd(function (result) { removeCall(result.id); });
-  syncIds();
+  // The first answer also tells whether we are in a console ("not in console" otherwise).
+  cti.getCallObjectIds(function (result) {
+    setStatus(result.success ? 'Ready' : (result.error === 'not in console' ? 'Not in a console' : 'Error: ' + result.error));
+    syncIds();
+  });
   render();
 
   setInterval(function () {

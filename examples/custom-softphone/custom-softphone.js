@@ -66,11 +66,15 @@
     });
   }
 
-  if (!cti || !sforce.console.isInConsole()) {
-    $('status').textContent = 'Not in a console';
+  if (!cti) {
+    $('status').textContent = 'integration.js not loaded';
     return;
   }
-  $('status').textContent = 'Ready';
+  // The first answer also tells whether we are in a console ("not in console" otherwise).
+  cti.getCallObjectIds(function (result) {
+    $('status').textContent = result.success ? 'Ready'
+      : (result.error === 'not in console' ? 'Not in a console' : 'Error: ' + result.error);
+  });
   $('call-id').value = newCallId();
   $('call-data').value = defaultData();
   $('call-label').value = 'Customer +14155550123';

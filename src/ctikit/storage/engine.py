@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
+import time
 from typing import Any, Final
 
 from sqlalchemy import event
@@ -62,6 +64,42 @@ def check_schema_name(schema: str) -> str:
     if not _SCHEMA_RE.fullmatch(schema):
         raise ValueError(f"invalid schema name {schema!r}: use [a-z_][a-z0-9_]*, max 63 chars")
     return schema
+
+
+def sqlite_file_path(url: URL) -> str | None:
+    """The file behind a SQLite *url*, or None for in-memory/URI databases."""
+    path = url.database
+    if not path or path == ":memory:" or path.startswith("file:") or "mode" in url.query:
+        return None
+    return path
+
+
+def prepare_sqlite_file(path: str) -> None:
+    """Create the database file if needed and switch it to WAL (blocking; run in a thread).
+
+    WAL mode is stored in the file, so this is a one-time conversion. Doing it
+    here, with retries, matters because SQLite may refuse the conversion with
+    "database is locked" *without* waiting for busy_timeout when several
+    connections race to create the same new file.
+    """
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise FileNotFoundError(f"directory {parent} does not exist")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{path} is a directory")
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS)
+    try:
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode = WAL").fetchall()
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+    finally:
+        conn.close()
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:

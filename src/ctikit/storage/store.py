@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import json
 import os
+import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -17,7 +19,13 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from .engine import build_engine, describe_target, normalize_url
+from .engine import (
+    build_engine,
+    describe_target,
+    normalize_url,
+    prepare_sqlite_file,
+    sqlite_file_path,
+)
 from .errors import StorageError, describe_error
 from .migrate import migrate
 from .models import CallLogRow
@@ -34,8 +42,9 @@ MAX_LIST_LIMIT: Final = 1000
 EXPORT_PAGE_SIZE: Final = 500
 
 # SQLAlchemy wraps driver errors, but connection failures (refused, timeout)
-# surface as plain OSError from the async drivers.
-_DB_ERRORS: Final = (SQLAlchemyError, OSError)
+# surface as plain OSError from the async drivers; sqlite3.Error comes from
+# prepare_sqlite_file, which uses the stdlib driver directly.
+_DB_ERRORS: Final = (SQLAlchemyError, OSError, sqlite3.Error)
 
 
 @contextmanager
@@ -103,6 +112,10 @@ class CallLogStore:
         target = describe_target(db_url)
         engine = build_engine(db_url, echo=echo, schema=schema)
         try:
+            sqlite_path = sqlite_file_path(db_url)
+            if sqlite_path is not None:
+                with _db_errors(f"connect to {target}"):
+                    await asyncio.to_thread(prepare_sqlite_file, sqlite_path)
             with _db_errors(f"connect to {target}"):
                 async with engine.connect():
                     pass
