@@ -1,0 +1,646 @@
+"""sforce.console.cti through real component iframes in the real console (docs/protocol.md).
+
+Each test opens a fresh agent's console. The console loads ``harness`` (API 66) and
+``harness2`` (API 31) from the component server (another origin); the harness page
+(components/harness.html) exposes ``window.H`` to call the API and record what comes back.
+Calls arrive through the REST API (the simulator) or through ``fireOnCallBegin``.
+
+The helpers at the top are shared with test_versions_gating.py and test_bridge_security.py.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from ctikit.core.versions import api_table
+
+WAIT_MS = 10_000
+_keys = itertools.count(1)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def api(server: Any, method: str, path: str, body: Any = None, status: int = 200) -> Any:
+    got, payload = server.api(method, path, body)
+    assert got == status, (method, path, got, payload)
+    return payload
+
+
+def find_frame(page: Any, match: Callable[[str], bool], timeout: float = 10.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for frame in page.frames:
+            if match(frame.url):
+                return frame
+        page.wait_for_timeout(50)
+    raise AssertionError(f"no frame matched; frames: {[f.url for f in page.frames]}")
+
+
+def stays(check: Callable[[], bool], page: Any, seconds: float = 0.6) -> bool:
+    """True if ``check()`` holds throughout ``seconds`` (for "nothing happens" claims)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not check():
+            return False
+        page.wait_for_timeout(50)
+    return check()
+
+
+@dataclass
+class Harness:
+    """A harness.html frame: call the API in it, read what came back."""
+
+    frame: Any
+
+    def wait_loaded(self) -> None:
+        self.frame.wait_for_function("() => window.H && H.loaded", timeout=WAIT_MS)
+
+    def wait_ready(self) -> None:
+        self.frame.wait_for_function("() => window.H && H.handshake !== null", timeout=WAIT_MS)
+        handshake = self.frame.evaluate("() => H.handshake")
+        assert handshake["success"] is True, handshake
+
+    def eval(self, expression: str, arg: Any = None) -> Any:
+        return self.frame.evaluate(expression, arg)
+
+    def call(self, method: str, *args: Any, cb: int | None = None) -> str:
+        """Call ``sforce.console.<method>(*args, callback)``; returns the result key."""
+        return self.call_js(method, json.dumps(list(args)), cb=cb)
+
+    def call_js(self, method: str, args_js: str, cb: int | None = None) -> str:
+        """Like :meth:`call` with the arguments as JavaScript source (undefined, functions...)."""
+        key = f"r{next(_keys)}"
+        cb_js = "undefined" if cb is None else str(cb)
+        out = self.frame.evaluate(
+            f"() => H.call({json.dumps(key)}, {json.dumps(method)}, {args_js}, {cb_js})"
+        )
+        assert out["threw"] is None, f"{method} threw: {out['threw']}"
+        return key
+
+    def result(self, key: str) -> dict[str, Any]:
+        """The one result of call ``key``, as H.view describes it (waits for it)."""
+        self.frame.wait_for_function(
+            "k => (H.results[k] || []).length >= 1", arg=key, timeout=WAIT_MS
+        )
+        return self.frame.evaluate("k => H.view(H.results[k][0])", key)
+
+    def plain(self, key: str) -> dict[str, Any]:
+        """The one result of call ``key`` as plain JSON (waits for it)."""
+        self.result(key)
+        return self.frame.evaluate("k => JSON.parse(JSON.stringify(H.results[k][0]))", key)
+
+    def count(self, key: str) -> int:
+        return self.frame.evaluate("k => (H.results[k] || []).length", key)
+
+    def ok(self, method: str, *args: Any) -> None:
+        """Call and expect exactly ``{success: true}``."""
+        assert self.plain(self.call(method, *args)) == {"success": True}
+
+    def listen(self, method: str, *extra: Any, times: int = 1, before: tuple[Any, ...] = ()) -> str:
+        """Register one recording handler ``times`` times: ``method(*before, handler, *extra)``."""
+        key = f"e{next(_keys)}"
+        out = self.frame.evaluate(
+            "([k, m, x, t, b]) => H.listen(k, m, x, t, b)",
+            [key, method, list(extra), times, list(before)],
+        )
+        assert out["threw"] is None, out
+        return key
+
+    def events(self, key: str, n: int) -> list[Any]:
+        """Wait until handler ``key`` has had ``n`` calls; return them all (plain JSON)."""
+        self.frame.wait_for_function(
+            "([k, n]) => (H.events[k] || []).length >= n", arg=[key, n], timeout=WAIT_MS
+        )
+        return self.frame.evaluate("k => JSON.parse(JSON.stringify(H.events[k]))", key)
+
+    def event_count(self, key: str) -> int:
+        return self.frame.evaluate("k => (H.events[k] || []).length", key)
+
+
+def is_harness(name: str | None = None) -> Callable[[str], bool]:
+    def match(url: str) -> bool:
+        if "/components/harness.html" not in url or "nonce=" not in url:
+            return False
+        second = "name=second" in url
+        return second if name == "second" else not second
+
+    return match
+
+
+@dataclass
+class Console:
+    page: Any
+    server: Any
+    agent: str
+    h1: Harness  # API 66
+    h2: Harness  # API 31
+
+    def calls(self) -> list[dict[str, Any]]:
+        return api(self.server, "GET", f"/api/agents/{self.agent}/calls")["calls"]
+
+    def state(self) -> dict[str, Any]:
+        body = api(self.server, "GET", f"/api/agents/{self.agent}/calls")
+        return {"calls": body["calls"], "recent": body["recent"], "seq": body["seq"]}
+
+    def call_ids(self) -> list[str]:
+        return [c["id"] for c in self.calls()]
+
+    def simulate(self, ani: str = "+14155550100", dnis: str = "8005550199",
+                 data: dict[str, Any] | None = None) -> str:
+        body: dict[str, Any] = {"ani": ani, "dnis": dnis}
+        if data is not None:
+            body["data"] = data
+        out = api(self.server, "POST", f"/api/agents/{self.agent}/simulate-call", body)
+        assert out["success"] is True
+        return out["callId"]
+
+    def hangup(self, call_id: str) -> None:
+        out = api(self.server, "POST", f"/api/agents/{self.agent}/cti-message",
+                  {"message": f"/HANGUP?CALL_ID={call_id}"})
+        assert out["success"] is True
+
+
+def open_console(page: Any, server: Any, agent: str) -> Console:
+    page.goto(server.console_url(agent))
+    h1 = Harness(find_frame(page, is_harness()))
+    h2 = Harness(find_frame(page, is_harness("second")))
+    h1.wait_ready()
+    h2.wait_ready()
+    return Console(page, server, agent, h1, h2)
+
+
+@pytest.fixture
+def console(page: Any, ctikit_server: Any, agent: str) -> Console:
+    return open_console(page, ctikit_server, agent)
+
+
+# --------------------------------------------------------------------------- the twelve methods
+
+
+def test_getCallObjectIds(console: Console) -> None:
+    h = console.h1
+    empty = h.result(h.call("cti.getCallObjectIds"))
+    assert empty["keys"] == ["ids", "success"]
+    assert empty["fields"]["success"] == {"type": "boolean", "value": True}
+    ids = empty["fields"]["ids"]
+    # An empty array whose string form is null: == 'null', JSON.parse -> null, length 0.
+    assert ids == {"type": "array", "items": [], "string": "null", "eqNullString": True,
+                   "length": 0, "parsed": None}
+
+    first = console.simulate()
+    second = console.simulate(ani="+14155550111")
+    console.h2.ok("cti.fireOnCallBegin", "fob-3", "inbound", "Third call")
+    got = h.result(h.call("cti.getCallObjectIds"))["fields"]["ids"]
+    expected = [first, second, "fob-3"]
+    assert got["items"] == expected  # arrival order
+    assert got["string"] == json.dumps(expected, separators=(",", ":"))
+    assert got["parsed"] == expected
+    assert got["length"] == 3 and got["eqNullString"] is False
+    # The v31 frame sees the same state.
+    assert console.h2.result(console.h2.call("cti.getCallObjectIds"))["fields"]["ids"]["items"] \
+        == expected
+
+
+def test_getCallAttachedData(console: Console) -> None:
+    h = console.h1
+    call_id = console.simulate(ani="+14155550123", dnis="8005550100",
+                               data={"account": "ACME-42"})
+    api(console.server, "POST", f"/api/agents/{console.agent}/calls/{call_id}/data",
+        {"ivr": {"menu": "billing", "digits": "12"}})
+    expected = {"ANI": "+14155550123", "DNIS": "8005550100", "account": "ACME-42",
+                "ivr": {"menu": "billing", "digits": "12"}}
+
+    plain = h.result(h.call("cti.getCallAttachedData", call_id))  # the pre-29.0 form
+    assert plain["keys"] == ["data", "success"]
+    assert plain["fields"]["success"]["value"] is True
+    assert plain["fields"]["data"]["type"] == "string"
+    assert json.loads(plain["fields"]["data"]["value"]) == expected
+
+    typed = h.result(h.call("cti.getCallAttachedData", call_id, {"getCallType": True}, cb=1))
+    assert typed["keys"] == ["data", "success", "type"]
+    assert typed["fields"]["type"] == {"type": "string", "value": "INBOUND"}
+    assert json.loads(typed["fields"]["data"]["value"]) == expected
+
+    # The documentation's syntax line: (callObjectId, getCallType, callback).
+    doc_order = h.plain(h.call("cti.getCallAttachedData", call_id, True))
+    assert doc_order["type"] == "INBOUND"
+
+    # v31 honours the option too.
+    h2 = console.h2
+    assert h2.plain(h2.call("cti.getCallAttachedData", call_id, {"getCallType": True}, cb=1))[
+        "type"] == "INBOUND"
+
+    # A call that is not active: success false, data null.
+    gone = h.result(h.call("cti.getCallAttachedData", "no-such-call", {"getCallType": True}, cb=1))
+    assert gone["fields"]["success"]["value"] is False
+    assert gone["fields"]["data"] == {"type": "null", "value": None}
+    assert gone["fields"]["error"]["type"] == "string" and gone["fields"]["error"]["value"]
+    assert "type" not in gone["keys"]
+
+
+def test_onCallBegin(console: Console) -> None:
+    h = console.h1
+    key = h.listen("cti.onCallBegin")
+    rest_call = console.simulate()
+    assert h.events(key, 1) == [{"id": rest_call}]
+    console.h2.ok("cti.fireOnCallBegin", "fob-1", "outbound", "Outbound to Acme")
+    assert h.events(key, 2) == [{"id": rest_call}, {"id": "fob-1"}]
+    # Result objects have exactly the id (a string).
+    assert h.eval(f"() => H.view(H.events[{json.dumps(key)}][1])")["keys"] == ["id"]
+
+
+def test_onCallEnd(console: Console) -> None:
+    h = console.h1
+    key = h.listen("cti.onCallEnd")
+    rest_call = console.simulate()
+    console.hangup(rest_call)
+    [ended] = h.events(key, 1)
+    assert sorted(ended) == ["disposition", "duration", "id"]
+    assert ended["id"] == rest_call
+    assert isinstance(ended["duration"], str) and ended["duration"].isdigit()
+    assert isinstance(ended["disposition"], str)
+
+    console.h2.ok("cti.fireOnCallBegin", "fob-2", "inbound", "label")
+    console.h2.ok("cti.fireOnCallEnd", "fob-2", 42, "Resolved")
+    assert h.events(key, 2)[1] == {"id": "fob-2", "duration": "42", "disposition": "Resolved"}
+
+
+def test_sendCTIMessage(console: Console) -> None:
+    h = console.h1
+    heard = console.h2.listen("cti.onSendCTIMessage")
+    # A message outside the command grammar reaches the handlers only, with success.
+    h.ok("cti.sendCTIMessage", "note: customer is VIP")
+    assert console.h2.events(heard, 1) == [{"message": "note: customer is VIP"}]
+    # A well-formed command that cannot be carried out: success false with the reason.
+    refused = h.plain(h.call("cti.sendCTIMessage", "/ANSWER"))
+    assert refused["success"] is False and "ANSWER" in refused["error"]
+    # A command that can: answer a ringing simulated call.
+    call_id = console.simulate()
+    h.ok("cti.sendCTIMessage", f"/ANSWER?CALL_ID={call_id}")
+    [call] = console.calls()
+    assert call["id"] == call_id and call["lineState"] == "connected"
+
+
+def test_fireOnCallBegin(console: Console) -> None:
+    h = console.h1
+    here, there = h.listen("cti.onCallBegin"), console.h2.listen("cti.onCallBegin")
+    h.ok("cti.fireOnCallBegin", "fob-10", "Outbound", "Acme Corp (+1 415 555 0100)")
+    # Every onCallBegin handler of the console hears it, the firing frame included.
+    assert h.events(here, 1) == [{"id": "fob-10"}]
+    assert console.h2.events(there, 1) == [{"id": "fob-10"}]
+    [call] = console.calls()
+    assert (call["id"], call["type"], call["label"]) == ("fob-10", "OUTBOUND",
+                                                        "Acme Corp (+1 415 555 0100)")
+    # The interaction log lists it by label.
+    console.page.wait_for_function(
+        "label => [...document.querySelectorAll('[data-testid=log-call-select] option')]"
+        ".some(o => o.textContent.includes(label))",
+        arg="Acme Corp", timeout=WAIT_MS,
+    )
+
+
+def test_fireOnCallEnd(console: Console) -> None:
+    h = console.h2  # the v31 frame
+    ends = console.h1.listen("cti.onCallEnd")
+    h.ok("cti.fireOnCallBegin", "fob-20", "internal", "Internal")
+    h.ok("cti.fireOnCallEnd", "fob-20", 65, "Follow-up needed")
+    assert console.h1.events(ends, 1) == [
+        {"id": "fob-20", "duration": "65", "disposition": "Follow-up needed"}]
+    state = console.state()
+    assert state["calls"] == []
+    [recent] = state["recent"]
+    assert recent["id"] == "fob-20" and recent["duration"] == 65
+    # Only a call begun earlier can end.
+    again = h.plain(h.call("cti.fireOnCallEnd", "fob-20", 1, "x"))
+    assert again["success"] is False and "fob-20" in again["error"]
+
+
+def test_onCallLogSaved(console: Console) -> None:
+    h = console.h1
+    key = h.listen("cti.onCallLogSaved")
+    call_id = console.simulate()
+    console.hangup(call_id)
+    saved = api(console.server, "POST", f"/api/agents/{console.agent}/call-logs",
+                {"callId": call_id, "subject": "Billing", "disposition": "Resolved"},
+                status=201)
+    log_id = saved["log"]["id"]
+    assert h.events(key, 1) == [{"id": str(log_id)}]
+    console.h2.ok("cti.fireOnCallLogSaved", "custom-log-1")
+    assert h.events(key, 2)[1] == {"id": "custom-log-1"}
+
+
+def test_fireOnCallLogSaved(console: Console) -> None:
+    here, there = console.h1.listen("cti.onCallLogSaved"), console.h2.listen("cti.onCallLogSaved")
+    console.h1.ok("cti.fireOnCallLogSaved", "00T000000000042")
+    assert console.h1.events(here, 1) == [{"id": "00T000000000042"}]
+    assert console.h2.events(there, 1) == [{"id": "00T000000000042"}]
+
+
+def test_onSendCTIMessage(console: Console) -> None:
+    here, there = console.h1.listen("cti.onSendCTIMessage"), console.h2.listen(
+        "cti.onSendCTIMessage")
+    console.h2.ok("cti.sendCTIMessage", "hello from the v31 frame")
+    expected = [{"message": "hello from the v31 frame"}]
+    assert console.h1.events(here, 1) == expected
+    assert console.h2.events(there, 1) == expected
+    view = console.h1.eval(f"() => H.view(H.events[{json.dumps(here)}][0])")
+    assert view["keys"] == ["message"] and view["fields"]["message"]["type"] == "string"
+
+
+def test_setCallAttachedData(console: Console) -> None:
+    h = console.h1
+    h.ok("cti.fireOnCallBegin", "fob-30", "inbound", "Caller")
+    data = {"ANI": "4155551212", "DNIS": "8005551212", "case": {"number": 1001}}
+    h.ok("cti.setCallAttachedData", "fob-30", json.dumps(data), "internal")
+    [call] = console.calls()
+    assert call["data"] == data and call["type"] == "INTERNAL"
+    got = console.h2.plain(console.h2.call("cti.getCallAttachedData", "fob-30",
+                                           {"getCallType": True}, cb=1))
+    assert json.loads(got["data"]) == data and got["type"] == "INTERNAL"
+    # Data set before the call begins is applied when it begins.
+    h.ok("cti.setCallAttachedData", "fob-31", json.dumps({"early": True}), "OUTBOUND")
+    h.ok("cti.fireOnCallBegin", "fob-31", "outbound", "Later")
+    assert json.loads(h.plain(h.call("cti.getCallAttachedData", "fob-31"))["data"]) == {
+        "early": True}
+
+
+def test_setCallObjectIds(console: Console) -> None:
+    h = console.h1
+    h.ok("cti.fireOnCallBegin", "old-1", "inbound", "old")
+    h.ok("cti.setCallObjectIds", ["s-1", "s-2", "old-1"])
+    ids = h.result(h.call("cti.getCallObjectIds"))["fields"]["ids"]
+    assert ids["items"] == ["s-1", "s-2", "old-1"]
+    assert console.call_ids() == ["s-1", "s-2", "old-1"]
+    # A named call begins in place with fireOnCallBegin.
+    begins = console.h2.listen("cti.onCallBegin")
+    h.ok("cti.fireOnCallBegin", "s-2", "outbound", "now")
+    assert console.h2.events(begins, 1) == [{"id": "s-2"}]
+    assert console.call_ids() == ["s-1", "s-2", "old-1"]
+    h.ok("cti.setCallObjectIds", [])
+    assert h.result(h.call("cti.getCallObjectIds"))["fields"]["ids"]["string"] == "null"
+
+
+# --------------------------------------------------------------------------- behaviour together
+
+
+def test_events_fan_out_across_frames(console: Console) -> None:
+    """A handler in one frame hears what another frame fires, in event order."""
+    begins, ends = console.h1.listen("cti.onCallBegin"), console.h1.listen("cti.onCallEnd")
+    h2 = console.h2
+    for n in (1, 2, 3):
+        h2.call("cti.fireOnCallBegin", f"fan-{n}", "inbound", f"call {n}")
+    h2.call("cti.fireOnCallEnd", "fan-2", 5, "done")
+    assert console.h1.events(begins, 3) == [{"id": "fan-1"}, {"id": "fan-2"}, {"id": "fan-3"}]
+    assert console.h1.events(ends, 1) == [{"id": "fan-2", "duration": "5", "disposition": "done"}]
+
+
+def test_onCallEnd_bound_to_one_call_fires_once(console: Console) -> None:
+    h = console.h1
+    bound = h.listen("cti.onCallEnd", "bound-a")
+    unbound = h.listen("cti.onCallEnd")
+    for cid in ("bound-a", "bound-b"):
+        h.ok("cti.fireOnCallBegin", cid, "inbound", cid)
+    h.ok("cti.fireOnCallEnd", "bound-b", 1, "")
+    assert [e["id"] for e in h.events(unbound, 1)] == ["bound-b"]
+    assert h.event_count(bound) == 0
+    h.ok("cti.fireOnCallEnd", "bound-a", 2, "")
+    assert h.events(bound, 1) == [{"id": "bound-a", "duration": "2", "disposition": ""}]
+    # The same call ID again: the binding was removed after it fired.
+    h.ok("cti.fireOnCallBegin", "bound-a", "inbound", "again")
+    h.ok("cti.fireOnCallEnd", "bound-a", 3, "")
+    assert [e["id"] for e in h.events(unbound, 3)] == ["bound-b", "bound-a", "bound-a"]
+    assert h.event_count(bound) == 1
+
+
+def test_same_handler_registered_twice_fires_twice(console: Console) -> None:
+    h = console.h1
+    key = h.listen("cti.onCallBegin", times=2)
+    console.simulate()
+    assert len(h.events(key, 2)) == 2
+    assert stays(lambda: h.event_count(key) == 2, console.page)
+
+
+def test_throwing_handler_does_not_stop_the_others(console: Console) -> None:
+    h = console.h1
+    h.eval("() => H.listenThrowing('cti.onCallBegin')")
+    after = h.listen("cti.onCallBegin")
+    console.simulate()
+    assert len(h.events(after, 1)) == 1
+    # A callback that throws is contained too.
+    h.eval("() => sforce.console.cti.getCallObjectIds(() => { throw new Error('on purpose'); })")
+    h.ok("cti.sendCTIMessage", "still working")
+    assert console.page.page_errors == []
+
+
+def test_callbacks_fire_exactly_once(console: Console) -> None:
+    h = console.h1
+    keys = [h.call("cti.getCallObjectIds") for _ in range(5)]
+    keys.append(h.call("cti.fireOnCallBegin", "once-1", "inbound", "x"))
+    keys.append(h.call("cti.getCallAttachedData", "nope"))
+    for key in keys:
+        h.result(key)
+    assert stays(lambda: all(h.count(k) == 1 for k in keys), console.page)
+
+
+def test_component_loaded_after_the_call_began(
+    page: Any, ctikit_server: Any, agent: str
+) -> None:
+    out = api(ctikit_server, "POST", f"/api/agents/{agent}/simulate-call",
+              {"ani": "+14155550100", "data": {"account": "early"}})
+    console = open_console(page, ctikit_server, agent)
+    assert console.h1.eval("() => H.handshake.ids.slice()") == [out["callId"]]
+    data = console.h2.plain(console.h2.call("cti.getCallAttachedData", out["callId"]))
+    assert json.loads(data["data"])["account"] == "early"
+
+
+# --------------------------------------------------------------------------- bad arguments
+
+# (method, JavaScript arguments before the callback, where the callback goes)
+BAD_CALLS = [
+    ("cti.getCallAttachedData", "[]", 0),  # missing callObjectId
+    ("cti.getCallAttachedData", "[{}]", 1),
+    ("cti.getCallAttachedData", "['']", 1),
+    ("cti.getCallAttachedData", "['x', 'getCallType']", 1),  # options not an object
+    ("cti.sendCTIMessage", "[]", 0),
+    ("cti.sendCTIMessage", "[{cmd: '/ANSWER'}]", 1),
+    ("cti.sendCTIMessage", "['x'.repeat(5000)]", 1),  # over the 4096-character limit (server)
+    ("cti.fireOnCallBegin", "['bad-1', 'sideways', 'label']", 3),  # unknown call type
+    ("cti.fireOnCallBegin", "['bad-1', 42, 'label']", 3),
+    ("cti.fireOnCallBegin", "[null, 'inbound', 'label']", 3),
+    ("cti.fireOnCallBegin", "['bad-1', 'inbound', {text: 'label'}]", 3),
+    ("cti.fireOnCallBegin", "['x'.repeat(300), 'inbound', 'label']", 3),  # server: too long
+    ("cti.fireOnCallEnd", "['bad-1', 10, 'done']", 3),  # no such call (server)
+    ("cti.fireOnCallEnd", "['bad-1', 'ten', 'done']", 3),
+    ("cti.fireOnCallEnd", "['bad-1', -5, 'done']", 3),
+    ("cti.fireOnCallEnd", "['bad-1']", 1),
+    ("cti.fireOnCallLogSaved", "[]", 0),
+    ("cti.fireOnCallLogSaved", "[{id: 1}]", 1),
+    ("cti.setCallAttachedData", "['bad-1', {ANI: '1'}, 'inbound']", 3),  # not a string
+    ("cti.setCallAttachedData", "['bad-1', '{ANI: 1}', 'inbound']", 3),  # not JSON
+    ("cti.setCallAttachedData", "['bad-1', '{}', 'sideways']", 3),
+    ("cti.setCallAttachedData", "['bad-1', '{}']", 2),  # missing call type
+    ("cti.setCallAttachedData", "['bad-1', JSON.stringify({big: 'x'.repeat(70000)}), 'inbound']",
+     3),  # oversized (server)
+    ("cti.setCallObjectIds", "['a,b']", 1),  # not an array
+    ("cti.setCallObjectIds", "[[1, {}]]", 1),
+    ("cti.setCallObjectIds", "[['a', 'a']]", 1),
+    ("fireEvent", "[]", 0),
+    ("fireEvent", "[{}, 'message']", 2),
+    ("fireEvent", "['Sample', {not: 'a string'}]", 2),
+]
+
+
+@pytest.mark.parametrize(("method", "args_js", "cb"), BAD_CALLS,
+                         ids=[f"{m}-{i}" for i, (m, _, _) in enumerate(BAD_CALLS)])
+def test_bad_arguments(console: Console, method: str, args_js: str, cb: int) -> None:
+    h = console.h1
+    h.ok("cti.fireOnCallBegin", "keep-1", "inbound", "keep")
+    before = console.state()
+    result = h.result(h.call_js(method, args_js, cb=cb))
+    assert result["fields"]["success"] == {"type": "boolean", "value": False}
+    assert result["fields"]["error"]["type"] == "string" and len(result["fields"]["error"][
+        "value"]) > 5
+    assert console.state() == before  # nothing changed, no event either (same seq)
+    assert console.page.page_errors == []
+
+
+def test_bad_handlers_and_callbacks_do_not_throw(console: Console) -> None:
+    h = console.h1
+    threw = h.eval("""() => {
+        const c = sforce.console, cti = c.cti, errors = [];
+        const attempts = [
+            () => cti.onCallBegin(), () => cti.onCallBegin('not a function'),
+            () => cti.onCallEnd(null, 'x'), () => cti.onCallEnd(() => {}, {}),
+            () => cti.onCallLogSaved(42), () => cti.onSendCTIMessage({}),
+            () => cti.getCallObjectIds('not a function'), () => cti.getCallObjectIds(),
+            () => cti.getCallAttachedData('x'), () => cti.fireOnCallBegin(),
+            () => cti.setCallObjectIds(), () => cti.fireOnCallEnd(),
+            () => c.addEventListener(), () => c.addEventListener('x', 'y'),
+            () => c.removeEventListener('never', () => {}), () => c.fireEvent(),
+        ];
+        attempts.forEach((f, i) => { try { f(); } catch (e) { errors.push(i + ': ' + e); } });
+        return errors;
+    }""")
+    assert threw == []
+    # A fireOnCallBegin without a callback still works (callbacks are optional).
+    h.eval("() => sforce.console.cti.fireOnCallBegin('no-cb', 'inbound', 'x')")
+    console.page.wait_for_function("() => true")
+    deadline = time.monotonic() + 10
+    while "no-cb" not in console.call_ids():
+        assert time.monotonic() < deadline
+        console.page.wait_for_timeout(50)
+    assert console.page.page_errors == []
+
+
+# --------------------------------------------------------------------------- outside a console
+
+
+def _outside_calls() -> list[tuple[str, str, int]]:
+    return [
+        ("cti.getCallObjectIds", "[]", 0),
+        ("cti.getCallAttachedData", "['c1']", 1),
+        ("cti.getCallAttachedData", "['c1', {getCallType: true}]", 1),
+        ("cti.sendCTIMessage", "['/ANSWER']", 1),
+        ("cti.fireOnCallBegin", "['c1', 'inbound', 'x']", 3),
+        ("cti.fireOnCallEnd", "['c1', 1, 'x']", 3),
+        ("cti.fireOnCallLogSaved", "['l1']", 1),
+        ("cti.setCallAttachedData", "['c1', '{}', 'inbound']", 3),
+        ("cti.setCallObjectIds", "[['c1']]", 1),
+        ("fireEvent", "['Sample', 'm']", 2),
+    ]
+
+
+@pytest.mark.parametrize("query", ["?v=66", "?v=66&ctiConsoleOrigin=http%3A%2F%2F127.0.0.1%3A1"
+                                   "&nonce=0123456789abcdef0123456789abcdef"])
+def test_outside_a_console(page: Any, ctikit_server: Any, query: str) -> None:
+    """Opened directly (not in a frame): isInConsole() false, every method says so."""
+    page.goto(f"{ctikit_server.component_url}/components/harness.html{query}")
+    h = Harness(page.main_frame)
+    h.wait_loaded()
+    assert h.eval("() => sforce.console.isInConsole()") is False
+    for method, args_js, cb in _outside_calls():
+        result = h.plain(h.call_js(method, args_js, cb=cb))
+        assert result["success"] is False and result["error"] == "not in console", method
+    ids = h.result(h.call("cti.getCallObjectIds"))["fields"]["ids"]
+    assert ids["string"] == "null" and ids["length"] == 0
+    # Callbacks come asynchronously, never during the call.
+    sync = h.eval("""() => { let called = false;
+        sforce.console.cti.getCallObjectIds(() => { called = true; }); return called; }""")
+    assert sync is False
+    # Handlers are accepted and never fire; nothing throws.
+    h.listen("cti.onCallBegin")
+    in_component = h.plain(h.call("isInCustomConsoleComponent"))
+    assert in_component == {"success": True, "inCustomConsoleComponent": False}
+    assert page.page_errors == []
+
+
+def test_in_console_flags(console: Console) -> None:
+    for h in (console.h1, console.h2):
+        assert h.eval("() => sforce.console.isInConsole()") is True
+        assert h.plain(h.call("isInCustomConsoleComponent")) == {
+            "success": True, "inCustomConsoleComponent": True}
+
+
+# --------------------------------------------------------------------------- the rest of sforce.console
+
+
+@pytest.mark.parametrize("version", [66, 31])
+def test_unsupported_members_answer_not_supported(console: Console, version: int) -> None:
+    h = console.h1 if version == 66 else console.h2
+    table = api_table(version)
+    for name in table["unsupported"]:
+        # The callback is the last argument, whatever comes before it.
+        for args in ([], ["arg1"], ["arg1", "arg2", True]):
+            result = h.plain(h.call(name, *args))
+            assert result == {"success": False, "error": "not supported by ctikit"}, name
+    for name in table["unsupportedEvents"]:
+        out = h.eval(f"() => {{ const r = sforce.console.{name}(() => {{ window.__fired = 1; }});"
+                     " return r === undefined; }")
+        assert out is True, name
+    # Calls without a callback are fine too.
+    errors = h.eval("""names => { const errs = [];
+        names.forEach(n => { try { sforce.console[n](); } catch (e) { errs.push(n + ': ' + e); } });
+        return errs; }""", table["unsupported"])
+    assert errors == []
+    assert h.eval("() => window.__fired === undefined") is True
+    assert console.page.page_errors == []
+
+
+def test_custom_events_between_frames(console: Console) -> None:
+    h1, h2 = console.h1, console.h2
+    key = h1.listen("addEventListener", before=("SampleEvent",))
+    other = h2.eval("""() => { window.got = []; sforce.console.addEventListener('Other',
+        r => window.got.push(r)); return true; }""")
+    assert other is True
+    fired = h2.plain(h2.call("fireEvent", "SampleEvent", "hello from the second frame"))
+    assert fired == {"success": True}
+    assert h1.events(key, 1) == [{"message": "hello from the second frame"}]
+    # The firing frame's own listeners for that type hear it too; other types do not.
+    assert h2.eval("() => window.got.length") == 0
+    h1.ok("fireEvent", "Other", "to the second frame")
+    h2.frame.wait_for_function("() => window.got.length === 1", timeout=WAIT_MS)
+    assert h2.eval("() => window.got") == [{"message": "to the second frame"}]
+    # removeEventListener: no more deliveries.
+    h1.eval(f"() => sforce.console.removeEventListener('SampleEvent', H.handlers"
+            f"[{json.dumps(key)}])")
+    h2.ok("fireEvent", "SampleEvent", "not heard")
+    h1.ok("fireEvent", "Other", "barrier")
+    h2.frame.wait_for_function("() => window.got.length === 2", timeout=WAIT_MS)
+    assert stays(lambda: h1.event_count(key) == 1, console.page, 0.3)
+
+
+def test_console_event_enum(console: Console) -> None:
+    enum = console.h1.eval("() => sforce.console.ConsoleEvent")
+    assert {"OPEN_TAB", "CLOSE_TAB", "CONSOLE_LOGOUT"} <= set(enum)
+    assert console.h1.eval("() => Object.isFrozen(sforce.console.ConsoleEvent)") is True
+    # CONSOLE_LOGOUT arrived in 31.0, the PRESENCE events in 32.0.
+    assert "PRESENCE" not in console.h2.eval("() => sforce.console.ConsoleEvent")
+    assert "CONSOLE_LOGOUT" in console.h2.eval("() => sforce.console.ConsoleEvent")
