@@ -8,8 +8,21 @@ from pathlib import Path
 import ctikit
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "ctikit"
-IO_MODULES = {"asyncio", "socket", "aiohttp", "sqlalchemy", "time", "datetime", "threading",
-              "subprocess", "select", "ssl", "http", "urllib.request", "os"}
+IO_MODULES = {
+    "asyncio",
+    "socket",
+    "aiohttp",
+    "sqlalchemy",
+    "time",
+    "datetime",
+    "threading",
+    "subprocess",
+    "select",
+    "ssl",
+    "http",
+    "urllib.request",
+    "os",
+}
 # layer -> layers it may import from
 ALLOWED = {
     "core": {"core"},
@@ -42,7 +55,8 @@ def test_core_is_sans_io() -> None:
         for module, level in _imports(path):
             if level == 0:
                 assert module.split(".")[0] not in IO_MODULES and module not in IO_MODULES, (
-                    f"{path.name} imports {module}: the core must stay free of I/O and clocks")
+                    f"{path.name} imports {module}: the core must stay free of I/O and clocks"
+                )
 
 
 def test_imports_point_one_way() -> None:
@@ -59,9 +73,20 @@ def test_imports_point_one_way() -> None:
 
 
 def test_public_surface() -> None:
-    assert sorted(ctikit.__all__) == sorted([
-        "CallLogStore", "CallRegistry", "CallType", "Config", "CtiCommand", "CtiError",
-        "CtiRequestError", "Event", "TelephonyError", "__version__", "parse_cti_message",
-    ])
+    assert sorted(ctikit.__all__) == sorted(
+        [
+            "CallLogStore",
+            "CallRegistry",
+            "CallType",
+            "Config",
+            "CtiCommand",
+            "CtiError",
+            "CtiRequestError",
+            "Event",
+            "TelephonyError",
+            "__version__",
+            "parse_cti_message",
+        ]
+    )
     for name in ctikit.__all__:
         assert hasattr(ctikit, name)

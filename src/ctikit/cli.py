@@ -20,13 +20,24 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 def _server_flags(p: argparse.ArgumentParser, *, default_port: int) -> None:
     p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, help=f"port (default {default_port}; 0 picks a free one)")
-    p.add_argument("--database", metavar="URL",
-                   help="call-log database: a SQLite file path or sqlite:///FILE (default "
-                        "ctikit.db), or postgresql+asyncpg://USER@HOST/DB")
-    p.add_argument("--component", action="append", default=[], metavar="NAME=URL",
-                   help="add a custom component to the console (repeatable)")
-    p.add_argument("--scenario", metavar="FILE",
-                   help="run a simulator scenario file (TOML or JSON) at start-up")
+    p.add_argument(
+        "--database",
+        metavar="URL",
+        help="call-log database: a SQLite file path or sqlite:///FILE (default "
+        "ctikit.db), or postgresql+asyncpg://USER@HOST/DB",
+    )
+    p.add_argument(
+        "--component",
+        action="append",
+        default=[],
+        metavar="NAME=URL",
+        help="add a custom component to the console (repeatable)",
+    )
+    p.add_argument(
+        "--scenario",
+        metavar="FILE",
+        help="run a simulator scenario file (TOML or JSON) at start-up",
+    )
     p.add_argument("--log-level", choices=LOG_LEVELS, help="default info")
 
 
@@ -34,26 +45,31 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ctikit",
         description="ctikit: a self-hosted CTI server with a Salesforce-compatible "
-                    "sforce.console.cti API for agent consoles.",
+        "sforce.console.cti API for agent consoles.",
         epilog="Examples:\n  ctikit demo\n  ctikit serve --config ctikit.toml\n"
-               "  ctikit simulate-call --agent agent1 --ani +14155550100 "
-               "--data '{\"account\":\"ACME-1\"}'",
+        "  ctikit simulate-call --agent agent1 --ani +14155550100 "
+        '--data \'{"account":"ACME-1"}\'',
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = sub.add_parser("demo", help="run server + simulator + console with example "
-                                       "components (SQLite ctikit.db)")
+    demo = sub.add_parser(
+        "demo", help="run server + simulator + console with example components (SQLite ctikit.db)"
+    )
     _server_flags(demo, default_port=8080)
 
     serve = sub.add_parser("serve", help="run the CTI server")
     serve.add_argument("--config", metavar="FILE", help="TOML config file (docs/configuration.md)")
     _server_flags(serve, default_port=8080)
 
-    sim = sub.add_parser("simulate-call", help="make a test call ring at an agent, on a "
-                                               "running server")
-    sim.add_argument("--server", default=os.environ.get("CTIKIT_URL", "http://127.0.0.1:8080"),
-                     help="server URL (default $CTIKIT_URL or http://127.0.0.1:8080)")
+    sim = sub.add_parser(
+        "simulate-call", help="make a test call ring at an agent, on a running server"
+    )
+    sim.add_argument(
+        "--server",
+        default=os.environ.get("CTIKIT_URL", "http://127.0.0.1:8080"),
+        help="server URL (default $CTIKIT_URL or http://127.0.0.1:8080)",
+    )
     sim.add_argument("--agent", required=True)
     sim.add_argument("--ani", help="caller number (random if omitted)")
     sim.add_argument("--dnis", help="dialled number")
@@ -70,10 +86,12 @@ def _config_from(args: argparse.Namespace) -> Config:
             demo=True,
             agents=config.agents or DEMO_AGENTS,
             examples_dir=config.examples_dir or default_examples_dir(),
-            components=config.components or (
+            components=config.components
+            or (
                 ComponentConfig(name="Caller card", url="/examples/caller-card/index.html"),
-                ComponentConfig(name="Custom softphone",
-                                url="/examples/custom-softphone/index.html", height=480),
+                ComponentConfig(
+                    name="Custom softphone", url="/examples/custom-softphone/index.html", height=480
+                ),
             ),
         )
     database = args.database
@@ -81,8 +99,12 @@ def _config_from(args: argparse.Namespace) -> Config:
         database = f"sqlite:///{database}"
     extra = tuple(parse_component(c) for c in args.component)
     return config.with_overrides(
-        host=args.host, port=args.port, database=database, scenario=args.scenario,
-        log_level=args.log_level, components=(config.components + extra) if extra else None,
+        host=args.host,
+        port=args.port,
+        database=database,
+        scenario=args.scenario,
+        log_level=args.log_level,
+        components=(config.components + extra) if extra else None,
     )
 
 
@@ -98,8 +120,12 @@ def _simulate_call(args: argparse.Namespace) -> int:
     if args.dnis:
         body["dnis"] = args.dnis
     url = f"{args.server.rstrip('/')}/api/agents/{args.agent}/simulate-call"
-    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
             result = json.loads(resp.read())
@@ -130,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     if config.demo:
         logging.getLogger("ctikit").warning(
-            "DEMO MODE: no authentication, simulated telephony; do not expose this server")
+            "DEMO MODE: no authentication, simulated telephony; do not expose this server"
+        )
     from .server.app import serve
 
     try:

@@ -17,8 +17,10 @@ from ctikit.core import Action, CtiCommand, CtiRequestError, parse_cti_message
         ("/RETRIEVE", CtiCommand(action=Action.RETRIEVE)),
         ("/DIAL?NUMBER=%2B14155550100", CtiCommand(action=Action.DIAL, number="+14155550100")),
         ("/DIAL?number=1002", CtiCommand(action=Action.DIAL, number="1002")),
-        ("/TRANSFER?NUMBER=1002&CALL_ID=c1",
-         CtiCommand(action=Action.TRANSFER, number="1002", call_id="c1")),
+        (
+            "/TRANSFER?NUMBER=1002&CALL_ID=c1",
+            CtiCommand(action=Action.TRANSFER, number="1002", call_id="c1"),
+        ),
         ("/MUTE", CtiCommand(action=Action.MUTE)),
         ("/UNMUTE?LINE_NUMBER=1", CtiCommand(action=Action.UNMUTE, line_number=1)),
         ("/DTMF?DIGITS=12%23*", CtiCommand(action=Action.DTMF, digits="12#*")),
@@ -68,16 +70,28 @@ def test_overlong_and_non_string() -> None:
 
 numbers = st.from_regex(r"\A\+?[0-9A-Za-z*#._-]{1,64}\Z")
 commands = st.one_of(
-    st.builds(CtiCommand, action=st.sampled_from([a for a in Action if a not in (
-        Action.DIAL, Action.TRANSFER, Action.DTMF)]),
-        line_number=st.one_of(st.none(), st.integers(1, 99))),
+    st.builds(
+        CtiCommand,
+        action=st.sampled_from(
+            [a for a in Action if a not in (Action.DIAL, Action.TRANSFER, Action.DTMF)]
+        ),
+        line_number=st.one_of(st.none(), st.integers(1, 99)),
+    ),
     st.builds(CtiCommand, action=st.just(Action.DIAL), number=numbers),
-    st.builds(CtiCommand, action=st.just(Action.TRANSFER), number=numbers,
-              call_id=st.one_of(st.none(), st.text(
-                  st.characters(min_codepoint=32, exclude_characters="\x7f"),
-                  min_size=1, max_size=40).filter(str.strip))),
-    st.builds(CtiCommand, action=st.just(Action.DTMF),
-              digits=st.from_regex(r"\A[0-9*#A-D]{1,64}\Z")),
+    st.builds(
+        CtiCommand,
+        action=st.just(Action.TRANSFER),
+        number=numbers,
+        call_id=st.one_of(
+            st.none(),
+            st.text(
+                st.characters(min_codepoint=32, exclude_characters="\x7f"), min_size=1, max_size=40
+            ).filter(str.strip),
+        ),
+    ),
+    st.builds(
+        CtiCommand, action=st.just(Action.DTMF), digits=st.from_regex(r"\A[0-9*#A-D]{1,64}\Z")
+    ),
 )
 
 

@@ -32,8 +32,11 @@ class RegistryMachine(RuleBasedStateMachine):
             self.seqs[agent] += 1
             assert e.seq == self.seqs[agent], "sequence numbers must have no gaps"
 
-    @rule(agent=st.sampled_from(AGENTS), cid=IDS,
-          ctype=st.sampled_from(["inbound", "OUTBOUND", "Internal", "bogus"]))
+    @rule(
+        agent=st.sampled_from(AGENTS),
+        cid=IDS,
+        ctype=st.sampled_from(["inbound", "OUTBOUND", "Internal", "bogus"]),
+    )
     def fire_begin(self, agent: str, cid: str, ctype: str) -> None:
         try:
             events = self.reg.begin_call(agent, cid, ctype, "label", now=self._tick())
@@ -74,8 +77,11 @@ class RegistryMachine(RuleBasedStateMachine):
         self.model[agent] = list(ids)
         self._record(agent, events)
 
-    @rule(agent=st.sampled_from(AGENTS), cid=IDS,
-          msg=st.sampled_from(["/ANSWER", "/HANGUP", "/HOLD", "/RETRIEVE", "/MUTE"]))
+    @rule(
+        agent=st.sampled_from(AGENTS),
+        cid=IDS,
+        msg=st.sampled_from(["/ANSWER", "/HANGUP", "/HOLD", "/RETRIEVE", "/MUTE"]),
+    )
     def connector_follows_command(self, agent: str, cid: str, msg: str) -> None:
         cmd = parse_cti_message(msg)
         assert cmd is not None
@@ -85,16 +91,18 @@ class RegistryMachine(RuleBasedStateMachine):
             return
         assert action.call_id in self.model[agent]
         assert action.call_id is not None
-        kinds = {"/ANSWER": tel.CallAnswered, "/HOLD": tel.CallHeld,
-                 "/RETRIEVE": tel.CallRetrieved}
+        kinds = {"/ANSWER": tel.CallAnswered, "/HOLD": tel.CallHeld, "/RETRIEVE": tel.CallRetrieved}
         now = self._tick()
         if msg == "/HANGUP":
-            events = self.reg.apply(tel.CallReleased(agent=agent, call_id=action.call_id,
-                                                     reason="agent hung up"), now=now)
+            events = self.reg.apply(
+                tel.CallReleased(agent=agent, call_id=action.call_id, reason="agent hung up"),
+                now=now,
+            )
             self.model[agent].remove(action.call_id)
         elif msg == "/MUTE":
-            events = self.reg.apply(tel.CallMuted(agent=agent, call_id=action.call_id,
-                                                  muted=True), now=now)
+            events = self.reg.apply(
+                tel.CallMuted(agent=agent, call_id=action.call_id, muted=True), now=now
+            )
         else:
             events = self.reg.apply(kinds[msg](agent=agent, call_id=action.call_id), now=now)
         self._record(agent, events)

@@ -24,9 +24,17 @@ from ctikit.core import telephony as tel
 
 
 def offer(reg: CallRegistry, agent: str, cid: str, now: float = 0.0, **kw: object) -> None:
-    reg.apply(tel.CallOffered(agent=agent, call_id=cid, call_type=CallType.INBOUND,
-                              ani=kw.get("ani", "+14155550100"), dnis="8005550199",  # type: ignore[arg-type]
-                              data={"account": "A-1"}), now=now)
+    reg.apply(
+        tel.CallOffered(
+            agent=agent,
+            call_id=cid,
+            call_type=CallType.INBOUND,
+            ani=kw.get("ani", "+14155550100"),
+            dnis="8005550199",  # type: ignore[arg-type]
+            data={"account": "A-1"},
+        ),
+        now=now,
+    )
 
 
 def test_component_call_lifecycle_and_sequence() -> None:
@@ -54,8 +62,9 @@ def test_component_call_lifecycle_and_sequence() -> None:
         (("a\nb", "inbound"), "control characters"),
     ],
 )
-def test_begin_call_rejects_bad_input_without_change(args: tuple[object, object],
-                                                     error: str) -> None:
+def test_begin_call_rejects_bad_input_without_change(
+    args: tuple[object, object], error: str
+) -> None:
     reg = CallRegistry()
     with pytest.raises(CtiRequestError, match=error):
         reg.begin_call("a1", *args, now=0.0)
@@ -96,7 +105,7 @@ def test_set_attached_data_json_string_and_pending() -> None:
     reg.begin_call("a1", "c1", "inbound", now=1)
     view = reg.get_call("a1", "c1")
     assert view.data == {"k": 1} and view.call_type is CallType.INTERNAL
-    (upd,) = reg.set_attached_data("a1", "c1", '[1, 2]', None, now=2)
+    (upd,) = reg.set_attached_data("a1", "c1", "[1, 2]", None, now=2)
     assert isinstance(upd, CallUpdated) and reg.get_call("a1", "c1").data == [1, 2]
     with pytest.raises(CtiRequestError, match="JSON string"):
         reg.set_attached_data("a1", "c1", {"k": 1}, None, now=3)
@@ -112,7 +121,11 @@ def test_attach_data_merges_and_limits() -> None:
     offer(reg, "a1", "c1")
     reg.attach_data("a1", "c1", {"ivr": "billing"}, now=1)
     assert reg.get_call("a1", "c1").data == {
-        "ANI": "+14155550100", "DNIS": "8005550199", "account": "A-1", "ivr": "billing"}
+        "ANI": "+14155550100",
+        "DNIS": "8005550199",
+        "account": "A-1",
+        "ivr": "billing",
+    }
     with pytest.raises(LimitExceededError):
         reg.attach_data("a1", "c1", {"big": "x" * 300}, now=2)
     with pytest.raises(UnknownCallError):
@@ -134,14 +147,14 @@ def test_connector_lifecycle_and_commands() -> None:
     with pytest.raises(CommandRejectedError, match="no ringing call"):
         reg.resolve_command("a1", parse_cti_message("/ANSWER"))  # type: ignore[arg-type]
     reg.apply(tel.CallHeld(agent="a1", call_id="c1"), now=102)
-    assert reg.resolve_command(
-        "a1", parse_cti_message("/RETRIEVE?LINE_NUMBER=1")).call_id == "c1"  # type: ignore[arg-type]
+    assert reg.resolve_command("a1", parse_cti_message("/RETRIEVE?LINE_NUMBER=1")).call_id == "c1"  # type: ignore[arg-type]
     t = reg.resolve_command("a1", parse_cti_message("/TRANSFER?NUMBER=1002"))  # type: ignore[arg-type]
     assert t.data == reg.get_call("a1", "c1").data
     with pytest.raises(CommandRejectedError, match="no line 2"):
         reg.resolve_command("a1", parse_cti_message("/HANGUP?LINE_NUMBER=2"))  # type: ignore[arg-type]
-    (end,) = reg.apply(tel.CallReleased(agent="a1", call_id="c1", reason="caller hung up"),
-                       now=160.4)
+    (end,) = reg.apply(
+        tel.CallReleased(agent="a1", call_id="c1", reason="caller hung up"), now=160.4
+    )
     assert isinstance(end, CallEnded) and end.payload()["duration"] == "60"
     assert end.reason == "caller hung up"
 

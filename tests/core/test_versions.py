@@ -23,7 +23,11 @@ def test_parse_version() -> None:
 
 def test_methods_by_version() -> None:
     assert cti_methods_for(24) == [
-        "getCallObjectIds", "getCallAttachedData", "onCallBegin", "onCallEnd", "sendCTIMessage"
+        "getCallObjectIds",
+        "getCallAttachedData",
+        "onCallBegin",
+        "onCallEnd",
+        "sendCTIMessage",
     ]
     assert cti_methods_for(30) == cti_methods_for(24)
     assert sorted(cti_methods_for(31)) == sorted(CTI_METHODS)

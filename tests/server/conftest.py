@@ -48,8 +48,9 @@ class WsClient:
             elif frame["type"] == "response":
                 fut = self._responses.pop(frame["id"], None)
                 if fut is None:
-                    fut = self._responses.setdefault(frame["id"], asyncio.get_running_loop()
-                                                     .create_future())
+                    fut = self._responses.setdefault(
+                        frame["id"], asyncio.get_running_loop().create_future()
+                    )
                 if not fut.done():
                     fut.set_result(frame)
         self.closed.set()
@@ -64,19 +65,20 @@ class WsClient:
         rid = next(self._ids)
         return await self.send_raw(json.dumps({"id": rid, "op": op, **fields}), rid)
 
-    async def wait_event(self, name: str, timeout: float = 5, **match: Any) -> dict[str, Any]:
+    async def wait_event(self, name: str, within: float = 5, **match: Any) -> dict[str, Any]:
         async def find() -> dict[str, Any]:
             seen = 0
             while True:
                 for ev in self.events[seen:]:
-                    if ev["event"] == name and all(ev["data"].get(k) == v
-                                                   for k, v in match.items()):
+                    if ev["event"] == name and all(
+                        ev["data"].get(k) == v for k, v in match.items()
+                    ):
                         return ev
                 seen = len(self.events)
                 self._event_added.clear()
                 await self._event_added.wait()
 
-        return await asyncio.wait_for(find(), timeout)
+        return await asyncio.wait_for(find(), within)
 
     def names(self) -> list[str]:
         return [e["event"] for e in self.events]
@@ -91,8 +93,10 @@ class WsClient:
 def config(tmp_path: Path) -> Config:
     return Config(
         database=f"sqlite:///{tmp_path / 'ctikit.db'}",
-        agents=(AgentConfig(id="agent1", extension="1001"),
-                AgentConfig(id="agent2", extension="1002")),
+        agents=(
+            AgentConfig(id="agent1", extension="1001"),
+            AgentConfig(id="agent2", extension="1002"),
+        ),
     )
 
 

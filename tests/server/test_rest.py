@@ -9,12 +9,14 @@ from typing import Any
 
 async def test_ivr_attaches_data_seen_by_console(server: Any, connect: Any) -> None:
     c = await connect("agent1")
-    r = await server.post("/api/agents/agent1/simulate-call",
-                          json={"ani": "+14155550100", "dnis": "+18005550199"})
+    r = await server.post(
+        "/api/agents/agent1/simulate-call", json={"ani": "+14155550100", "dnis": "+18005550199"}
+    )
     assert r.status == 200
     cid = (await r.json())["callId"]
-    r = await server.post(f"/api/agents/agent1/calls/{cid}/data",
-                          json={"ivr_reason": "billing", "verified": True})
+    r = await server.post(
+        f"/api/agents/agent1/calls/{cid}/data", json={"ivr_reason": "billing", "verified": True}
+    )
     body = await r.json()
     assert r.status == 200 and body["call"]["data"]["ivr_reason"] == "billing"
     got = await c.request("getCallAttachedData", callId=cid, getCallType=True)
@@ -37,12 +39,15 @@ async def test_rest_errors_have_the_protocol_shape(server: Any) -> None:
         ("get", "/api/call-logs/log_missing", {}, 404, "not_found"),
         ("get", "/api/nothing-here", {}, 404, "not_found"),
         ("delete", "/api/call-logs", {}, 405, "method_not_allowed"),
-        ("post", "/api/agents/agent1/cti-message", {"json": {"message": "/HOLD"}}, 409,
-         "command_rejected"),
-        ("post", "/api/agents/agent1/call-logs", {"json": {"callId": "x"}}, 404,
-         "unknown_call"),
-        ("post", "/api/agents/agent1/simulate-call", {"json": {"data": "x"}}, 400,
-         "bad_request"),
+        (
+            "post",
+            "/api/agents/agent1/cti-message",
+            {"json": {"message": "/HOLD"}},
+            409,
+            "command_rejected",
+        ),
+        ("post", "/api/agents/agent1/call-logs", {"json": {"callId": "x"}}, 404, "unknown_call"),
+        ("post", "/api/agents/agent1/simulate-call", {"json": {"data": "x"}}, 400, "bad_request"),
     ]
     for method, path, kwargs, status, code in cases:
         r = await getattr(server, method)(path, **kwargs)
@@ -54,11 +59,17 @@ async def test_rest_errors_have_the_protocol_shape(server: Any) -> None:
 async def test_call_logs_list_read_export(server: Any, connect: Any) -> None:
     c = await connect("agent2")
     await c.request("fireOnCallBegin", callId="c1", callType="outbound", label="To ACME")
-    await c.request("setCallAttachedData", callId="c1",
-                    data='{"ANI":"+1","DNIS":"+2","note":"=1+1"}', callType="outbound")
+    await c.request(
+        "setCallAttachedData",
+        callId="c1",
+        data='{"ANI":"+1","DNIS":"+2","note":"=1+1"}',
+        callType="outbound",
+    )
     await c.request("fireOnCallEnd", callId="c1", duration=61, disposition="Resolved")
-    r = await server.post("/api/agents/agent2/call-logs", json={
-        "callId": "c1", "subject": "Renewal", "comments": 'said "yes", call back, Monday'})
+    r = await server.post(
+        "/api/agents/agent2/call-logs",
+        json={"callId": "c1", "subject": "Renewal", "comments": 'said "yes", call back, Monday'},
+    )
     assert r.status == 201
     log = (await r.json())["log"]
     assert log["call_type"] == "OUTBOUND" and log["duration_seconds"] == 61

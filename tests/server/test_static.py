@@ -16,7 +16,7 @@ async def test_integration_js_for_every_version(server: Any) -> None:
         assert r.headers["Content-Type"].startswith("application/javascript")
         text = await r.text()
         assert "__CTIKIT_API__" not in text
-        m = re.search(r'\{"version": %d[^\n]*?\]\}' % version, text)
+        m = re.search(r'\{"version": ' + str(version) + r"[^\n]*?\]\}", text)
         assert m is not None, version
         assert json.loads(m.group(0)) == api_table(version)
 

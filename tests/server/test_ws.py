@@ -25,14 +25,19 @@ async def test_component_call_flow_fans_out_to_every_frame_of_the_agent_only(
 ) -> None:
     a, a2, b = await connect("agent1"), await connect("agent1"), await connect("agent2")
     assert (await a.request("getCallObjectIds")) == {
-        "type": "response", "id": 1, "success": True, "ids": []}
+        "type": "response",
+        "id": 1,
+        "success": True,
+        "ids": [],
+    }
     r = await a.request("fireOnCallBegin", callId="c1", callType="inbound", label="Jo")
     assert r["success"] is True
     for client in (a, a2):
         ev = await client.wait_event("callBegin", id="c1")
         assert ev["seq"] == a.hello["seq"] + 1 and ev["data"]["call"]["label"] == "Jo"
-    r = await a2.request("setCallAttachedData", callId="c1", data='{"ANI":"+1415"}',
-                         callType="internal")
+    r = await a2.request(
+        "setCallAttachedData", callId="c1", data='{"ANI":"+1415"}', callType="internal"
+    )
     assert r["success"]
     r = await a.request("getCallAttachedData", callId="c1", getCallType=True)
     assert r["data"] == '{"ANI":"+1415"}' and r["callType"] == "INTERNAL"
@@ -73,8 +78,9 @@ async def test_cti_messages(connect: Any) -> None:
 
 async def test_simulated_call_answer_hold_hangup(connect: Any) -> None:
     c = await connect("agent1")
-    r = await c.request("simulateCall", ani="+14155550100", dnis="+18005550199",
-                        data={"account": "ACME-1042"})
+    r = await c.request(
+        "simulateCall", ani="+14155550100", dnis="+18005550199", data={"account": "ACME-1042"}
+    )
     cid = r["callId"]
     ev = await c.wait_event("callBegin", id=cid)
     call = ev["data"]["call"]
@@ -105,8 +111,9 @@ async def _wait_line(c: Any, cid: str, state: str) -> None:
 async def test_save_call_log_is_committed_before_event(connect: Any, server: Any) -> None:
     c = await connect("agent1")
     await c.request("fireOnCallBegin", callId="c9", callType="inbound", label="L")
-    await c.request("setCallAttachedData", callId="c9", data='{"ANI": "+441632960001"}',
-                    callType="inbound")
+    await c.request(
+        "setCallAttachedData", callId="c9", data='{"ANI": "+441632960001"}', callType="inbound"
+    )
     await c.request("fireOnCallEnd", callId="c9", duration=12, disposition="Resolved")
     r = await c.request("saveCallLog", callId="c9", subject="Billing", comments="ok")
     assert r["success"], r
@@ -135,12 +142,13 @@ BAD_FRAMES = [
     ('{"id": 5}', 5, "needs an op"),
     ('{"id": 6, "op": "dropTables"}', 6, "unknown op"),
     ('{"id": 7, "op": "fireOnCallBegin", "callId": 5.5e400}', None, "not valid JSON"),
-    ('{"id": 8, "op": "fireOnCallBegin", "callId": ["x"], "callType": "inbound"}', 8,
-     "non-empty string"),
-    ('{"id": 9, "op": "fireOnCallBegin", "callId": "x", "callType": "sideways"}', 9,
-     "call type"),
-    ('{"id": 10, "op": "setCallAttachedData", "callId": "x", "data": {"a": 1}}', 10,
-     "JSON string"),
+    (
+        '{"id": 8, "op": "fireOnCallBegin", "callId": ["x"], "callType": "inbound"}',
+        8,
+        "non-empty string",
+    ),
+    ('{"id": 9, "op": "fireOnCallBegin", "callId": "x", "callType": "sideways"}', 9, "call type"),
+    ('{"id": 10, "op": "setCallAttachedData", "callId": "x", "data": {"a": 1}}', 10, "JSON string"),
     ('{"id": 11, "op": "setCallObjectIds", "ids": "x"}', 11, "array"),
     ('{"id": 12, "op": "fireOnCallEnd", "callId": "zz", "duration": 1}', 12, "not active"),
     ('{"id": 13, "op": "sendCTIMessage", "message": 42}', 13, "must be a string"),
@@ -191,3 +199,36 @@ async def test_bad_agent_id_is_refused(server: Any) -> None:
         else:
             await ws.close()
             raise AssertionError(f"agent {agent!r} was accepted")
+
+
+async def test_reconnect_replays_missed_events_in_order(connect: Any, server: Any) -> None:
+    a = await connect("agent1")
+    await a.request("fireOnCallBegin", callId="r1", callType="inbound")
+    assert a.hello["resumed"] == "fresh"
+    last = a.events[-1]["seq"] if a.events else a.hello["seq"]
+    await a.wait_event("callBegin", id="r1")
+    last = a.events[-1]["seq"]
+    await a.close()
+    # While the console is away, things happen.
+    b = await connect("agent1")
+    await b.request("fireOnCallBegin", callId="r2", callType="inbound")
+    await b.request("fireOnCallEnd", callId="r1", duration=3)
+    ws = await server.ws_connect(f"/ws?agent=agent1&since={last}&epoch={a.hello['epoch']}")
+    from .conftest import WsClient
+
+    c = await WsClient(ws).start()
+    try:
+        assert c.hello["resumed"] == "replay" and c.hello["seq"] == last
+        await c.wait_event("callEnd", id="r1")
+        assert [(e["event"], e["data"].get("id")) for e in c.events[:2]] == [
+            ("callBegin", "r2"),
+            ("callEnd", "r1"),
+        ]
+        assert [e["seq"] for e in c.events] == list(range(last + 1, last + 1 + len(c.events)))
+        # A cursor from another server run (epoch) or too old gets a snapshot, flagged.
+        ws2 = await server.ws_connect(f"/ws?agent=agent1&since={last}&epoch=other")
+        d = await WsClient(ws2).start()
+        assert d.hello["resumed"] == "snapshot" and [x["id"] for x in d.hello["calls"]] == ["r2"]
+        await d.close()
+    finally:
+        await c.close()

@@ -76,7 +76,9 @@ def test_csv_row_quotes_and_formats() -> None:
 
 
 @pytest.mark.parametrize(
-    "value", [FORMULA, "+1415", "-2+3", "@SUM(A1)", "\tcmd", "\r=1", "=cmd|' /C calc'!A0"]
+    "value",
+    [FORMULA, "+1415+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\tcmd", "\r=1", "=1",
+     "+1 415", "=cmd|' /C calc'!A0"],
 )
 def test_csv_row_guards_formula_injection(value: str) -> None:
     [row] = parse_csv(csv_row(sample_log(subject=value, ani=value, comments=value)))
@@ -85,9 +87,11 @@ def test_csv_row_guards_formula_injection(value: str) -> None:
 
 
 def test_csv_row_leaves_safe_text_alone() -> None:
-    [row] = parse_csv(csv_row(sample_log(subject="a=b", comments="'already")))
+    [row] = parse_csv(csv_row(sample_log(subject="a=b", comments="'already", ani="+14155550100",
+                                         dnis="-12.5")))
     cells = dict(zip(CSV_COLUMNS, row, strict=True))
     assert (cells["subject"], cells["comments"]) == ("a=b", "'already")
+    assert (cells["ani"], cells["dnis"]) == ("+14155550100", "-12.5")
 
 
 async def test_export_csv_parses_back(store: CallLogStore, make_log: MakeLog) -> None:
@@ -109,7 +113,7 @@ async def test_export_csv_parses_back(store: CallLogStore, make_log: MakeLog) ->
     assert [c["id"] for c in cells] == [first.id, second.id]  # oldest first
     assert cells[0]["comments"] == TRICKY_COMMENT
     assert cells[0]["subject"] == "'" + FORMULA
-    assert cells[0]["ani"] == "'+14155550100"
+    assert cells[0]["ani"] == "+14155550100"  # a plain number cannot hide a formula
     assert json.loads(cells[0]["attached_data"]) == first.attached_data
     assert cells[0]["started_at"] == "2024-05-01T10:00:00Z"
     assert cells[0]["duration_seconds"] == "42"

@@ -13,6 +13,7 @@ from sqlalchemy import insert
 
 from ctikit.storage import MAX_LIST_LIMIT, CallLog, CallLogStore, NewCallLog, StorageError
 from ctikit.storage.models import CallLogRow
+from ctikit.storage.records import NEW_CALL_LOG_FIELDS
 
 from .conftest import Backend, FakeClock
 
@@ -77,7 +78,9 @@ async def test_optional_fields_default_to_none(store: CallLogStore, make_log: Ma
     loaded = await store.get(saved.id)
     assert loaded == saved
     assert loaded is not None
-    assert loaded.label is loaded.started_at is loaded.comments is loaded.attached_data is None
+    optional = [f for f in NEW_CALL_LOG_FIELDS if f not in ("agent_id", "call_id", "call_type")]
+    assert len(optional) == 10
+    assert all(getattr(loaded, name) is None for name in optional)
 
 
 @pytest.mark.parametrize(
@@ -265,3 +268,11 @@ async def test_closed_store_raises(backend: Backend, make_log: MakeLog) -> None:
     with pytest.raises(StorageError, match="closed"):
         await store.list()
     await store.close()  # idempotent
+
+
+@pytest.mark.parametrize("url", [":memory:", "sqlite://"])
+async def test_in_memory_store_serialises_concurrent_saves(url: str, make_log: MakeLog) -> None:
+    # One shared connection: without serialisation sessions undo each other.
+    async with await CallLogStore.open(url) as store:
+        await asyncio.gather(*(store.save(make_log(call_id=f"c{i}")) for i in range(25)))
+        assert await store.count() == 25

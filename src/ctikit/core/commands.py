@@ -150,4 +150,6 @@ def _build(action: Action, params: dict[str, str]) -> CtiCommand:
     call_id = params.get("CALL_ID")
     if call_id is not None and not CALL_ID_RE.match(call_id):
         raise CtiRequestError(f"/{action}: CALL_ID is empty, too long or has control characters")
-    return CtiCommand(action=action, number=number, digits=digits, line_number=line, call_id=call_id)
+    return CtiCommand(
+        action=action, number=number, digits=digits, line_number=line, call_id=call_id
+    )

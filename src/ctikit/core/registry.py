@@ -224,9 +224,7 @@ class CallRegistry:
         if not isinstance(data_json, str):
             raise CtiRequestError("callData must be a JSON string (use JSON.stringify)")
         if len(data_json.encode()) > self.limits.max_data_bytes:
-            raise LimitExceededError(
-                f"callData is larger than {self.limits.max_data_bytes} bytes"
-            )
+            raise LimitExceededError(f"callData is larger than {self.limits.max_data_bytes} bytes")
         try:
             data = json.loads(data_json)
         except ValueError as exc:
@@ -281,8 +279,9 @@ class CallRegistry:
         if message is not None and len(message.encode()) > self.limits.max_data_bytes:
             raise LimitExceededError(f"event message over {self.limits.max_data_bytes} bytes")
         return [
-            self._emit(self.agent(agent), CustomEventFired, now, event_type=event_type,
-                       message=message)
+            self._emit(
+                self.agent(agent), CustomEventFired, now, event_type=event_type, message=message
+            )
         ]
 
     # -------------------------------------------------------------- CTI commands
@@ -308,8 +307,12 @@ class CallRegistry:
         if cmd.action is Action.UNMUTE and not call.muted:
             raise CommandRejectedError(f"call {call.id!r} is not muted")
         return tel.ConnectorAction(
-            agent=agent, action=cmd.action, call_id=call.id, number=cmd.number,
-            digits=cmd.digits, data=call.data if cmd.action is Action.TRANSFER else None,
+            agent=agent,
+            action=cmd.action,
+            call_id=call.id,
+            number=cmd.number,
+            digits=cmd.digits,
+            data=call.data if cmd.action is Action.TRANSFER else None,
         )
 
     def _command_target(self, state: AgentState, cmd: CtiCommand) -> Call:
@@ -354,8 +357,14 @@ class CallRegistry:
                 return self._offered(state, event, now)
             case tel.CallReleased():
                 self._connector_call(state, event.call_id)
-                return self._finish(state, event.call_id, now=now, duration=None,
-                                    disposition=event.disposition or "", reason=event.reason)
+                return self._finish(
+                    state,
+                    event.call_id,
+                    now=now,
+                    duration=None,
+                    disposition=event.disposition or "",
+                    reason=event.reason,
+                )
             case tel.CallAnswered():
                 call = self._connector_call(state, event.call_id)
                 if call.line_state in (LineState.CONNECTED, LineState.HELD):
@@ -377,14 +386,21 @@ class CallRegistry:
                 except CtiRequestError as exc:
                     raise TelephonyError(f"connector attached bad data: {exc.message}") from None
             case tel.ActionFailed():
-                return [self._emit(state, CallFailed, now, call_id=event.call_id,
-                                   reason=event.reason, number=event.number)]
+                return [
+                    self._emit(
+                        state,
+                        CallFailed,
+                        now,
+                        call_id=event.call_id,
+                        reason=event.reason,
+                        number=event.number,
+                    )
+                ]
             case tel.LineStatus():
                 if state.line_up is event.up:
                     return []
                 state.line_up = event.up
-                return [self._emit(state, LineStatusChanged, now, up=event.up,
-                                   reason=event.reason)]
+                return [self._emit(state, LineStatusChanged, now, up=event.up, reason=event.reason)]
             case _:
                 raise TelephonyError(f"unknown telephony event {type(event).__name__}")
         return [self._emit(state, CallUpdated, now, call=call.view())]
@@ -410,7 +426,8 @@ class CallRegistry:
             label=label or ev.ani or ev.dnis,
             data=data,
             started_at=now,
-            line_state=LineState.RINGING if ev.call_type is not CallType.OUTBOUND
+            line_state=LineState.RINGING
+            if ev.call_type is not CallType.OUTBOUND
             else LineState.DIALING,
             ani=ev.ani,
             dnis=ev.dnis,
@@ -467,8 +484,15 @@ class CallRegistry:
         while len(state.ended) > self.limits.max_recent_ended:
             state.ended.popitem(last=False)
         return [
-            self._emit(state, CallEnded, now, call=call.view(), duration=call.duration,
-                       disposition=disposition, reason=reason)
+            self._emit(
+                state,
+                CallEnded,
+                now,
+                call=call.view(),
+                duration=call.duration,
+                disposition=disposition,
+                reason=reason,
+            )
         ]
 
     def _emit(self, state: AgentState, cls: type[Any], now: float, **fields: Any) -> Event:

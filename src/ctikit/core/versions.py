@@ -131,7 +131,8 @@ def parse_version(text: str) -> int:
     version = int(m.group(1))
     if not MIN_VERSION <= version <= MAX_VERSION:
         raise CtiRequestError(
-            f"API version {version}.0 is not served: ctikit serves {MIN_VERSION}.0 to {MAX_VERSION}.0"
+            f"API version {version}.0 is not served: "
+            f"ctikit serves {MIN_VERSION}.0 to {MAX_VERSION}.0"
         )
     return version
 

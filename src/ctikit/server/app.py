@@ -40,8 +40,9 @@ async def security_headers(request: web.Request, handler):  # type: ignore[no-un
     return resp
 
 
-async def build_app(config: Config, *, connector: Connector | None = None,
-                    store: CallLogStore | None = None) -> web.Application:
+async def build_app(
+    config: Config, *, connector: Connector | None = None, store: CallLogStore | None = None
+) -> web.Application:
     """A ready application: storage opened and migrated, connector started."""
     app = web.Application(
         middlewares=[rest.json_errors, security_headers], client_max_size=1024 * 1024
@@ -95,8 +96,12 @@ async def serve(config: Config, *, announce: bool = True) -> None:
         agent = config.agents[0].id if config.agents else "agent1"
         print(f"  agent console:  {url}/console?agent={agent}", flush=True)
         print(f"  REST API:       {url}/api/openapi.json", flush=True)
-    log.info("listening on %s (connector %s, database %s)", url, config.connector,
-             _redact(config.database))
+    log.info(
+        "listening on %s (connector %s, database %s)",
+        url,
+        config.connector,
+        _redact(config.database),
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

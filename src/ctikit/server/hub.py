@@ -26,7 +26,7 @@ CLOSE_TRY_AGAIN = 1013
 class Outbox:
     """One socket's ordered queue of text frames and the task that sends them."""
 
-    __slots__ = ("_closed", "_frames", "_task", "_wake", "agent", "limit", "ws")
+    __slots__ = ("_closed", "_closer", "_frames", "_task", "_wake", "agent", "limit", "ws")
 
     def __init__(self, ws: web.WebSocketResponse, agent: str, limit: int) -> None:
         self.ws = ws
@@ -35,17 +35,21 @@ class Outbox:
         self._frames: deque[str] = deque()
         self._wake = asyncio.Event()
         self._closed = False
+        self._closer: asyncio.Task[bool] | None = None
         self._task = asyncio.create_task(self._run(), name=f"outbox-{agent}")
 
     def send(self, frame: str) -> None:
         if self._closed:
             return
         if len(self._frames) >= self.limit:
-            log.warning("console of %s too slow (%d frames queued): closing", self.agent,
-                        len(self._frames))
+            log.warning(
+                "console of %s too slow (%d frames queued): closing", self.agent, len(self._frames)
+            )
             self._closed = True
             self._frames.clear()
-            asyncio.create_task(self.ws.close(code=CLOSE_TRY_AGAIN, message=b"too slow"))
+            self._closer = asyncio.create_task(
+                self.ws.close(code=CLOSE_TRY_AGAIN, message=b"too slow")
+            )
             return
         self._frames.append(frame)
         self._wake.set()

@@ -64,7 +64,8 @@ async def json_errors(
         if not request.path.startswith("/api/") or exc.status < 400:
             raise
         code = {404: "not_found", 405: "method_not_allowed", 413: "limit_exceeded"}.get(
-            exc.status, "bad_request")
+            exc.status, "bad_request"
+        )
         return fail(exc.status, exc.reason or "error", code)
     except Exception:
         log.exception("%s %s failed", request.method, request.path)
@@ -93,8 +94,7 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
 @routes.get("/api/health")
 async def health(request: web.Request) -> web.Response:
     svc = _svc(request)
-    return ok(status="ok", connector=svc.connector.name,
-              connections=svc.hub.total_connections())
+    return ok(status="ok", connector=svc.connector.name, connections=svc.hub.total_connections())
 
 
 @routes.get("/api/console/config")
@@ -114,8 +114,11 @@ async def console_config(request: web.Request) -> web.Response:
 async def list_agents(request: web.Request) -> web.Response:
     svc = _svc(request)
     agents = [
-        {"id": a, "activeCalls": len(svc.registry.call_ids(a)),
-         "connections": svc.hub.connections(a)}
+        {
+            "id": a,
+            "activeCalls": len(svc.registry.call_ids(a)),
+            "connections": svc.hub.connections(a),
+        }
         for a in sorted(svc.registry.agents())
     ]
     return ok(agents=agents)
@@ -162,11 +165,13 @@ async def cti_message(request: web.Request) -> web.Response:
 async def save_call_log(request: web.Request) -> web.Response:
     agent, body = _agent(request), await _json_body(request)
     record = await _svc(request).save_call_log(
-        agent, body.get("callId"), subject=body.get("subject"),
-        comments=body.get("comments"), disposition=body.get("disposition"),
+        agent,
+        body.get("callId"),
+        subject=body.get("subject"),
+        comments=body.get("comments"),
+        disposition=body.get("disposition"),
     )
-    return web.json_response({"success": True, "log": record.to_dict()}, status=201,
-                             dumps=_dumps)
+    return web.json_response({"success": True, "log": record.to_dict()}, status=201, dumps=_dumps)
 
 
 def _filters(request: web.Request) -> dict[str, Any]:
@@ -207,12 +212,15 @@ async def list_call_logs(request: web.Request) -> web.Response:
     return ok(total=total, logs=[entry.to_dict() for entry in logs])
 
 
-async def _stream(request: web.Request, chunks: Any, content_type: str, name: str
-                  ) -> web.StreamResponse:
-    resp = web.StreamResponse(headers={
-        "Content-Type": content_type,
-        "Content-Disposition": f'attachment; filename="{name}"',
-    })
+async def _stream(
+    request: web.Request, chunks: Any, content_type: str, name: str
+) -> web.StreamResponse:
+    resp = web.StreamResponse(
+        headers={
+            "Content-Type": content_type,
+            "Content-Disposition": f'attachment; filename="{name}"',
+        }
+    )
     await resp.prepare(request)
     async for chunk in chunks:
         await resp.write(chunk.encode())
@@ -223,15 +231,20 @@ async def _stream(request: web.Request, chunks: Any, content_type: str, name: st
 @routes.get("/api/call-logs/export.csv")
 async def export_logs_csv(request: web.Request) -> web.StreamResponse:
     filters = _filters(request)
-    return await _stream(request, export_csv(_svc(request).store, **filters),
-                         "text/csv; charset=utf-8", "call-logs.csv")
+    return await _stream(
+        request,
+        export_csv(_svc(request).store, **filters),
+        "text/csv; charset=utf-8",
+        "call-logs.csv",
+    )
 
 
 @routes.get("/api/call-logs/export.json")
 async def export_logs_json(request: web.Request) -> web.StreamResponse:
     filters = _filters(request)
-    return await _stream(request, export_json(_svc(request).store, **filters),
-                         "application/json", "call-logs.json")
+    return await _stream(
+        request, export_json(_svc(request).store, **filters), "application/json", "call-logs.json"
+    )
 
 
 @routes.get("/api/call-logs/{log_id}")

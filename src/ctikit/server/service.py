@@ -8,6 +8,7 @@ connector. Handlers (WebSocket, REST) only translate to and from this API.
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -54,6 +55,9 @@ class CtiService:
         self.store = store
         self.hub = hub
         self.clock = clock
+        #: Names this server's event numbering: sequence numbers restart with the process,
+        #: so a console's replay cursor is valid only with the same epoch.
+        self.epoch = secrets.token_hex(8)
 
     # ---------------------------------------------------------- connector side
 
@@ -128,9 +132,7 @@ class CtiService:
         except ActionFailedError as exc:
             raise CommandRejectedError(f"/{action.action}: {exc}") from None
 
-    async def place_call(
-        self, agent: str, *, ani: object, dnis: object, data: object
-    ) -> str:
+    async def place_call(self, agent: str, *, ani: object, dnis: object, data: object) -> str:
         """Make a test call ring at ``agent`` (connectors that can: the simulator)."""
         if not isinstance(self.connector, CallPlacer):
             raise UnsupportedError(f"the {self.connector.name} connector cannot place test calls")

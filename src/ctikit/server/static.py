@@ -33,8 +33,9 @@ async def integration_js(request: web.Request) -> web.Response:
     try:
         version = parse_version(request.match_info["version"])
     except CtiRequestError as exc:
-        return web.Response(status=404, text=f"// {exc.message}\n",
-                            content_type="application/javascript")
+        return web.Response(
+            status=404, text=f"// {exc.message}\n", content_type="application/javascript"
+        )
     return web.Response(
         body=render_integration_js(version),
         content_type="application/javascript",

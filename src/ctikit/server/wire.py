@@ -74,8 +74,14 @@ def response(request_id: Any, **fields: Any) -> str:
 
 def error_response(request_id: Any, message: str, code: str, **fields: Any) -> str:
     return encode(
-        {"type": "response", "id": request_id, "success": False, "error": message,
-         "code": code, **fields}
+        {
+            "type": "response",
+            "id": request_id,
+            "success": False,
+            "error": message,
+            "code": code,
+            **fields,
+        }
     )
 
 

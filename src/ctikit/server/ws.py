@@ -88,7 +88,10 @@ async def _custom(svc: CtiService, agent: str, req: dict[str, Any]) -> dict[str,
 @op("saveCallLog")
 async def _save(svc: CtiService, agent: str, req: dict[str, Any]) -> dict[str, Any]:
     record = await svc.save_call_log(
-        agent, req.get("callId"), subject=req.get("subject"), comments=req.get("comments"),
+        agent,
+        req.get("callId"),
+        subject=req.get("subject"),
+        comments=req.get("comments"),
         disposition=req.get("disposition"),
     )
     return {"logId": record.id}
@@ -130,8 +133,7 @@ async def handle_request(svc: CtiService, agent: str, text: str) -> str:
         return wire.error_from(rid, exc, **extra)
     except Exception:
         log.exception("op %s for agent %s failed", name, agent)
-        return wire.error_response(rid, "internal error (logged on the server)",
-                                   "internal_error")
+        return wire.error_response(rid, "internal error (logged on the server)", "internal_error")
 
 
 async def websocket_handler(request: web.Request) -> web.StreamResponse:
@@ -140,22 +142,45 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     try:
         agent = check_agent_id(request.query.get("agent"))
     except CtiRequestError as exc:
-        return web.json_response({"success": False, "error": exc.message, "code": exc.code},
-                                 status=400)
+        return web.json_response(
+            {"success": False, "error": exc.message, "code": exc.code}, status=400
+        )
+    since, epoch = request.query.get("since"), request.query.get("epoch")
+    if since is not None and (not since.isascii() or not since.isdigit() or len(since) > 15):
+        return web.json_response(
+            {"success": False, "code": "bad_request", "error": "since must be a sequence number"},
+            status=400,
+        )
     ws = web.WebSocketResponse(max_msg_size=cfg.max_frame_bytes, compress=False, heartbeat=30)
     await ws.prepare(request)
     box = Outbox(ws, agent, cfg.send_queue_frames)
     hub = request.app[HUB]
-    # Snapshot and registration happen with no await between them, so no event can slip
-    # between the hello's seq and the first live event.
-    box.send(wire.encode({
-        "type": "hello", "protocol": wire.PROTOCOL_VERSION, "agent": agent,
-        **svc.snapshot(agent),
+    # Hello, replay and registration happen with no await between them, so no event can
+    # slip between the last replayed (or snapshot) seq and the first live event.
+    missed = None
+    if since is not None and epoch == svc.epoch:
+        missed = svc.registry.events_after(agent, int(since))
+    common = {
+        "type": "hello",
+        "protocol": wire.PROTOCOL_VERSION,
+        "agent": agent,
+        "epoch": svc.epoch,
         "connector": {"name": svc.connector.name, "canPlaceCalls": svc.can_place_calls},
-        "limits": {"maxFrameBytes": cfg.max_frame_bytes,
-                   "maxDataBytes": cfg.limits.max_data_bytes,
-                   "maxActiveCalls": cfg.limits.max_active_calls},
-    }))
+        "limits": {
+            "maxFrameBytes": cfg.max_frame_bytes,
+            "maxDataBytes": cfg.limits.max_data_bytes,
+            "maxActiveCalls": cfg.limits.max_active_calls,
+        },
+    }
+    if missed is not None:
+        # The console keeps its state; it gets what it missed, in order, then live events.
+        box.send(wire.encode({**common, "resumed": "replay", "seq": int(since or 0)}))
+        for event in missed:
+            box.send(wire.encode_event(event))
+    else:
+        # First connection, or the gap is too old (or the server restarted): full state.
+        resumed = "fresh" if since is None else "snapshot"
+        box.send(wire.encode({**common, "resumed": resumed, **svc.snapshot(agent)}))
     hub.add(box)
     log.info("console connected: agent=%s (%d sockets)", agent, hub.connections(agent))
     try:
@@ -163,8 +188,11 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
             if msg.type is WSMsgType.TEXT:
                 box.send(await handle_request(svc, agent, msg.data))
             elif msg.type is WSMsgType.BINARY:
-                box.send(wire.error_response(None, "binary frames are not accepted: send JSON "
-                                             "text", "bad_request"))
+                box.send(
+                    wire.error_response(
+                        None, "binary frames are not accepted: send JSON text", "bad_request"
+                    )
+                )
             elif msg.type is WSMsgType.ERROR:
                 log.info("socket of %s closed with error: %s", agent, ws.exception())
     finally:

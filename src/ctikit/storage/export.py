@@ -2,10 +2,10 @@
 
 CSV cells that start with ``=``, ``+``, ``-``, ``@``, TAB or CR get a leading
 apostrophe (``'``) so spreadsheet applications show them as text instead of
-evaluating them as formulas (CSV/formula injection, see OWASP). This applies to
-every text cell, so an ANI like ``+14155550100`` is exported as
-``'+14155550100``; consumers that need the raw value should strip one leading
-apostrophe from such cells, or use the JSON export, which is never altered.
+evaluating them as formulas (CSV/formula injection, see OWASP). Plain phone numbers
+and numbers (``+14155550100``, ``-12.5``) are left alone: every ANI of a contact
+centre starts with ``+``, and a cell of only digits cannot run anything. The JSON
+export is never altered.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any, Final
@@ -41,8 +42,14 @@ CSV_COLUMNS: Final = (
 _FORMULA_PREFIXES: Final = ("=", "+", "-", "@", "\t", "\r")
 
 
+# A sign followed by digits only (E.164 numbers, negative numbers): no formula can hide in it.
+_PLAIN_NUMBER: Final = re.compile(r"[+-][0-9][0-9.]*")
+
+
 def _guard(cell: str) -> str:
-    return "'" + cell if cell.startswith(_FORMULA_PREFIXES) else cell
+    if cell.startswith(_FORMULA_PREFIXES) and not _PLAIN_NUMBER.fullmatch(cell):
+        return "'" + cell
+    return cell
 
 
 def _csv_line(cells: tuple[str, ...] | list[str]) -> str:

@@ -122,7 +122,8 @@ def _check_text(name: str, value: object, *, max_chars: int | None, max_bytes: i
         raise ValueError(f"{name} is too long: {size} bytes of UTF-8 (max {max_bytes})")
 
 
-def _check_datetime(name: str, value: object) -> datetime:
+def require_aware(name: str, value: object) -> datetime:
+    """*value* as an aware UTC datetime; ``ValueError`` if naive or not a datetime."""
     if not isinstance(value, datetime):
         raise ValueError(f"{name} must be a datetime, not {type(value).__name__}")
     if value.tzinfo is None or value.utcoffset() is None:
@@ -132,7 +133,7 @@ def _check_datetime(name: str, value: object) -> datetime:
 
 def check_filter_datetime(name: str, value: datetime | None) -> datetime | None:
     """Validate an optional since/until bound; returns it in UTC."""
-    return None if value is None else _check_datetime(name, value)
+    return None if value is None else require_aware(name, value)
 
 
 def validate_new_log(log: NewCallLog) -> tuple[dict[str, Any], str]:
@@ -156,7 +157,7 @@ def validate_new_log(log: NewCallLog) -> tuple[dict[str, Any], str]:
         _check_text("comments", log.comments, max_chars=None, max_bytes=MAX_COMMENTS_BYTES)
     for name in ("started_at", "ended_at"):
         if values[name] is not None:
-            values[name] = _check_datetime(name, values[name])
+            values[name] = require_aware(name, values[name])
     duration = log.duration_seconds
     if duration is not None:
         # bool is an int subclass but True seconds is surely a bug upstream.

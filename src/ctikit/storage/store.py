@@ -8,16 +8,17 @@ import json
 import os
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager, nullcontext
 from datetime import datetime
 from types import TracebackType
-from typing import Final, Self
+from typing import Any, Final, Self
 
 from alembic.util import CommandError
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.pool import StaticPool
 
 from .engine import (
     build_engine,
@@ -34,6 +35,7 @@ from .records import (
     NewCallLog,
     check_filter_datetime,
     new_log_id,
+    require_aware,
     utc_now,
     validate_new_log,
 )
@@ -88,6 +90,12 @@ class CallLogStore:
         """Wrap an already migrated *engine*; prefer :meth:`open`."""
         self._engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        # An in-memory SQLite database lives in one connection that StaticPool
+        # hands to every session; concurrent sessions would then commit or roll
+        # back each other's work, so they take turns instead.
+        self._serial: AbstractAsyncContextManager[Any] = (
+            asyncio.Lock() if isinstance(engine.pool, StaticPool) else nullcontext()
+        )
         self._clock = clock
         self._target = target or describe_target(engine.url)
         self._closed = False
@@ -151,15 +159,18 @@ class CallLogStore:
             self._closed = True
             await self._engine.dispose()
 
+    @asynccontextmanager
+    async def _session(self) -> AsyncIterator[AsyncSession]:
+        self._check_open()
+        async with self._serial, self._sessions() as session:
+            yield session
+
     def _check_open(self) -> None:
         if self._closed:
             raise StorageError("call log store is closed")
 
     def _now(self) -> datetime:
-        now = self._clock()
-        checked = check_filter_datetime("clock()", now)
-        assert checked is not None
-        return checked
+        return require_aware("clock()", self._clock())
 
     async def save(self, log: NewCallLog) -> CallLog:
         """Validate and insert *log*; returns once the transaction is committed.
@@ -167,11 +178,10 @@ class CallLogStore:
         Raises ``ValueError`` (naming the field) when a value breaks a limit.
         """
         values, attached_json = validate_new_log(log)
-        self._check_open()
         values.update(id=new_log_id(), created_at=self._now())
         row = CallLogRow(**{**values, "attached_data": attached_json})
         with _db_errors("save call log"):
-            async with self._sessions() as session, session.begin():
+            async with self._session() as session, session.begin():
                 session.add(row)
         # Return what was stored: attached_data as it reads back from JSON text.
         values["attached_data"] = json.loads(attached_json)
@@ -179,9 +189,8 @@ class CallLogStore:
 
     async def get(self, log_id: str) -> CallLog | None:
         """The log with *log_id*, or None."""
-        self._check_open()
         with _db_errors("read call log"):
-            async with self._sessions() as session:
+            async with self._session() as session:
                 row = await session.get(CallLogRow, log_id)
         return None if row is None else _to_record(row)
 
@@ -205,7 +214,6 @@ class CallLogStore:
         if offset < 0:
             raise ValueError(f"offset must not be negative, got {offset}")
         where = _filters(agent_id, call_id, since, until)
-        self._check_open()
         stmt = (
             select(CallLogRow)
             .where(*where)
@@ -225,10 +233,9 @@ class CallLogStore:
     ) -> int:
         """Number of logs matching the same filters as :meth:`list`."""
         where = _filters(agent_id, call_id, since, until)
-        self._check_open()
         stmt = select(func.count()).select_from(CallLogRow).where(*where)
         with _db_errors("count call logs"):
-            async with self._sessions() as session:
+            async with self._session() as session:
                 return int(await session.scalar(stmt) or 0)
 
     async def iter_all(
@@ -250,7 +257,6 @@ class CallLogStore:
         where = _filters(agent_id, call_id, since, until)
         after: tuple[datetime, str] | None = None
         while True:
-            self._check_open()
             stmt = select(CallLogRow).where(*where)
             if after is not None:
                 stmt = stmt.where(
@@ -269,7 +275,7 @@ class CallLogStore:
 
     async def _fetch(self, stmt: Select[CallLogRow], action: str) -> builtins.list[CallLog]:
         with _db_errors(action):
-            async with self._sessions() as session:
+            async with self._session() as session:
                 rows: Sequence[CallLogRow] = (await session.scalars(stmt)).all()
         return [_to_record(row) for row in rows]
 
