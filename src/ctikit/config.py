@@ -32,6 +32,17 @@ class AgentConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class UserConfig:
+    """A user declared in the config file (added to the database at start if absent)."""
+
+    username: str
+    role: str = "agent"
+    agent: str | None = None
+    team: str | None = None
+    password_hash: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Config:
     host: str = "127.0.0.1"
     port: int = 8080
@@ -45,6 +56,9 @@ class Config:
     log_level: str = "info"
     max_frame_bytes: int = 256 * 1024
     send_queue_frames: int = 2000  # frames queued for a slow console before it is dropped
+    token_ttl: float = 12 * 3600  # seconds a console login lasts
+    allowed_origins: tuple[str, ...] = ()  # extra origins allowed to open console sockets
+    users: tuple[UserConfig, ...] = ()
     limits: Limits = field(default_factory=Limits)
 
     def with_overrides(self, **changes: Any) -> Config:
@@ -89,7 +103,7 @@ def load_config(path: str | Path) -> Config:
 
 
 def config_from_dict(raw: dict[str, Any], where: str = "config") -> Config:
-    simple = {f.name for f in fields(Config)} - {"components", "agents", "limits"}
+    simple = {f.name for f in fields(Config)} - {"components", "agents", "limits", "users"}
     server = raw.get("server", {})
     if not isinstance(server, dict):
         raise ConfigError(f"{where}: [server] must be a table")
@@ -116,6 +130,30 @@ def config_from_dict(raw: dict[str, Any], where: str = "config") -> Config:
             AgentConfig(id=a["id"], extension=a.get("extension"), name=a.get("name"))
         )
     kwargs["agents"] = tuple(parsed_agents)
+    if "allowed_origins" in kwargs:
+        origins = kwargs["allowed_origins"]
+        if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
+            raise ConfigError(f"{where}: server.allowed_origins must be a list of origins")
+        kwargs["allowed_origins"] = tuple(origins)
+    users = raw.get("users", [])
+    if not isinstance(users, list):
+        raise ConfigError(f"{where}: [[users]] must be an array of tables")
+    parsed_users = []
+    for u in users:
+        if not isinstance(u, dict) or not isinstance(u.get("username"), str):
+            raise ConfigError(f"{where}: every [[users]] entry needs a username")
+        if not str(u.get("password_hash", "")).startswith("$argon2"):
+            raise ConfigError(
+                f"{where}: user {u['username']!r} needs a password_hash made by "
+                "`ctikit user hash-password` (argon2)"
+            )
+        if u.get("role", "agent") not in ("agent", "supervisor"):
+            raise ConfigError(f"{where}: user {u['username']!r}: role is agent or supervisor")
+        try:
+            parsed_users.append(UserConfig(**u))
+        except TypeError as exc:
+            raise ConfigError(f"{where}: user {u['username']!r}: {exc}") from None
+    kwargs["users"] = tuple(parsed_users)
     limits = raw.get("limits", {})
     if not isinstance(limits, dict):
         raise ConfigError(f"{where}: [limits] must be a table")

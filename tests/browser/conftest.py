@@ -8,6 +8,7 @@ load ``integration.js`` by a relative URL, just as the examples do when ctikit s
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import os
@@ -25,6 +26,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from ctikit.server.auth import hash_password
+from ctikit.storage import AccountStore, CallLogStore
+
+PASSWORD = "browser-tests-password"
+_HASH = hash_password(PASSWORD)
 
 pytestmark = pytest.mark.browser
 
@@ -49,18 +56,78 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.browser)
 
 
+class _Accounts:
+    """Adds users to the server's database from a loop of our own (the server reads
+    users from the database, so they work at once)."""
+
+    def __init__(self, db_url: str) -> None:
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, daemon=True).start()
+        self.store: CallLogStore = self._run(CallLogStore.open(db_url))
+        self.accounts = AccountStore(self.store)
+        self.known: set[str] = set()
+
+    def _run(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=30)
+
+    def ensure_user(self, name: str, *, role: str = "agent", team: str | None = None) -> None:
+        if name in self.known:
+            return
+        agent = name if role == "agent" else None
+        self._run(
+            self.accounts.add_user(name, role=role, password_hash=_HASH, agent_id=agent, team=team)
+        )
+        self.known.add(name)
+
+    def close(self) -> None:
+        self._run(self.store.close())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+
 @dataclass
 class Server:
     url: str  # http://127.0.0.1:PORT
     component_url: str  # http://localhost:CPORT
     proc: subprocess.Popen[str]
     log_path: Path
+    accounts: _Accounts
+    tokens: dict[str, str]
 
-    def api(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        """Call the REST API; returns (status, parsed JSON or text)."""
+    def token(self, user: str) -> str:
+        """Log ``user`` in (creating an agent of that name if needed); cached."""
+        if user not in self.tokens:
+            self.accounts.ensure_user(user)
+            status, body = self.api(
+                "POST", "/api/login", {"username": user, "password": PASSWORD}, auth=None
+            )
+            assert status == 200, body
+            self.tokens[user] = body["token"]
+        return self.tokens[user]
+
+    def login(self, context: Any, user: str) -> None:
+        """Give a browser context the console session of ``user`` (as /api/login does)."""
+        context.add_cookies(
+            [
+                {
+                    "name": "ctikit_session",
+                    "value": self.token(user),
+                    "url": self.url,
+                    "httpOnly": True,
+                    "sameSite": "Strict",
+                }
+            ]
+        )
+
+    def api(
+        self, method: str, path: str, body: Any = None, *, auth: str | None = "admin-svc"
+    ) -> tuple[int, Any]:
+        """Call the REST API as ``auth`` (default: a service token with every scope, or a
+        user name); returns (status, parsed JSON or text)."""
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(self.url + path, data=data, method=method)
         req.add_header("Content-Type", "application/json")
+        if auth is not None:
+            req.add_header("Authorization", f"Bearer {self.token(auth)}")
         try:
             with urllib.request.urlopen(req, timeout=10) as resp:
                 status, raw = resp.status, resp.read().decode()
@@ -111,10 +178,18 @@ def ctikit_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     component_url = f"http://localhost:{httpd.server_address[1]}"
     args = [
-        sys.executable, "-m", "ctikit", "serve",
-        "--host", "127.0.0.1", "--port", "0",
-        "--database", f"sqlite:///{tmp / 'ctikit.db'}",
-        "--log-level", "debug",
+        sys.executable,
+        "-m",
+        "ctikit",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--database",
+        f"sqlite:///{tmp / 'ctikit.db'}",
+        "--log-level",
+        "debug",
     ]
     for name, path in COMPONENTS.items():
         args += ["--component", f"{name}={component_url}{path}"]
@@ -136,8 +211,22 @@ def ctikit_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         proc.kill()
         raise RuntimeError(f"ctikit did not start; log:\n{log_path.read_text()}")
     target["url"] = url
-    server = Server(url=url, component_url=component_url, proc=proc, log_path=log_path)
+    accounts = _Accounts(f"sqlite:///{tmp / 'ctikit.db'}")
+    _, service_secret = accounts._run(
+        accounts.accounts.create_token(
+            "admin-svc", frozenset({"calls:attach", "calls:control", "logs:read"})
+        )
+    )
+    server = Server(
+        url=url,
+        component_url=component_url,
+        proc=proc,
+        log_path=log_path,
+        accounts=accounts,
+        tokens={"admin-svc": service_secret},
+    )
     yield server
+    accounts.close()
     proc.terminate()
     try:
         proc.wait(timeout=10)
@@ -154,8 +243,14 @@ def browser() -> Iterator[Any]:
     with sync_playwright() as p:
         b = p.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
         )
         yield b
         b.close()
@@ -172,8 +267,12 @@ def agent(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+def page(
+    browser: Any, request: pytest.FixtureRequest, ctikit_server: Server, agent: str
+) -> Iterator[Any]:
+    """A page whose browser context is logged in as the test's ``agent``."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
+    ctikit_server.login(context, agent)
     pg = context.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))

@@ -15,6 +15,19 @@ import pytest
 from ctikit.config import AgentConfig, Config
 from ctikit.connectors.sim import Directory, SimTimings, SimulatorConnector
 from ctikit.server.app import build_app
+from ctikit.server.auth import hash_password
+from ctikit.server.keys import SERVICE
+from ctikit.storage import AccountStore
+
+PASSWORD = "correct horse battery"
+_HASH = hash_password(PASSWORD)  # once per run: argon2 is slow on purpose
+#: username -> (role, agent, team)
+USERS = {
+    "agent1": ("agent", "agent1", "blue"),
+    "agent2": ("agent", "agent2", "red"),
+    "sup-blue": ("supervisor", None, "blue"),
+}
+SERVICES = {"ivr": frozenset({"calls:attach"}), "crm": frozenset({"logs:read"})}
 
 
 class WsClient:
@@ -107,15 +120,34 @@ async def server(aiohttp_client: Any, config: Config) -> Any:
         directory=Directory({a.extension: a.id for a in config.agents if a.extension}),
     )
     app = await build_app(config, connector=connector)
-    return await aiohttp_client(app)
+    client = await aiohttp_client(app)
+    accounts = AccountStore(app[SERVICE].store)
+    for name, (role, agent, team) in USERS.items():
+        await accounts.add_user(name, role=role, password_hash=_HASH, agent_id=agent, team=team)
+    client.tokens = {}
+    for name in USERS:
+        r = await client.post("/api/login", json={"username": name, "password": PASSWORD})
+        assert r.status == 200, await r.text()
+        client.tokens[name] = (await r.json())["token"]
+    client.session.cookie_jar.clear()  # each test says who it is; no lingering session
+    for name, scopes in SERVICES.items():
+        _, secret = await accounts.create_token(name, scopes)
+        client.tokens[name] = secret
+    return client
+
+
+def auth(server: Any, who: str = "agent1") -> dict[str, str]:
+    """Headers that authenticate as ``who`` (a user or a service)."""
+    return {"Authorization": f"Bearer {server.tokens[who]}"}
 
 
 @pytest.fixture
 async def connect(server: Any) -> AsyncIterator[Any]:
     clients: list[WsClient] = []
 
-    async def open_console(agent: str) -> WsClient:
-        ws = await server.ws_connect(f"/ws?agent={agent}")
+    async def open_console(agent: str, who: str | None = None, query: str = "") -> WsClient:
+        token = server.tokens[who or agent]
+        ws = await server.ws_connect(f"/ws?agent={agent}&token={token}{query}")
         client = await WsClient(ws).start()
         clients.append(client)
         return client

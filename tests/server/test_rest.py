@@ -6,24 +6,30 @@ import csv
 import io
 from typing import Any
 
+from .conftest import auth
+
 
 async def test_ivr_attaches_data_seen_by_console(server: Any, connect: Any) -> None:
     c = await connect("agent1")
     r = await server.post(
-        "/api/agents/agent1/simulate-call", json={"ani": "+14155550100", "dnis": "+18005550199"}
+        "/api/agents/agent1/simulate-call",
+        json={"ani": "+14155550100", "dnis": "+18005550199"},
+        headers=auth(server),
     )
     assert r.status == 200
     cid = (await r.json())["callId"]
     r = await server.post(
-        f"/api/agents/agent1/calls/{cid}/data", json={"ivr_reason": "billing", "verified": True}
+        f"/api/agents/agent1/calls/{cid}/data",
+        json={"ivr_reason": "billing", "verified": True},
+        headers=auth(server),
     )
     body = await r.json()
     assert r.status == 200 and body["call"]["data"]["ivr_reason"] == "billing"
     got = await c.request("getCallAttachedData", callId=cid, getCallType=True)
     assert '"ivr_reason":"billing"' in got["data"] and got["callType"] == "INBOUND"
-    r = await server.get("/api/agents/agent1/calls")
+    r = await server.get("/api/agents/agent1/calls", headers=auth(server))
     assert [x["id"] for x in (await r.json())["calls"]] == [cid]
-    r = await server.get(f"/api/agents/agent1/calls/{cid}")
+    r = await server.get(f"/api/agents/agent1/calls/{cid}", headers=auth(server))
     assert (await r.json())["call"]["ani"] == "+14155550100"
 
 
@@ -50,7 +56,7 @@ async def test_rest_errors_have_the_protocol_shape(server: Any) -> None:
         ("post", "/api/agents/agent1/simulate-call", {"json": {"data": "x"}}, 400, "bad_request"),
     ]
     for method, path, kwargs, status, code in cases:
-        r = await getattr(server, method)(path, **kwargs)
+        r = await getattr(server, method)(path, headers=auth(server), **kwargs)
         body = await r.json()
         assert (r.status, body["success"], body["code"]) == (status, False, code), (path, body)
         assert body["error"]
@@ -69,6 +75,7 @@ async def test_call_logs_list_read_export(server: Any, connect: Any) -> None:
     r = await server.post(
         "/api/agents/agent2/call-logs",
         json={"callId": "c1", "subject": "Renewal", "comments": 'said "yes", call back, Monday'},
+        headers=auth(server, "agent2"),
     )
     assert r.status == 201
     log = (await r.json())["log"]
@@ -76,25 +83,25 @@ async def test_call_logs_list_read_export(server: Any, connect: Any) -> None:
     assert log["dnis"] == "+2" and log["disposition"] == "Resolved"
     await c.wait_event("callLogSaved", id=log["id"])
 
-    r = await server.get("/api/call-logs?agent=agent2")
+    r = await server.get("/api/call-logs?agent=agent2", headers=auth(server, "agent2"))
     body = await r.json()
     assert body["total"] == 1 and body["logs"][0]["id"] == log["id"]
-    r = await server.get(f"/api/call-logs/{log['id']}")
+    r = await server.get(f"/api/call-logs/{log['id']}", headers=auth(server, "agent2"))
     assert (await r.json())["log"]["subject"] == "Renewal"
 
-    r = await server.get("/api/call-logs/export.csv?agent=agent2")
+    r = await server.get("/api/call-logs/export.csv?agent=agent2", headers=auth(server, "agent2"))
     assert r.headers["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(await r.text())))
     assert rows[0][0] == "id" and rows[1][0] == log["id"]
     assert 'said "yes", call back, Monday' in rows[1]
-    r = await server.get("/api/call-logs/export.json?agent=agent2")
+    r = await server.get("/api/call-logs/export.json?agent=agent2", headers=auth(server, "agent2"))
     exported = await r.json()
     assert [x["id"] for x in exported] == [log["id"]]
-    r = await server.get("/api/call-logs/export.json?agent=agent1")
+    r = await server.get("/api/call-logs/export.json?agent=agent1", headers=auth(server))
     assert await r.json() == []
 
 
-async def test_openapi_and_health(server: Any) -> None:
+async def test_openapi_and_health_need_no_login(server: Any) -> None:
     spec = await (await server.get("/api/openapi.json")).json()
     assert spec["openapi"].startswith("3.") and "/api/call-logs" in spec["paths"]
     health = await (await server.get("/api/health")).json()
@@ -102,7 +109,7 @@ async def test_openapi_and_health(server: Any) -> None:
 
 
 async def test_console_config(server: Any) -> None:
-    body = await (await server.get("/api/console/config?agent=agent1")).json()
+    body = await (await server.get("/api/console/config?agent=agent1", headers=auth(server))).json()
     assert body["agent"] == "agent1" and body["connector"]["canPlaceCalls"] is True
-    r = await server.get("/api/console/config?agent=")
+    r = await server.get("/api/console/config?agent=", headers=auth(server))
     assert r.status == 400

@@ -193,7 +193,7 @@ async def test_binary_frame_is_refused(connect: Any) -> None:
 async def test_bad_agent_id_is_refused(server: Any) -> None:
     for agent in ("", "a b", "x" * 65, "<script>"):
         try:
-            ws = await server.ws_connect(f"/ws?agent={agent}")
+            ws = await server.ws_connect(f"/ws?agent={agent}&token={server.tokens['agent1']}")
         except aiohttp.WSServerHandshakeError as exc:
             assert exc.status == 400
         else:
@@ -213,10 +213,7 @@ async def test_reconnect_replays_missed_events_in_order(connect: Any, server: An
     b = await connect("agent1")
     await b.request("fireOnCallBegin", callId="r2", callType="inbound")
     await b.request("fireOnCallEnd", callId="r1", duration=3)
-    ws = await server.ws_connect(f"/ws?agent=agent1&since={last}&epoch={a.hello['epoch']}")
-    from .conftest import WsClient
-
-    c = await WsClient(ws).start()
+    c = await connect("agent1", query=f"&since={last}&epoch={a.hello['epoch']}")
     try:
         assert c.hello["resumed"] == "replay" and c.hello["seq"] == last
         await c.wait_event("callEnd", id="r1")
@@ -226,9 +223,7 @@ async def test_reconnect_replays_missed_events_in_order(connect: Any, server: An
         ]
         assert [e["seq"] for e in c.events] == list(range(last + 1, last + 1 + len(c.events)))
         # A cursor from another server run (epoch) or too old gets a snapshot, flagged.
-        ws2 = await server.ws_connect(f"/ws?agent=agent1&since={last}&epoch=other")
-        d = await WsClient(ws2).start()
+        d = await connect("agent1", query=f"&since={last}&epoch=other")
         assert d.hello["resumed"] == "snapshot" and [x["id"] for x in d.hello["calls"]] == ["r2"]
-        await d.close()
     finally:
         await c.close()

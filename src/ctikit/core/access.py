@@ -91,8 +91,11 @@ def check(principal: Principal, op: Operation, agent: str, agent_team: str | Non
 def check_global(principal: Principal, op: Operation) -> None:
     """Operations not tied to one agent (listing every call log): services with the scope
     only; agents and supervisors get their own / their team's through filters."""
-    if principal.role is Role.SERVICE and _SERVICE_SCOPE.get(op) in principal.scopes:
-        return
+    if principal.role is Role.SERVICE:
+        scope = _SERVICE_SCOPE.get(op)
+        if scope in principal.scopes:
+            return
+        raise AccessDeniedError(f"service {principal.name!r} lacks the scope {scope}")
     raise AccessDeniedError(f"{principal.name!r} may not {_verb(op)} of every agent")
 
 

@@ -426,9 +426,9 @@ class CallRegistry:
             label=label or ev.ani or ev.dnis,
             data=data,
             started_at=now,
-            line_state=LineState.RINGING
-            if ev.call_type is not CallType.OUTBOUND
-            else LineState.DIALING,
+            line_state=LineState.DIALING
+            if ev.outgoing or ev.call_type is CallType.OUTBOUND
+            else LineState.RINGING,
             ani=ev.ani,
             dnis=ev.dnis,
         )

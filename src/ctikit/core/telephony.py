@@ -25,6 +25,9 @@ class CallOffered:
     dnis: str | None = None
     label: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    #: This agent's phone placed the call (outbound, or the caller's side of an internal
+    #: call): its line starts "dialing", not "ringing".
+    outgoing: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -12,10 +12,11 @@ from aiohttp import web
 from ..config import Config
 from ..connectors.base import Connector
 from ..core.registry import CallRegistry
-from ..storage import CallLogStore
+from ..storage import AccountStore, CallLogStore
 from . import rest, static
+from .auth import Authenticator
 from .hub import Hub
-from .keys import CONFIG, HUB, SCENARIO, SERVICE
+from .keys import AUTH, CONFIG, HUB, SCENARIO, SERVICE
 from .openapi import openapi_routes
 from .service import CtiService
 from .ws import websocket_handler
@@ -54,6 +55,9 @@ async def build_app(
     connector = connector or make_connector(config)
     service = CtiService(CallRegistry(config.limits), connector, store, hub)
     app[HUB], app[SERVICE] = hub, service
+    accounts = AccountStore(store)
+    app[AUTH] = await Authenticator.create(accounts, token_ttl=config.token_ttl, demo=config.demo)
+    await _add_config_users(accounts, config)
     app.router.add_get("/ws", websocket_handler)
     app.router.add_routes(rest.routes)
     app.router.add_routes(openapi_routes)
@@ -66,7 +70,7 @@ async def build_app(
             run = getattr(connector, "run_scenario", None)
             if run is None:
                 raise ValueError(f"the {connector.name} connector cannot run scenarios")
-            app[SCENARIO] = asyncio.create_task(run(config.scenario))
+            app[SCENARIO] = run(config.scenario)  # already a running Task
         yield
         task = app.get(SCENARIO)
         if task is not None:
@@ -111,6 +115,19 @@ async def serve(config: Config, *, announce: bool = True) -> None:
     finally:
         log.info("shutting down")
         await runner.cleanup()
+
+
+async def _add_config_users(accounts: AccountStore, config: Config) -> None:
+    for user in config.users:
+        if await accounts.get_user(user.username) is None:
+            await accounts.add_user(
+                user.username,
+                role=user.role,
+                password_hash=user.password_hash,
+                agent_id=user.agent or (user.username if user.role == "agent" else None),
+                team=user.team,
+            )
+            log.info("added user %s from the config file", user.username)
 
 
 def _redact(url: str) -> str:

@@ -7,6 +7,7 @@ import asyncio
 from aiohttp import web
 
 from ..config import Config
+from .auth import Authenticator
 from .hub import Hub
 from .service import CtiService
 
@@ -14,3 +15,4 @@ CONFIG = web.AppKey("config", Config)
 SERVICE = web.AppKey("service", CtiService)
 HUB = web.AppKey("hub", Hub)
 SCENARIO = web.AppKey("scenario", asyncio.Task)
+AUTH = web.AppKey("auth", Authenticator)

@@ -13,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ..core.access import AccessDeniedError, Operation
 from ..core.errors import (
     CommandRejectedError,
     CtiError,
@@ -22,13 +23,17 @@ from ..core.errors import (
 )
 from ..core.model import check_agent_id
 from ..storage import export_csv, export_json
-from .keys import CONFIG, SERVICE
+from .auth import SESSION_COOKIE, AuthError
+from .guard import principal, readable_agents, require
+from .keys import AUTH, CONFIG, SERVICE
 from .service import CtiService, UnsupportedError
 
 log = logging.getLogger("ctikit.rest")
 routes = web.RouteTableDef()
 
 _STATUS = {
+    AuthError: 401,
+    AccessDeniedError: 403,
     UnknownCallError: 404,
     LimitExceededError: 413,
     CommandRejectedError: 409,
@@ -59,7 +64,10 @@ async def json_errors(
         return await handler(request)
     except CtiError as exc:
         status = next((s for cls, s in _STATUS.items() if isinstance(exc, cls)), 400)
-        return fail(status, exc.message, exc.code)
+        resp = fail(status, exc.message, exc.code)
+        if status == 401:
+            resp.headers["WWW-Authenticate"] = 'Bearer realm="ctikit"'
+        return resp
     except web.HTTPException as exc:
         if not request.path.startswith("/api/") or exc.status < 400:
             raise
@@ -91,6 +99,53 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
     return body
 
 
+@routes.post("/api/login")
+async def login(request: web.Request) -> web.Response:
+    """Password login: a signed token for API clients, and a session cookie for consoles."""
+    body = await _json_body(request)
+    authn = request.app[AUTH]
+    token, who, expires = await authn.login(body.get("username"), body.get("password"))
+    resp = ok(
+        token=token,
+        expiresAt=expires,
+        user=who.name,
+        role=who.role.value,
+        agent=who.agent,
+        team=who.team,
+    )
+    # HttpOnly: scripts (and so an XSS) cannot read the console's session.
+    resp.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(authn.token_ttl),
+        httponly=True,
+        samesite="Strict",
+        secure=request.secure,
+        path="/",
+    )
+    return resp
+
+
+@routes.post("/api/logout")
+async def logout(request: web.Request) -> web.Response:
+    resp = ok()
+    resp.del_cookie(SESSION_COOKIE, path="/")
+    return resp
+
+
+@routes.get("/api/whoami")
+async def whoami(request: web.Request) -> web.Response:
+    who = await principal(request)
+    return ok(
+        user=who.name,
+        role=who.role.value,
+        agent=who.agent,
+        team=who.team,
+        scopes=sorted(who.scopes),
+        demo=request.app[AUTH].demo,
+    )
+
+
 @routes.get("/api/health")
 async def health(request: web.Request) -> web.Response:
     svc = _svc(request)
@@ -101,8 +156,10 @@ async def health(request: web.Request) -> web.Response:
 async def console_config(request: web.Request) -> web.Response:
     svc, cfg = _svc(request), request.app[CONFIG]
     agent = check_agent_id(request.query.get("agent"))
+    who = await require(request, Operation.READ_CALLS, agent)
     return ok(
         agent=agent,
+        user={"name": who.name, "role": who.role.value, "readOnly": who.agent != agent},
         components=[{"name": c.name, "url": c.url, "height": c.height} for c in cfg.components],
         connector={"name": svc.connector.name, "canPlaceCalls": svc.can_place_calls},
         demo=cfg.demo,
@@ -126,20 +183,26 @@ async def list_agents(request: web.Request) -> web.Response:
 
 @routes.get("/api/agents/{agent}/calls")
 async def agent_calls(request: web.Request) -> web.Response:
-    snap = _svc(request).snapshot(_agent(request))
+    agent = _agent(request)
+    await require(request, Operation.READ_CALLS, agent)
+    snap = _svc(request).snapshot(agent)
     return ok(calls=snap["calls"], recent=snap["recent"], seq=snap["seq"])
 
 
 @routes.get("/api/agents/{agent}/calls/{call_id}")
 async def agent_call(request: web.Request) -> web.Response:
-    call = _svc(request).registry.get_call(_agent(request), request.match_info["call_id"])
+    agent = _agent(request)
+    await require(request, Operation.READ_CALLS, agent)
+    call = _svc(request).registry.get_call(agent, request.match_info["call_id"])
     return ok(call=call.to_dict())
 
 
 @routes.post("/api/agents/{agent}/calls/{call_id}/data")
 async def attach_data(request: web.Request) -> web.Response:
     """Merge the body's keys into the call's attached data (what an IVR does)."""
-    agent, body = _agent(request), await _json_body(request)
+    agent = _agent(request)
+    await require(request, Operation.ATTACH_DATA, agent)
+    body = await _json_body(request)
     call = _svc(request).attach_data(agent, request.match_info["call_id"], body)
     return ok(call=call.to_dict())
 
@@ -147,6 +210,7 @@ async def attach_data(request: web.Request) -> web.Response:
 @routes.post("/api/agents/{agent}/simulate-call")
 async def simulate_call(request: web.Request) -> web.Response:
     agent = _agent(request)
+    await require(request, Operation.PLACE_CALL, agent)
     body = await _json_body(request) if request.can_read_body else {}
     call_id = await _svc(request).place_call(
         agent, ani=body.get("ani"), dnis=body.get("dnis"), data=body.get("data")
@@ -156,14 +220,18 @@ async def simulate_call(request: web.Request) -> web.Response:
 
 @routes.post("/api/agents/{agent}/cti-message")
 async def cti_message(request: web.Request) -> web.Response:
-    agent, body = _agent(request), await _json_body(request)
+    agent = _agent(request)
+    await require(request, Operation.CHANGE_CALLS, agent)
+    body = await _json_body(request)
     await _svc(request).send_cti_message(agent, body.get("message"))
     return ok()
 
 
 @routes.post("/api/agents/{agent}/call-logs")
 async def save_call_log(request: web.Request) -> web.Response:
-    agent, body = _agent(request), await _json_body(request)
+    agent = _agent(request)
+    await require(request, Operation.SAVE_LOG, agent)
+    body = await _json_body(request)
     record = await _svc(request).save_call_log(
         agent,
         body.get("callId"),
@@ -174,11 +242,13 @@ async def save_call_log(request: web.Request) -> web.Response:
     return web.json_response({"success": True, "log": record.to_dict()}, status=201, dumps=_dumps)
 
 
-def _filters(request: web.Request) -> dict[str, Any]:
+async def _filters(request: web.Request) -> dict[str, Any]:
     q = request.query
     out: dict[str, Any] = {}
-    if "agent" in q:
-        out["agent_id"] = check_agent_id(q["agent"])
+    asked = check_agent_id(q["agent"]) if "agent" in q else None
+    agents = await readable_agents(request, asked)
+    if agents is not None:
+        out["agent_id"] = agents[0] if len(agents) == 1 else agents
     if "callId" in q:
         out["call_id"] = q["callId"]
     for key in ("since", "until"):
@@ -204,7 +274,7 @@ def _int(request: web.Request, key: str, default: int, lo: int, hi: int) -> int:
 
 @routes.get("/api/call-logs")
 async def list_call_logs(request: web.Request) -> web.Response:
-    store, filters = _svc(request).store, _filters(request)
+    store, filters = _svc(request).store, await _filters(request)
     limit = _int(request, "limit", 100, 1, 1000)
     offset = _int(request, "offset", 0, 0, 10**9)
     logs = await store.list(limit=limit, offset=offset, **filters)
@@ -230,7 +300,7 @@ async def _stream(
 
 @routes.get("/api/call-logs/export.csv")
 async def export_logs_csv(request: web.Request) -> web.StreamResponse:
-    filters = _filters(request)
+    filters = await _filters(request)
     return await _stream(
         request,
         export_csv(_svc(request).store, **filters),
@@ -241,7 +311,7 @@ async def export_logs_csv(request: web.Request) -> web.StreamResponse:
 
 @routes.get("/api/call-logs/export.json")
 async def export_logs_json(request: web.Request) -> web.StreamResponse:
-    filters = _filters(request)
+    filters = await _filters(request)
     return await _stream(
         request, export_json(_svc(request).store, **filters), "application/json", "call-logs.json"
     )
@@ -249,7 +319,9 @@ async def export_logs_json(request: web.Request) -> web.StreamResponse:
 
 @routes.get("/api/call-logs/{log_id}")
 async def get_call_log(request: web.Request) -> web.Response:
+    await principal(request)
     record = await _svc(request).store.get(request.match_info["log_id"])
     if record is None:
         return fail(404, f"no call log {request.match_info['log_id']!r}", "not_found")
+    await require(request, Operation.READ_LOGS, record.agent_id)
     return ok(log=record.to_dict())

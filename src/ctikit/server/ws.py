@@ -8,9 +8,12 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from ..core.errors import CtiError, CtiRequestError
+from ..core.access import AccessDeniedError, Operation, Role
+from ..core.errors import CtiError
 from ..core.model import check_agent_id
 from . import wire
+from .auth import check_origin
+from .guard import principal, require
 from .hub import Outbox
 from .keys import CONFIG, HUB, SERVICE
 from .service import CtiService
@@ -115,7 +118,10 @@ async def _ping(svc: CtiService, agent: str, req: dict[str, Any]) -> dict[str, A
     return {}
 
 
-async def handle_request(svc: CtiService, agent: str, text: str) -> str:
+READ_ONLY_OPS = frozenset({"getCallObjectIds", "getCallAttachedData", "getState", "ping"})
+
+
+async def handle_request(svc: CtiService, agent: str, text: str, *, read_only: bool = False) -> str:
     """One request frame in, one response frame out. Never raises."""
     try:
         rid, name, req = wire.decode_request(text)
@@ -125,6 +131,11 @@ async def handle_request(svc: CtiService, agent: str, text: str) -> str:
     if handler is None:
         return wire.error_response(
             rid, f"unknown op {name[:64]!r}; see docs/protocol.md", "bad_request"
+        )
+    if read_only and name not in READ_ONLY_OPS:
+        # A supervisor watching an agent's console reads; it never changes a call.
+        return wire.error_response(
+            rid, f"{name} is not allowed on a read-only console", "forbidden"
         )
     try:
         return wire.response(rid, **await handler(svc, agent, req))
@@ -141,10 +152,18 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     cfg = request.app[CONFIG]
     try:
         agent = check_agent_id(request.query.get("agent"))
-    except CtiRequestError as exc:
+        check_origin(request, cfg.allowed_origins)
+        who = await principal(request, agent_hint=agent)
+        if who.role is Role.SERVICE:
+            raise AccessDeniedError("service tokens cannot open console sockets")
+        await require(request, Operation.READ_CALLS, agent)
+    except CtiError as exc:
+        status = {"unauthorized": 401, "forbidden": 403}.get(exc.code, 400)
         return web.json_response(
-            {"success": False, "error": exc.message, "code": exc.code}, status=400
+            {"success": False, "error": exc.message, "code": exc.code}, status=status
         )
+    # A supervisor watching an agent's console reads; it never changes a call.
+    read_only = who.agent != agent
     since, epoch = request.query.get("since"), request.query.get("epoch")
     if since is not None and (not since.isascii() or not since.isdigit() or len(since) > 15):
         return web.json_response(
@@ -186,7 +205,7 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     try:
         async for msg in ws:
             if msg.type is WSMsgType.TEXT:
-                box.send(await handle_request(svc, agent, msg.data))
+                box.send(await handle_request(svc, agent, msg.data, read_only=read_only))
             elif msg.type is WSMsgType.BINARY:
                 box.send(
                     wire.error_response(

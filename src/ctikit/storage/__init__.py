@@ -4,6 +4,7 @@ Open a store with ``await CallLogStore.open("ctikit.db")`` (or a
 ``postgresql://`` URL); the schema is migrated to the latest version on open.
 """
 
+from .accounts import ROLES, AccountStore, ServiceToken, User
 from .errors import StorageError
 from .export import CSV_COLUMNS, csv_header, csv_row, export_csv, export_json
 from .records import CALL_TYPES, CallLog, NewCallLog, utc_now
@@ -13,10 +14,14 @@ __all__ = [
     "CALL_TYPES",
     "CSV_COLUMNS",
     "MAX_LIST_LIMIT",
+    "ROLES",
+    "AccountStore",
     "CallLog",
     "CallLogStore",
     "NewCallLog",
+    "ServiceToken",
     "StorageError",
+    "User",
     "csv_header",
     "csv_row",
     "export_csv",

@@ -86,3 +86,39 @@ class CallLogRow(Base):
     disposition: Mapped[str | None] = mapped_column(String(255))
     subject: Mapped[str | None] = mapped_column(String(255))
     comments: Mapped[str | None] = mapped_column(Text)
+
+
+class UserRow(Base):
+    """A person who logs in: an agent, or a supervisor of a team."""
+
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint("role IN ('agent', 'supervisor')", name="role"),)
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    agent_id: Mapped[str | None] = mapped_column(String(64))
+    team: Mapped[str | None] = mapped_column(String(64))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ServiceTokenRow(Base):
+    """A back-office caller's token. Only its SHA-256 is stored."""
+
+    __tablename__ = "service_tokens"
+    __table_args__ = (Index("ix_service_tokens_token_hash", "token_hash", unique=True),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    token_hash: Mapped[str] = mapped_column(String(64))
+    scopes: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SettingRow(Base):
+    """Server-wide values that must survive restarts and be shared by nodes (the signing key)."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text())

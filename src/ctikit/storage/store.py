@@ -7,7 +7,7 @@ import builtins
 import json
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager, nullcontext
 from datetime import datetime
 from types import TracebackType
@@ -197,7 +197,7 @@ class CallLogStore:
     async def list(
         self,
         *,
-        agent_id: str | None = None,
+        agent_id: str | Collection[str] | None = None,
         call_id: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
@@ -226,7 +226,7 @@ class CallLogStore:
     async def count(
         self,
         *,
-        agent_id: str | None = None,
+        agent_id: str | Collection[str] | None = None,
         call_id: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
@@ -241,7 +241,7 @@ class CallLogStore:
     async def iter_all(
         self,
         *,
-        agent_id: str | None = None,
+        agent_id: str | Collection[str] | None = None,
         call_id: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
@@ -281,11 +281,17 @@ class CallLogStore:
 
 
 def _filters(
-    agent_id: str | None, call_id: str | None, since: datetime | None, until: datetime | None
+    agent_id: str | Collection[str] | None,
+    call_id: str | None,
+    since: datetime | None,
+    until: datetime | None,
 ) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = []
-    if agent_id is not None:
+    if isinstance(agent_id, str):
         where.append(CallLogRow.agent_id == agent_id)
+    elif agent_id is not None:
+        # Several agents (a supervisor's team); an empty collection matches nothing.
+        where.append(CallLogRow.agent_id.in_(sorted(agent_id)))
     if call_id is not None:
         where.append(CallLogRow.call_id == call_id)
     since = check_filter_datetime("since", since)

@@ -6,9 +6,9 @@ import itertools
 from collections.abc import Callable
 from typing import Any
 
+from ctikit.connectors.sim import Directory, SimModel, SimStep, SimTimings, Timer
 from ctikit.core.commands import Action
 from ctikit.core.telephony import ConnectorAction, TelephonyEvent
-from ctikit.connectors.sim import Directory, SimModel, SimStep, SimTimings, Timer
 
 AGENTS = ("agent1", "agent2", "agent3")
 START = 1_000_000.0
@@ -36,7 +36,9 @@ class Driver:
         on_event: Callable[[TelephonyEvent, float], None] | None = None,
     ) -> None:
         self.model = SimModel(
-            timings or SimTimings(), Directory.numbered(agents), counter_ids(),
+            timings or SimTimings(),
+            Directory.numbered(agents),
+            counter_ids(),
             max_lines=max_lines,
         )
         self.now = START
@@ -127,3 +129,10 @@ class Driver:
 def names(events: list[TelephonyEvent]) -> list[tuple[str, str, str | None]]:
     """(event class, agent, call ID) of each event: short to compare in asserts."""
     return [(type(e).__name__, e.agent, getattr(e, "call_id", None)) for e in events]
+
+
+def cid_of(ev: TelephonyEvent) -> str:
+    """The call ID an event names (it must name one)."""
+    value = getattr(ev, "call_id", None)
+    assert isinstance(value, str), f"{ev} names no call"
+    return value

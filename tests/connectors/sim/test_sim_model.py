@@ -21,7 +21,7 @@ from ctikit.core.telephony import (
     ConnectorAction,
 )
 
-from .simkit import START, Driver, names
+from .simkit import START, Driver, cid_of, names
 
 T = SimTimings()
 IVR = {"account": "ACME-1042", "reason": "billing", "language": "en", "verified": True}
@@ -47,16 +47,23 @@ def test_inbound_call_is_offered_at_once_and_rings_out_after_ring_timeout() -> N
     cid = d.place("agent1", data=IVR)
     assert cid == "sim-000000000001"
     assert d.take() == [
-        CallOffered(agent="agent1", call_id=cid, call_type=CallType.INBOUND,
-                    ani="+14155550123", dnis="+18005550199", data=IVR)
+        CallOffered(
+            agent="agent1",
+            call_id=cid,
+            call_type=CallType.INBOUND,
+            ani="+14155550123",
+            dnis="+18005550199",
+            data=IVR,
+        )
     ]
     assert [(t.kind, t.at) for t in d.model.timers()] == [
         (TimerKind.RING_TIMEOUT, START + T.ring_timeout)
     ]
     assert d.advance(T.ring_timeout - 0.001) == []
     assert d.advance(0.002) == [
-        CallReleased(agent="agent1", call_id=cid, reason="caller abandoned",
-                     disposition="abandoned")
+        CallReleased(
+            agent="agent1", call_id=cid, reason="caller abandoned", disposition="abandoned"
+        )
     ]
     assert d.model.lines("agent1") == [] and d.pending == {}
 
@@ -97,9 +104,7 @@ def test_hold_retrieve_mute_dtmf_hangup() -> None:
     ]
     d.do("agent1", Action.HANGUP, cid)
     assert d.advance(T.hangup_delay - 0.001) == []
-    assert d.advance(0.002) == [
-        CallReleased(agent="agent1", call_id=cid, reason="agent hung up")
-    ]
+    assert d.advance(0.002) == [CallReleased(agent="agent1", call_id=cid, reason="agent hung up")]
     assert d.model.lines("agent1") == [] and d.pending == {}
 
 
@@ -108,7 +113,8 @@ def test_hanging_up_a_ringing_call_rejects_it() -> None:
     cid = d.place()
     d.do("agent1", Action.HANGUP, cid)
     assert names(d.advance(T.hangup_delay)) == [
-        ("CallOffered", "agent1", cid), ("CallReleased", "agent1", cid)
+        ("CallOffered", "agent1", cid),
+        ("CallReleased", "agent1", cid),
     ]
     assert d.pending == {}
 
@@ -119,9 +125,7 @@ def test_hangup_while_answering_cancels_the_answer() -> None:
     d.do("agent1", Action.ANSWER, cid)
     step = d.do("agent1", Action.HANGUP, cid)
     assert len(step.cancel) == 1 and [t.kind for t in step.timers] == [TimerKind.HANGUP]
-    assert names(d.advance(10)) == [
-        ("CallOffered", "agent1", cid), ("CallReleased", "agent1", cid)
-    ]
+    assert names(d.advance(10)) == [("CallOffered", "agent1", cid), ("CallReleased", "agent1", cid)]
 
 
 @pytest.mark.parametrize(
@@ -143,8 +147,13 @@ def test_a_command_the_line_cannot_take_fails_and_changes_nothing(
 ) -> None:
     d = Driver()
     cid = d.place() if prepare in ("ringing", "answering") else answered_call(d)
-    extra = {"ringing": None, "connected": None, "answering": Action.ANSWER,
-             "holding": Action.HOLD, "hanging up": Action.HANGUP}[prepare]
+    extra = {
+        "ringing": None,
+        "connected": None,
+        "answering": Action.ANSWER,
+        "holding": Action.HOLD,
+        "hanging up": Action.HANGUP,
+    }[prepare]
     if extra is not None:
         d.do("agent1", extra, cid)
     before = snapshot(d)
@@ -187,10 +196,16 @@ def test_place_inbound_call_checks_agent_lines_and_talk_time() -> None:
 def test_dial_external_number_dials_then_far_end_answers() -> None:
     d = Driver()
     step = d.do("agent1", Action.DIAL, number="+14155550100")
-    cid = step.events[0].call_id
+    cid = cid_of(step.events[0])
     assert step.events == [
-        CallOffered(agent="agent1", call_id=cid, call_type=CallType.OUTBOUND,
-                    ani="1001", dnis="+14155550100")
+        CallOffered(
+            agent="agent1",
+            call_id=cid,
+            call_type=CallType.OUTBOUND,
+            ani="1001",
+            dnis="+14155550100",
+            outgoing=True,
+        )
     ]
     assert d.model.lines("agent1")[0].state is LineState.DIALING
     d.take()
@@ -209,7 +224,7 @@ def test_dial_external_number_dials_then_far_end_answers() -> None:
 )
 def test_failure_numbers(number: str, reason: str, short: str, after: float) -> None:
     d = Driver()
-    cid = d.do("agent1", Action.DIAL, number=number).events[0].call_id
+    cid = cid_of(d.do("agent1", Action.DIAL, number=number).events[0])
     d.take()
     assert d.advance(after - 0.001) == []
     assert d.advance(0.002) == [
@@ -221,7 +236,12 @@ def test_failure_numbers(number: str, reason: str, short: str, after: float) -> 
 
 def test_failure_code() -> None:
     assert [failure_code(n) for n in ("1486", "404", "+1603", "9408", "4860", "1001")] == [
-        "486", "404", "603", "408", None, None
+        "486",
+        "404",
+        "603",
+        "408",
+        None,
+        None,
     ]
 
 
@@ -241,23 +261,31 @@ def test_dial_needs_a_number_and_not_your_own_extension() -> None:
 def internal_call(d: Driver, number: str = "1002") -> tuple[str, str]:
     ev = d.do("agent1", Action.DIAL, number=number).events
     assert [(type(e).__name__, e.agent) for e in ev] == [
-        ("CallOffered", "agent1"), ("CallOffered", "agent2")
+        ("CallOffered", "agent1"),
+        ("CallOffered", "agent2"),
     ]
     d.take()
-    return ev[0].call_id, ev[1].call_id
+    return cid_of(ev[0]), cid_of(ev[1])
 
 
 @pytest.mark.parametrize("number", ["1002", "agent2"])
 def test_internal_call_rings_the_other_agent(number: str) -> None:
     d = Driver()
     ev = d.do("agent1", Action.DIAL, number=number).events
-    caller, callee = ev[0].call_id, ev[1].call_id
+    caller, callee = cid_of(ev[0]), cid_of(ev[1])
     assert caller != callee
     assert ev == [
-        CallOffered(agent="agent1", call_id=caller, call_type=CallType.INTERNAL, ani="1001",
-                    dnis="1002"),
-        CallOffered(agent="agent2", call_id=callee, call_type=CallType.INTERNAL, ani="1001",
-                    dnis="1002"),
+        CallOffered(
+            agent="agent1",
+            call_id=caller,
+            call_type=CallType.INTERNAL,
+            ani="1001",
+            dnis="1002",
+            outgoing=True,
+        ),
+        CallOffered(
+            agent="agent2", call_id=callee, call_type=CallType.INTERNAL, ani="1001", dnis="1002"
+        ),
     ]
     assert d.model.lines("agent1")[0].state is LineState.DIALING
     assert d.model.lines("agent1")[0].peer == ("agent2", callee)
@@ -265,7 +293,8 @@ def test_internal_call_rings_the_other_agent(number: str) -> None:
     d.take()
     d.do("agent2", Action.ANSWER, callee)
     assert d.advance(T.answer_delay) == [
-        CallAnswered(agent="agent2", call_id=callee), CallAnswered(agent="agent1", call_id=caller)
+        CallAnswered(agent="agent2", call_id=callee),
+        CallAnswered(agent="agent1", call_id=caller),
     ]
 
 
@@ -279,7 +308,8 @@ def test_either_side_hanging_up_releases_both(who: str) -> None:
     other = "agent2" if who == "agent1" else "agent1"
     events = d.advance(T.hangup_delay)
     assert [(type(e).__name__, e.agent, getattr(e, "reason", None)) for e in events] == [
-        ("CallReleased", who, "agent hung up"), ("CallReleased", other, "other party hung up")
+        ("CallReleased", who, "agent hung up"),
+        ("CallReleased", other, "other party hung up"),
     ]
     assert d.pending == {} and d.model.agents() == []
 
@@ -290,16 +320,18 @@ def test_callee_rejecting_declines_the_caller_and_caller_giving_up_abandons() ->
     d.do("agent2", Action.HANGUP, callee)
     assert d.advance(T.hangup_delay) == [
         CallReleased(agent="agent2", call_id=callee, reason="agent hung up"),
-        ActionFailed(agent="agent1", reason="declined (603 Decline)", call_id=caller,
-                     number="1002"),
+        ActionFailed(
+            agent="agent1", reason="declined (603 Decline)", call_id=caller, number="1002"
+        ),
         CallReleased(agent="agent1", call_id=caller, reason="declined", disposition="declined"),
     ]
     caller, callee = internal_call(d)
     d.do("agent1", Action.HANGUP, caller)
     assert d.advance(T.hangup_delay) == [
         CallReleased(agent="agent1", call_id=caller, reason="agent hung up"),
-        CallReleased(agent="agent2", call_id=callee, reason="caller abandoned",
-                     disposition="abandoned"),
+        CallReleased(
+            agent="agent2", call_id=callee, reason="caller abandoned", disposition="abandoned"
+        ),
     ]
     assert d.pending == {}
 
@@ -308,10 +340,12 @@ def test_unanswered_internal_call_times_out_on_both_sides() -> None:
     d = Driver()
     caller, callee = internal_call(d)
     assert d.advance(T.ring_timeout) == [
-        CallReleased(agent="agent2", call_id=callee, reason="caller abandoned",
-                     disposition="abandoned"),
-        ActionFailed(agent="agent1", reason="no answer (408 Request Timeout)", call_id=caller,
-                     number="1002"),
+        CallReleased(
+            agent="agent2", call_id=callee, reason="caller abandoned", disposition="abandoned"
+        ),
+        ActionFailed(
+            agent="agent1", reason="no answer (408 Request Timeout)", call_id=caller, number="1002"
+        ),
         CallReleased(agent="agent1", call_id=caller, reason="no answer", disposition="no answer"),
     ]
 
@@ -320,10 +354,16 @@ def test_internal_call_to_an_agent_with_every_line_in_use_is_busy() -> None:
     d = Driver(max_lines=1)
     d.place("agent2")
     d.take()
-    cid = d.do("agent1", Action.DIAL, number="1002").events[0].call_id
+    cid = cid_of(d.do("agent1", Action.DIAL, number="1002").events[0])
     assert d.advance(T.reject_delay) == [
-        CallOffered(agent="agent1", call_id=cid, call_type=CallType.INTERNAL, ani="1001",
-                    dnis="1002"),
+        CallOffered(
+            agent="agent1",
+            call_id=cid,
+            call_type=CallType.INTERNAL,
+            ani="1001",
+            dnis="1002",
+            outgoing=True,
+        ),
         ActionFailed(agent="agent1", reason="busy (486 Busy Here)", call_id=cid, number="1002"),
         CallReleased(agent="agent1", call_id=cid, reason="busy", disposition="busy"),
     ]
@@ -342,14 +382,18 @@ def test_blind_transfer_to_an_agent_carries_ani_dnis_and_data(number: str) -> No
     d.do("agent1", Action.TRANSFER, cid, number=number)
     assert d.advance(T.transfer_delay - 0.001) == []
     events = d.advance(0.002)
-    new = events[1].call_id
+    new = cid_of(events[1])
     assert new != cid
     assert events == [
-        CallReleased(agent="agent1", call_id=cid, reason="transferred",
-                     disposition="transferred"),
-        CallOffered(agent="agent2", call_id=new, call_type=CallType.INBOUND,
-                    ani="+14155550123", dnis="+18005550199",
-                    data={**IVR, "note": "wants a refund"}),
+        CallReleased(agent="agent1", call_id=cid, reason="transferred", disposition="transferred"),
+        CallOffered(
+            agent="agent2",
+            call_id=new,
+            call_type=CallType.INBOUND,
+            ani="+14155550123",
+            dnis="+18005550199",
+            data={**IVR, "note": "wants a refund"},
+        ),
     ]
     assert d.model.line(new).origin == cid  # type: ignore[union-attr]
     d.do("agent2", Action.ANSWER, new)
@@ -367,13 +411,24 @@ def test_transfer_to_an_external_number_releases_the_call() -> None:
     d.advance(1)
     d.do("agent1", Action.TRANSFER, cid, number="+442079460100")
     assert d.advance(T.transfer_delay) == [
-        CallReleased(agent="agent1", call_id=cid, reason="transferred to +442079460100",
-                     disposition="transferred")
+        CallReleased(
+            agent="agent1",
+            call_id=cid,
+            reason="transferred to +442079460100",
+            disposition="transferred",
+        )
     ]
 
 
-@pytest.mark.parametrize(("code", "after"), [("486", T.reject_delay), ("404", T.reject_delay),
-                                             ("603", T.reject_delay), ("408", T.ring_timeout)])
+@pytest.mark.parametrize(
+    ("code", "after"),
+    [
+        ("486", T.reject_delay),
+        ("404", T.reject_delay),
+        ("603", T.reject_delay),
+        ("408", T.ring_timeout),
+    ],
+)
 def test_failed_transfer_leaves_the_call_up(code: str, after: float) -> None:
     d = Driver()
     cid = answered_call(d)
@@ -381,8 +436,9 @@ def test_failed_transfer_leaves_the_call_up(code: str, after: float) -> None:
     d.do("agent1", Action.TRANSFER, cid, number=number)
     assert d.advance(after - 0.001) == []
     [failed] = d.advance(0.002)
-    assert failed == ActionFailed(agent="agent1", reason=FAILURES[code][0], call_id=cid,
-                                  number=number)
+    assert failed == ActionFailed(
+        agent="agent1", reason=FAILURES[code][0], call_id=cid, number=number
+    )
     line = d.model.line(cid)
     assert line is not None and (line.state, line.pending) == (LineState.CONNECTED, None)
     d.do("agent1", Action.HANGUP, cid)
@@ -414,33 +470,35 @@ def test_transferring_an_internal_call_hands_the_other_agent_over() -> None:
         d.do("agent2", Action.TRANSFER, callee, number="1001")
     d.do("agent2", Action.TRANSFER, callee, number="1003")
     events = d.advance(T.transfer_delay)
-    third = events[1].call_id
+    third = cid_of(events[1])
     assert events == [
-        CallReleased(agent="agent2", call_id=callee, reason="transferred",
-                     disposition="transferred"),
-        CallOffered(agent="agent3", call_id=third, call_type=CallType.INTERNAL, ani="1001",
-                    dnis="1003"),
+        CallReleased(
+            agent="agent2", call_id=callee, reason="transferred", disposition="transferred"
+        ),
+        CallOffered(
+            agent="agent3", call_id=third, call_type=CallType.INTERNAL, ani="1001", dnis="1003"
+        ),
     ]
     assert d.model.line(caller).peer == ("agent3", third)  # type: ignore[union-attr]
     d.do("agent3", Action.ANSWER, third)
     assert d.advance(T.answer_delay) == [CallAnswered(agent="agent3", call_id=third)]
     d.do("agent1", Action.HANGUP, caller)
     assert names(d.advance(T.hangup_delay)) == [
-        ("CallReleased", "agent1", caller), ("CallReleased", "agent3", third)
+        ("CallReleased", "agent1", caller),
+        ("CallReleased", "agent3", third),
     ]
 
 
 def test_internal_call_transferred_and_not_answered_ends_for_the_other_agent_too() -> None:
     d = Driver()
-    caller, callee = internal_call(d)
+    _caller, callee = internal_call(d)
     d.do("agent2", Action.ANSWER, callee)
     d.advance(1)
     d.do("agent2", Action.TRANSFER, callee, number="agent3")
-    third = d.advance(T.transfer_delay)[1].call_id
-    assert [(type(e).__name__, e.agent, getattr(e, "reason", "")) for e in
-            d.advance(T.ring_timeout)] == [
-        ("CallReleased", "agent3", "caller abandoned"), ("CallReleased", "agent1", "no answer")
-    ]
+    third = cid_of(d.advance(T.transfer_delay)[1])
+    assert [
+        (type(e).__name__, e.agent, getattr(e, "reason", "")) for e in d.advance(T.ring_timeout)
+    ] == [("CallReleased", "agent3", "caller abandoned"), ("CallReleased", "agent1", "no answer")]
     assert third not in [t.call_id for t in d.pending.values()] and d.model.agents() == []
 
 
@@ -464,8 +522,9 @@ def test_talk_time_does_not_stop_an_unanswered_call_ringing_out() -> None:
     cid = d.place(talk_time=1)
     d.take()
     assert d.advance(T.ring_timeout) == [
-        CallReleased(agent="agent1", call_id=cid, reason="caller abandoned",
-                     disposition="abandoned")
+        CallReleased(
+            agent="agent1", call_id=cid, reason="caller abandoned", disposition="abandoned"
+        )
     ]
 
 
@@ -474,13 +533,12 @@ def test_caller_hangup_and_attach_data() -> None:
     cid = d.place(data={"account": "ACME-1042"})
     d.take()
     step = d.feed(d.model.attach_data(cid, {"verified": True}, d.now))
-    assert step.events == [
-        CallDataAttached(agent="agent1", call_id=cid, data={"verified": True})
-    ]
+    assert step.events == [CallDataAttached(agent="agent1", call_id=cid, data={"verified": True})]
     assert d.model.line(cid).data == {"account": "ACME-1042", "verified": True}  # type: ignore[union-attr]
     assert d.feed(d.model.caller_hangup(cid, d.now)).events == [
-        CallReleased(agent="agent1", call_id=cid, reason="caller abandoned",
-                     disposition="abandoned")
+        CallReleased(
+            agent="agent1", call_id=cid, reason="caller abandoned", disposition="abandoned"
+        )
     ]
     # The call is over: scripted steps for it do nothing.
     assert d.model.caller_hangup(cid, d.now).events == []
@@ -556,7 +614,9 @@ def test_timings_are_checked_and_scale() -> None:
 def test_directory() -> None:
     d = Directory.numbered(["agent1", "agent2"])
     assert (d.agent_for("1002"), d.agent_for("agent1"), d.agent_for("+1555")) == (
-        "agent2", "agent1", None
+        "agent2",
+        "agent1",
+        None,
     )
     assert d.extension_of("agent1") == "1001" and d.agents() == ["agent1", "agent2"]
     with pytest.raises(ValueError, match="already belongs"):
@@ -567,3 +627,14 @@ def test_directory() -> None:
         d.add("agent3", "10 01")
     with pytest.raises(CtiRequestError):
         d.add("bad agent", "1003")
+
+
+def test_a_call_whose_other_side_is_still_ringing_cannot_be_transferred() -> None:
+    d = Driver()
+    caller, callee = internal_call(d)
+    d.do("agent2", Action.ANSWER, callee)
+    d.advance(1)
+    d.do("agent2", Action.TRANSFER, callee, number="1003")  # agent3 now rings, agent1 waits
+    d.advance(T.transfer_delay)
+    with pytest.raises(ActionFailedError, match="agent3 has not answered this call yet"):
+        d.do("agent1", Action.TRANSFER, caller, number="+14155550100")

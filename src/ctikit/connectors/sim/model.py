@@ -188,6 +188,10 @@ class SimModel(LineTable):
                     raise ActionFailedError("/DTMF needs DIGITS")
                 line.digits += action.digits
             case Action.TRANSFER:
+                if isinstance(action.data, dict):
+                    # The registry's data is authoritative: it includes what components
+                    # set with setCallAttachedData, which must follow the call.
+                    line.data = dict(action.data)
                 self._transfer(line, action.number, now, step)
         return step
 
@@ -358,6 +362,9 @@ class SimModel(LineTable):
             raise ActionFailedError("cannot transfer a call to yourself")
         if line.peer is not None and target == line.peer.agent:
             raise ActionFailedError(f"{target} is already on this call")
+        if line.peer is not None and line.peer.state is LineState.RINGING:
+            # The other agent's line is itself a transfer still ringing: nobody to hand over.
+            raise ActionFailedError(f"{line.peer.agent} has not answered this call yet")
         return target
 
     def _complete_transfer(self, line: Line, number: str, now: float, step: SimStep) -> None:
@@ -466,5 +473,6 @@ class SimModel(LineTable):
                 ani=line.ani,
                 dnis=line.dnis,
                 data=dict(line.data),
+                outgoing=line.outgoing,
             )
         )

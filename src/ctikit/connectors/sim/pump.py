@@ -96,9 +96,7 @@ class SimulatorConnector:
 
     async def execute(self, action: ConnectorAction) -> None:
         """Start ``action``; raises :class:`ActionFailedError` if it cannot start."""
-        if self._sink is None:
-            raise ActionFailedError("the telephony simulator is not running")
-        now = self._clock()
+        now = self._now_running()
         self._apply(self.model.execute(action, now), now)
 
     # ----------------------------------------------------------------- CallPlacer
@@ -113,14 +111,12 @@ class SimulatorConnector:
         talk_time: float | None = None,
     ) -> str:
         """Ring ``agent``; return the call ID. Missing ANI, DNIS or data are made up."""
-        if self._sink is None:
-            raise ActionFailedError("the telephony simulator is not running")
+        now = self._now_running()
         if ani is None or dnis is None or data is None:
             caller = random_caller(self._rng)
             ani = caller.ani if ani is None else ani
             dnis = caller.dnis if dnis is None else dnis
             data = caller.data if data is None else data
-        now = self._clock()
         step = self.model.place_inbound_call(agent, ani, dnis, data, now, talk_time=talk_time)
         self._apply(step, now)
         assert step.call_id is not None
@@ -130,12 +126,12 @@ class SimulatorConnector:
 
     async def caller_hangup(self, call_id: str) -> None:
         """The caller of ``call_id`` hangs up (nothing happens if the call is over)."""
-        now = self._clock()
+        now = self._now_running()
         self._apply(self.model.caller_hangup(call_id, now), now)
 
     async def attach_data(self, call_id: str, data: Mapping[str, Any]) -> None:
         """The IVR attaches ``data`` to a call still active."""
-        now = self._clock()
+        now = self._now_running()
         self._apply(self.model.attach_data(call_id, data, now), now)
 
     def note_data(self, agent: str, call_id: str, data: Mapping[str, Any]) -> None:
@@ -194,6 +190,11 @@ class SimulatorConnector:
         return calls
 
     # ------------------------------------------------------------------ the pump
+
+    def _now_running(self) -> float:
+        if self._sink is None:
+            raise ActionFailedError("the telephony simulator is not running")
+        return self._clock()
 
     def _apply(self, step: SimStep, now: float) -> None:
         loop = self._loop

@@ -1,0 +1,211 @@
+"""Users, service tokens and server settings, in the same database as the call logs.
+
+Secrets never stored in clear: passwords as argon2 hashes (made by the caller, see
+``ctikit.server.auth``), service tokens as SHA-256 digests.
+"""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from .models import ServiceTokenRow, SettingRow, UserRow
+from .store import CallLogStore, _db_errors
+
+ROLES = ("agent", "supervisor")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class User:
+    username: str
+    role: str
+    agent_id: str | None
+    team: str | None
+    password_hash: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServiceToken:
+    id: str
+    name: str
+    scopes: frozenset[str]
+    created_at: datetime
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class AccountStore:
+    """Account queries on a :class:`CallLogStore`'s database."""
+
+    def __init__(self, store: CallLogStore) -> None:
+        self._store = store
+
+    # ------------------------------------------------------------------ users
+
+    async def add_user(
+        self,
+        username: str,
+        *,
+        role: str,
+        password_hash: str,
+        agent_id: str | None,
+        team: str | None,
+    ) -> User:
+        """Add a user; ValueError if the name is taken or the role unknown."""
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}")
+        row = UserRow(
+            username=username,
+            role=role,
+            agent_id=agent_id,
+            team=team,
+            password_hash=password_hash,
+            created_at=self._store._now(),
+        )
+        try:
+            with _db_errors("add user"):
+                async with self._store._session() as session, session.begin():
+                    session.add(row)
+        except Exception as exc:
+            if isinstance(exc.__cause__, IntegrityError):
+                raise ValueError(f"user {username!r} already exists") from None
+            raise
+        return _user(row)
+
+    async def get_user(self, username: str) -> User | None:
+        with _db_errors("read user"):
+            async with self._store._session() as session:
+                row = await session.get(UserRow, username)
+        return None if row is None else _user(row)
+
+    async def team_of_agent(self, agent_id: str) -> str | None:
+        """The team of the user who takes calls as ``agent_id`` (None if none)."""
+        with _db_errors("read user"):
+            async with self._store._session() as session:
+                return await session.scalar(
+                    select(UserRow.team).where(UserRow.agent_id == agent_id).limit(1)
+                )
+
+    async def agents_of_team(self, team: str) -> builtins.list[str]:
+        with _db_errors("read team"):
+            async with self._store._session() as session:
+                rows = await session.scalars(
+                    select(UserRow.agent_id).where(
+                        UserRow.team == team, UserRow.agent_id.is_not(None)
+                    )
+                )
+                return [r for r in rows if r]
+
+    async def list_users(self) -> builtins.list[User]:
+        with _db_errors("list users"):
+            async with self._store._session() as session:
+                rows = (await session.scalars(select(UserRow).order_by(UserRow.username))).all()
+        return [_user(r) for r in rows]
+
+    async def remove_user(self, username: str) -> bool:
+        with _db_errors("remove user"):
+            async with self._store._session() as session, session.begin():
+                result = await session.execute(delete(UserRow).where(UserRow.username == username))
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def set_password(self, username: str, password_hash: str) -> bool:
+        with _db_errors("set password"):
+            async with self._store._session() as session, session.begin():
+                row = await session.get(UserRow, username)
+                if row is None:
+                    return False
+                row.password_hash = password_hash
+        return True
+
+    # --------------------------------------------------------- service tokens
+
+    async def create_token(self, name: str, scopes: frozenset[str]) -> tuple[ServiceToken, str]:
+        """A new token; returns it and its secret text, shown once and never stored."""
+        secret = "ctk_" + secrets.token_urlsafe(32)
+        row = ServiceTokenRow(
+            id="tok_" + secrets.token_hex(6),
+            name=name,
+            token_hash=token_digest(secret),
+            scopes=" ".join(sorted(scopes)),
+            created_at=self._store._now(),
+        )
+        with _db_errors("create token"):
+            async with self._store._session() as session, session.begin():
+                session.add(row)
+        return _token(row), secret
+
+    async def find_token(self, secret: str) -> ServiceToken | None:
+        with _db_errors("check token"):
+            async with self._store._session() as session:
+                row = await session.scalar(
+                    select(ServiceTokenRow).where(
+                        ServiceTokenRow.token_hash == token_digest(secret)
+                    )
+                )
+        return None if row is None else _token(row)
+
+    async def list_tokens(self) -> builtins.list[ServiceToken]:
+        with _db_errors("list tokens"):
+            async with self._store._session() as session:
+                rows = (
+                    await session.scalars(
+                        select(ServiceTokenRow).order_by(ServiceTokenRow.created_at)
+                    )
+                ).all()
+        return [_token(r) for r in rows]
+
+    async def revoke_token(self, token_id: str) -> bool:
+        with _db_errors("revoke token"):
+            async with self._store._session() as session, session.begin():
+                result = await session.execute(
+                    delete(ServiceTokenRow).where(ServiceTokenRow.id == token_id)
+                )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    # --------------------------------------------------------------- settings
+
+    async def get_or_create_setting(self, key: str, make: str) -> str:
+        """The stored value of ``key``, storing ``make`` first if there is none (first
+        writer wins, so several nodes starting at once agree)."""
+        with _db_errors("read setting"):
+            async with self._store._session() as session:
+                row = await session.get(SettingRow, key)
+                if row is not None:
+                    return row.value
+        try:
+            with _db_errors("write setting"):
+                async with self._store._session() as session, session.begin():
+                    session.add(SettingRow(key=key, value=make))
+            return make
+        except Exception:
+            async with self._store._session() as session:
+                row = await session.get(SettingRow, key)
+            if row is None:
+                raise
+            return row.value
+
+
+def _user(row: UserRow) -> User:
+    return User(
+        username=row.username,
+        role=row.role,
+        agent_id=row.agent_id,
+        team=row.team,
+        password_hash=row.password_hash,
+        created_at=row.created_at,
+    )
+
+
+def _token(row: ServiceTokenRow) -> ServiceToken:
+    return ServiceToken(
+        id=row.id, name=row.name, scopes=frozenset(row.scopes.split()), created_at=row.created_at
+    )
