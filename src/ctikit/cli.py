@@ -12,6 +12,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from . import accounts_cli
 from .config import DEMO_AGENTS, ComponentConfig, Config, ConfigError, load_config, parse_component
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -74,6 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--ani", help="caller number (random if omitted)")
     sim.add_argument("--dnis", help="dialled number")
     sim.add_argument("--data", default="{}", help="attached data, a JSON object")
+    sim.add_argument(
+        "--token",
+        default=os.environ.get("CTIKIT_TOKEN"),
+        help="service token with calls:attach (default $CTIKIT_TOKEN; not needed for the demo)",
+    )
+    accounts_cli.add_parsers(sub)
     return parser
 
 
@@ -144,6 +151,16 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "simulate-call":
         return _simulate_call(args)
+    if args.command in ("user", "token"):
+        try:
+            base = load_config(args.config) if args.config else Config()
+        except ConfigError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        database = args.database or base.database
+        if "://" not in database:
+            database = f"sqlite:///{database}"
+        return accounts_cli.run(args, database)
     try:
         config = _config_from(args)
     except ConfigError as exc:
