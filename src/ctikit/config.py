@@ -57,6 +57,9 @@ class Config:
     max_frame_bytes: int = 256 * 1024
     send_queue_frames: int = 2000  # frames queued for a slow console before it is dropped
     token_ttl: float = 12 * 3600  # seconds a console login lasts
+    max_requests_per_second: float = 50.0  # per console socket, on average
+    max_request_burst: int = 200  # requests a socket may send at once
+    abuse_close_after: int = 500  # refused requests in a row before the socket is closed
     allowed_origins: tuple[str, ...] = ()  # extra origins allowed to open console sockets
     users: tuple[UserConfig, ...] = ()
     limits: Limits = field(default_factory=Limits)

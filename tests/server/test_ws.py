@@ -8,7 +8,7 @@ from typing import Any
 
 import aiohttp
 
-from ctikit.server.keys import SERVICE
+from ctikit.server.keys import CONFIG, SERVICE
 
 
 async def test_hello_describes_state(connect: Any) -> None:
@@ -227,3 +227,23 @@ async def test_reconnect_replays_missed_events_in_order(connect: Any, server: An
         assert d.hello["resumed"] == "snapshot" and [x["id"] for x in d.hello["calls"]] == ["r2"]
     finally:
         await c.close()
+
+
+async def test_request_flood_is_answered_then_closed(connect: Any, server: Any) -> None:
+    cfg = server.app[CONFIG]
+    c = await connect("agent1")
+    frames = [json.dumps({"id": i, "op": "ping"}) for i in range(cfg.max_request_burst + 20)]
+    for f in frames:
+        await c.ws.send_str(f)
+    limited = asyncio.get_running_loop().create_future()
+    c._responses[None] = limited
+    frame = await asyncio.wait_for(limited, 5)
+    assert frame["code"] == "rate_limited" and "slow down" in frame["error"]
+    for _ in range(cfg.abuse_close_after + 10):
+        if c.ws.closed:
+            break
+        await c.ws.send_str('{"id": 1, "op": "ping"}')
+    await asyncio.wait_for(c.closed.wait(), 5)
+    assert c.ws.close_code == 1008
+    other = await connect("agent1")  # the server and other sockets are fine
+    assert (await other.request("ping"))["success"]

@@ -75,14 +75,24 @@ async def build_app(
         task = app.get(SCENARIO)
         if task is not None:
             task.cancel()
-        for box in list(hub.all_outboxes()):
-            await box.ws.close(code=1001, message=b"server shutting down")
         await connector.stop()
         if owned_store:
             await store.close()
 
     app.cleanup_ctx.append(lifecycle)
+    app.on_shutdown.append(_close_consoles)
     return app
+
+
+async def _close_consoles(app: web.Application) -> None:
+    """On shutdown (new connections already refused): send what is queued, then close each
+    console socket with 1001 "going away", so consoles reconnect (to another node) at once."""
+    boxes = list(app[HUB].all_outboxes())
+    await asyncio.gather(*(box.drain(within=2.0) for box in boxes))
+    await asyncio.gather(
+        *(box.ws.close(code=1001, message=b"server shutting down") for box in boxes),
+        return_exceptions=True,
+    )
 
 
 async def serve(config: Config, *, announce: bool = True) -> None:

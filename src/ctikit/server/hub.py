@@ -65,6 +65,14 @@ class Outbox:
         except (ConnectionError, RuntimeError):
             pass  # the socket went away; the handler cleans up
 
+    async def drain(self, within: float) -> None:
+        """Wait (up to ``within`` seconds) until every queued frame has been written."""
+        deadline = asyncio.get_running_loop().time() + within
+        while self._frames and not self._closed:
+            if asyncio.get_running_loop().time() > deadline:
+                return
+            await asyncio.sleep(0.01)
+
     async def aclose(self) -> None:
         self._closed = True
         self._task.cancel()

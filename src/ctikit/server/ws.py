@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -11,6 +12,7 @@ from aiohttp import WSMsgType, web
 from ..core.access import AccessDeniedError, Operation, Role
 from ..core.errors import CtiError
 from ..core.model import check_agent_id
+from ..core.ratelimit import TokenBucket
 from . import wire
 from .auth import check_origin
 from .guard import principal, require
@@ -118,6 +120,7 @@ async def _ping(svc: CtiService, agent: str, req: dict[str, Any]) -> dict[str, A
     return {}
 
 
+CLOSE_POLICY_VIOLATION = 1008
 READ_ONLY_OPS = frozenset({"getCallObjectIds", "getCallAttachedData", "getState", "ping"})
 
 
@@ -202,9 +205,20 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
         box.send(wire.encode({**common, "resumed": resumed, **svc.snapshot(agent)}))
     hub.add(box)
     log.info("console connected: agent=%s (%d sockets)", agent, hub.connections(agent))
+    bucket = TokenBucket(cfg.max_requests_per_second, cfg.max_request_burst)
     try:
         async for msg in ws:
-            if msg.type is WSMsgType.TEXT:
+            if msg.type is WSMsgType.TEXT and not bucket.allow(time.monotonic()):
+                if bucket.refused_in_a_row >= cfg.abuse_close_after:
+                    log.warning("closing the socket of %s: request flood", agent)
+                    await ws.close(code=CLOSE_POLICY_VIOLATION, message=b"request flood")
+                    break
+                box.send(
+                    wire.error_response(
+                        None, "rate limit: too many requests, slow down", "rate_limited"
+                    )
+                )
+            elif msg.type is WSMsgType.TEXT:
                 box.send(await handle_request(svc, agent, msg.data, read_only=read_only))
             elif msg.type is WSMsgType.BINARY:
                 box.send(

@@ -1,0 +1,133 @@
+"""The real `ctikit serve` process: acknowledged call logs survive kill -9; SIGTERM is graceful."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+PG_URL = os.environ.get(
+    "CTIKIT_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+PASSWORD = "process-test-password"
+
+
+def _ctikit(*args: str, stdin: str | None = None) -> str:
+    out = subprocess.run(
+        [sys.executable, "-m", "ctikit", *args],
+        input=stdin,
+        text=True,
+        capture_output=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+class Proc:
+    def __init__(self, database: str, log: Path) -> None:
+        self.log = log.open("a")
+        self.p = subprocess.Popen(
+            [sys.executable, "-m", "ctikit", "serve", "--port", "0", "--database", database],
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            text=True,
+        )
+        assert self.p.stdout is not None
+        line = self.p.stdout.readline()
+        m = re.search(r"listening on (http://\S+)", line)
+        assert m, f"server did not start: {line!r} {log.read_text()[-2000:]}"
+        self.url = m.group(1)
+
+    def stop(self) -> None:
+        if self.p.poll() is None:
+            self.p.kill()
+        self.p.wait(10)
+        self.log.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ctikit.db'}"
+    else:
+        if os.environ.get("CTIKIT_SKIP_POSTGRES") == "1":
+            pytest.skip("CTIKIT_SKIP_POSTGRES=1")
+        yield PG_URL
+
+
+async def _login(session: aiohttp.ClientSession, url: str, user: str) -> str:
+    async with session.post(f"{url}/api/login", json={"username": user, "password": PASSWORD}) as r:
+        body = await r.json()
+        assert body["success"], body
+        return str(body["token"])
+
+
+async def test_acknowledged_call_log_survives_kill_9(database: str, tmp_path: Path) -> None:
+    agent = f"k9-{uuid.uuid4().hex[:8]}"
+    _ctikit("user", "add", agent, "--password-stdin", "--database", database, stdin=PASSWORD + "\n")
+    proc = Proc(database, tmp_path / "server.log")
+    try:
+        async with aiohttp.ClientSession() as s:
+            token = await _login(s, proc.url, agent)
+            ws = await s.ws_connect(f"{proc.url}/ws?agent={agent}&token={token}")
+            assert (await ws.receive_json())["type"] == "hello"
+            for i, (op, fields) in enumerate(
+                [
+                    ("fireOnCallBegin", {"callId": "k1", "callType": "inbound"}),
+                    ("fireOnCallEnd", {"callId": "k1", "duration": 9}),
+                    ("saveCallLog", {"callId": "k1", "subject": "must survive"}),
+                ]
+            ):
+                await ws.send_str(json.dumps({"id": i, "op": op, **fields}))
+            log_id = None
+            while log_id is None:
+                frame = await ws.receive_json(timeout=10)
+                if frame.get("event") == "callLogSaved":
+                    log_id = frame["data"]["id"]
+            # Acknowledged: now the process dies without any chance to flush.
+            os.kill(proc.p.pid, signal.SIGKILL)
+            proc.stop()
+            await ws.close()
+        proc = Proc(database, tmp_path / "server.log")
+        async with aiohttp.ClientSession() as s:
+            token = await _login(s, proc.url, agent)
+            async with s.get(
+                f"{proc.url}/api/call-logs/{log_id}", headers={"Authorization": f"Bearer {token}"}
+            ) as r:
+                body = await r.json()
+        assert body["success"] and body["log"]["subject"] == "must survive"
+        assert body["log"]["agent_id"] == agent and body["log"]["duration_seconds"] == 9
+    finally:
+        proc.stop()
+
+
+async def test_sigterm_closes_consoles_with_1001_and_exits(tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path / 'ctikit.db'}"
+    _ctikit(
+        "user", "add", "term1", "--password-stdin", "--database", database, stdin=PASSWORD + "\n"
+    )
+    proc = Proc(database, tmp_path / "server.log")
+    try:
+        async with aiohttp.ClientSession() as s:
+            token = await _login(s, proc.url, "term1")
+            ws = await s.ws_connect(f"{proc.url}/ws?agent=term1&token={token}")
+            assert (await ws.receive_json())["type"] == "hello"
+            proc.p.send_signal(signal.SIGTERM)
+            msg: Any = await ws.receive(timeout=10)
+            assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+            assert ws.close_code == 1001
+        assert await asyncio.to_thread(proc.p.wait, 10) == 0
+    finally:
+        proc.stop()
