@@ -25,6 +25,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import hypothesis  # noqa: F401  (imported early: a lazy import at exit trips a CPython 3.11.7 bug)
 import pytest
 
 from ctikit.server.auth import hash_password
@@ -233,6 +234,8 @@ def ctikit_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     except subprocess.TimeoutExpired:
         proc.kill()
     httpd.shutdown()
+    if proc.stdout is not None:
+        proc.stdout.close()
     log.close()
 
 

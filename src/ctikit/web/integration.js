@@ -33,7 +33,6 @@
 
   function isFunction(f) { return typeof f === 'function'; }
   function isObject(o) { return o !== null && typeof o === 'object' && !Array.isArray(o); }
-  function has(list, name) { return Array.isArray(list) && list.indexOf(name) >= 0; }
 
   function logError(what, err) {
     try { window.console.error('ctikit integration.js: ' + what, err); } catch (e) { /* none */ }
@@ -151,7 +150,7 @@
     idPrefix: Math.random().toString(36).slice(2, 8) + '-',
     helloTimer: null,
     deadline: null,
-    seen: [], // keys of recent events: a replay after the console reconnects is dropped
+    seen: [], // keys of recent events, to drop repeats
   };
 
   function post(message) {
@@ -194,6 +193,9 @@
     var id = link.idPrefix + link.nextId++;
     item.message.kind = 'request';
     item.message.id = id;
+    // The nonce goes with every request: another document loaded into this iframe later
+    // (same window, same origin) cannot act for us without knowing it.
+    item.message.nonce = nonce;
     var timer = setTimeout(function () {
       delete link.pending[id];
       item.finish({ success: false, error: NO_ANSWER });
@@ -241,10 +243,14 @@
       if (finish) finish(msg);
     } else if (msg.kind === 'event') {
       if (link.state === 'ready' && typeof msg.event === 'string' && isObject(msg.data)) {
-        var key = msg.seq + '@' + msg.at;
-        if (msg.seq !== undefined && link.seen.indexOf(key) >= 0) return;
-        link.seen.push(key);
-        if (link.seen.length > 200) link.seen.shift();
+        // The console may pass on an event twice (replayed after its connection came back):
+        // seq and server time together name an event, even across server restarts.
+        if (typeof msg.seq === 'number') {
+          var key = msg.seq + '@' + msg.at;
+          if (link.seen.indexOf(key) >= 0) return;
+          link.seen.push(key);
+          if (link.seen.length > 200) link.seen.shift();
+        }
         dispatch(msg.event, msg.data);
       }
     }
@@ -256,46 +262,60 @@
   // then runs that many times, in registration order.
   var handlers = { callBegin: [], callEnd: [], callLogSaved: [], ctiMessage: [] };
   var listeners = {}; // custom event type -> [fn, ...]
+  // A component registering in a loop would slow every event of the console: cap it
+  // (docs/security.md). Registrations have no callback in the API, so refusals are logged.
+  var MAX_HANDLERS = 100;
 
   function addHandler(name, fn, method, callId) {
     if (!isFunction(fn)) {
       logError(method + ': the event handler must be a function, got ' + describe(fn));
       return;
     }
+    if (handlers[name].length >= MAX_HANDLERS) {
+      logError(method + ': more than ' + MAX_HANDLERS + ' handlers registered; this one is ignored');
+      return;
+    }
     handlers[name].push({ fn: fn, callId: callId });
   }
 
+  // An ID in an event: a string (or a number, stringified); anything else marks a bad event.
+  function eventId(value) {
+    if (typeof value === 'number' && isFinite(value)) return String(value);
+    return typeof value === 'string' ? value : null;
+  }
+
   function dispatch(event, data) {
+    var id = eventId(data.id);
     switch (event) {
       case 'callBegin':
-        run(handlers.callBegin, function () { return { id: String(data.id) }; }, 'onCallBegin');
+        if (id !== null) run(handlers.callBegin, function () { return { id: id }; }, 'onCallBegin');
         break;
       case 'callEnd': {
-        var id = String(data.id);
+        if (id === null) break;
         var all = handlers.callEnd;
         // A handler bound to this call fires once and goes; unbound ones stay.
         handlers.callEnd = all.filter(function (h) { return h.callId !== id; });
         var due = all.filter(function (h) { return h.callId === undefined || h.callId === id; });
+        var duration = data.duration === undefined || data.duration === null ? '0' : String(data.duration);
+        var disposition = typeof data.disposition === 'string' ? data.disposition : '';
         run(due, function () {
-          return {
-            id: id,
-            duration: data.duration === undefined || data.duration === null ? '0' : String(data.duration),
-            disposition: typeof data.disposition === 'string' ? data.disposition : '',
-          };
+          return { id: id, duration: duration, disposition: disposition };
         }, 'onCallEnd');
         break;
       }
       case 'callLogSaved':
-        run(handlers.callLogSaved, function () { return { id: String(data.id) }; }, 'onCallLogSaved');
+        if (id !== null) run(handlers.callLogSaved, function () { return { id: id }; }, 'onCallLogSaved');
         break;
       case 'ctiMessage':
-        run(handlers.ctiMessage, function () { return { message: data.message }; }, 'onSendCTIMessage');
+        if (typeof data.message === 'string') {
+          run(handlers.ctiMessage, function () { return { message: data.message }; }, 'onSendCTIMessage');
+        }
         break;
       case 'customEvent': {
-        var fns = typeof data.type === 'string' && Object.prototype.hasOwnProperty.call(listeners, data.type)
-          ? listeners[data.type] : [];
-        run(fns.map(function (fn) { return { fn: fn }; }), function () {
-          return { message: data.message === undefined ? null : data.message };
+        if (typeof data.type !== 'string' || !Object.prototype.hasOwnProperty.call(listeners, data.type)) break;
+        var message = typeof data.message === 'string' ? data.message : null;
+        run(listeners[data.type].map(function (fn) { return { fn: fn }; }), function () {
+          return { message: message };
         }, 'event listener of ' + data.type);
         break;
       }
@@ -452,26 +472,49 @@
     };
   }
 
+  // Parameter lists of the methods that take a callback after other arguments: a callback
+  // passed too early (arguments left out) still hears what went wrong.
+  var SIGNATURES = {
+    getCallAttachedData: ['callObjectId', 'callback', 'options'],
+    sendCTIMessage: ['msg', 'callback'],
+    fireOnCallBegin: ['callObjectId', 'callType', 'callLabel', 'callback'],
+    fireOnCallEnd: ['callObjectId', 'callDuration', 'callDisposition', 'callback'],
+    fireOnCallLogSaved: ['id', 'callback'],
+    setCallAttachedData: ['callObjectId', 'callData', 'callType', 'callback'],
+    setCallObjectIds: ['callObjectIds', 'callback'],
+    fireEvent: ['eventType', 'message', 'callback'],
+  };
+
   // Wrap every method so that nothing a component passes can make it throw.
-  function guarded(name, fn) {
+  function guarded(name, fn, params) {
+    var full = (methods[name] === fn ? 'sforce.console.cti.' : 'sforce.console.') + name;
+    var cbAt = params ? params.indexOf('callback') : -1;
     return function () {
+      var last = lastFunctionIndex(arguments);
       try {
-        return void fn.apply(null, arguments);
+        if (cbAt > 0 && !isFunction(arguments[cbAt]) && last >= 0 && last < cbAt) {
+          return fail(arguments[last], 'missing arguments: call ' + full + '(' + params.join(', ') + ')');
+        }
+        return fn.apply(null, arguments);
       } catch (err) {
-        logError(name + ' failed', err);
-        var cb = lastFunction(arguments);
-        if (cb) fail(cb, name + ' failed: ' + (err && err.message));
+        logError(full + ' failed', err);
+        if (last >= 0) fail(arguments[last], full + ' failed: ' + (err && err.message));
       }
     };
   }
 
+  function lastFunctionIndex(args) {
+    for (var i = args.length - 1; i >= 0; i--) if (isFunction(args[i])) return i;
+    return -1;
+  }
+
   function lastFunction(args) {
-    for (var i = args.length - 1; i >= 0; i--) if (isFunction(args[i])) return args[i];
-    return null;
+    var i = lastFunctionIndex(args);
+    return i >= 0 ? args[i] : null;
   }
 
   (API.cti || []).forEach(function (name) {
-    if (methods[name]) cti[name] = guarded('sforce.console.cti.' + name, methods[name]);
+    if (methods[name]) cti[name] = guarded(name, methods[name], SIGNATURES[name]);
   });
 
   // ------------------------------------------------------------------ the rest of sforce.console
@@ -497,6 +540,9 @@
       }
       // Standard console events (tabs, logout) are accepted but never fire: ctikit has no tabs.
       if (!Object.prototype.hasOwnProperty.call(listeners, eventType)) listeners[eventType] = [];
+      if (listeners[eventType].length >= MAX_HANDLERS) {
+        return logError('addEventListener: more than ' + MAX_HANDLERS + ' listeners for ' + eventType + '; ignored');
+      }
       listeners[eventType].push(listener);
     },
 
@@ -520,7 +566,7 @@
   };
 
   (API.implemented || []).forEach(function (name) {
-    if (members[name]) sconsole[name] = guarded('sforce.console.' + name, members[name]);
+    if (members[name]) sconsole[name] = guarded(name, members[name], SIGNATURES[name]);
   });
 
   // Members ctikit does not implement (yet): defined from their version so that components

@@ -134,7 +134,9 @@
         try { this.onReady(comp.iframe); } catch (err) { warn('onReady threw', err); }
       }
     } else if (msg.kind === 'request') {
-      if (comp.ready && ev.source === comp.window) this._request(comp, msg);
+      // The nonce on every request: a later document in the same iframe (a navigation) has to
+      // know it too. (Events still go to the iframe's window at the component's origin.)
+      if (comp.ready && ev.source === comp.window && msg.nonce === comp.nonce) this._request(comp, msg);
     }
   };
 
