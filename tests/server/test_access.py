@@ -171,3 +171,23 @@ async def test_websocket_refusals(server: Any) -> None:
     ws = await server.ws_connect(f"/ws?agent=agent1&token={token}", headers={"Origin": own})
     assert (await ws.receive_json())["type"] == "hello"
     await ws.close()
+
+
+async def test_agent_listing_shows_only_what_the_caller_may_read(
+    server: Any, connect: Any
+) -> None:
+    for agent in ("agent1", "agent2"):
+        c = await connect(agent)
+        await c.request("fireOnCallBegin", callId=f"l-{agent}", callType="inbound")
+    seen = {}
+    for who in ("agent1", "sup-blue", "ivr"):
+        status, body = await _call(server, "get", "/api/agents", None, who)
+        assert status == 200, body
+        seen[who] = {a["id"] for a in body["agents"]}
+    assert seen["agent1"] == {"agent1"}
+    assert seen["sup-blue"] == {"agent1"}  # team blue only
+    assert {"agent1", "agent2"} <= seen["ivr"]
+    status, body = await _call(server, "get", "/api/agents", None, "crm")
+    assert status == 403 and "calls:attach" in body["error"]  # logs:read is not enough
+    status, _ = await _call(server, "get", "/api/agents", None, None)
+    assert status == 401

@@ -39,17 +39,18 @@ async def require(request: web.Request, op: Operation, agent: str) -> Principal:
     return who
 
 
-async def readable_agents(request: web.Request, asked: str | None) -> list[str] | None:
-    """For listings: the agents whose data the caller may read, narrowed to ``asked``.
-
-    None means every agent (a service with the scope and no filter).
+async def readable_agents(
+    request: web.Request, asked: str | None, op: Operation = Operation.READ_LOGS
+) -> list[str] | None:
+    """For listings: the agents whose data (``op``) the caller may read, narrowed to
+    ``asked``. None means every agent (a service with the scope and no filter).
     """
     who = await principal(request, agent_hint=asked)
     if asked is not None:
-        await require(request, Operation.READ_LOGS, asked)
+        await require(request, op, asked)
         return [asked]
     if who.role is Role.SERVICE:
-        check_global(who, Operation.READ_LOGS)
+        check_global(who, op)
         return None
     agents = {who.agent} if who.agent else set()
     if who.role is Role.SUPERVISOR and who.team:

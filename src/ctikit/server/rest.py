@@ -169,7 +169,9 @@ async def console_config(request: web.Request) -> web.Response:
 
 @routes.get("/api/agents")
 async def list_agents(request: web.Request) -> web.Response:
+    """Agents with state: all of them for a service; oneself and one's team otherwise."""
     svc = _svc(request)
+    visible = await readable_agents(request, None, Operation.READ_CALLS)
     agents = [
         {
             "id": a,
@@ -177,6 +179,7 @@ async def list_agents(request: web.Request) -> web.Response:
             "connections": svc.hub.connections(a),
         }
         for a in sorted(svc.registry.agents())
+        if visible is None or a in visible
     ]
     return ok(agents=agents)
 

@@ -53,11 +53,6 @@ async def console_page(request: web.Request) -> web.FileResponse:
     return _page("console/index.html")
 
 
-@routes.get("/login")
-async def login_page(request: web.Request) -> web.FileResponse:
-    return _page("login/index.html")
-
-
 @routes.get("/supervisor")
 async def supervisor_page(request: web.Request) -> web.FileResponse:
     return _page("supervisor/index.html")
@@ -72,7 +67,6 @@ async def index(request: web.Request) -> web.Response:
 
 def add_static(app: web.Application, examples_dir: str | None) -> None:
     app.router.add_static("/static/console/", WEB / "console", append_version=False)
-    app.router.add_static("/static/login/", WEB / "login")
     if (WEB / "supervisor").is_dir():
         app.router.add_static("/static/supervisor/", WEB / "supervisor")
     if examples_dir:

@@ -14,6 +14,12 @@
  * time). Requests made while (re)connecting are queued and sent once the hello arrives.
  * Reconnects use exponential back-off from 0.25 s to 5 s with jitter.
  * See docs/protocol.md §1 for the frames.
+ *
+ * Options beyond `url`: `token` (a string, or a function returning one) is sent as the
+ * `token` query parameter (browsers cannot set headers on a WebSocket). After a reconnect the
+ * connection asks for what it missed with `since=<last seq>&epoch=<hello epoch>`; the server
+ * then answers a hello with `resumed: "replay"` (no `calls`) followed by the missed events,
+ * or a full hello (`resumed: "snapshot"`) when it cannot replay.
  */
 (function (global) {
   'use strict';
@@ -32,7 +38,10 @@
     this.minBackoffMs = options.minBackoffMs || DEFAULTS.minBackoffMs;
     this.maxBackoffMs = options.maxBackoffMs || DEFAULTS.maxBackoffMs;
     this.status = 'connecting';
+    this.token = options.token || null;
     this.hello = null;          // latest hello frame
+    this.lastSeq = null;        // seq of the latest event seen (or of the latest hello)
+    this.epoch = null;          // server epoch from the hello: replay cursors are valid within it
     this._ws = null;            // the current WebSocket (exposed for tests)
     this._ready = false;        // hello received on the current socket
     this._started = false;
@@ -69,6 +78,23 @@
     var ids = Object.keys(this._pending);
     for (var i = 0; i < ids.length; i++) this._settle(ids[i], {success: false, error: 'not connected'});
     this._queue = [];
+  };
+
+  /** Use another token from the next (re)connect on. */
+  CtikitConnection.prototype.setToken = function (token) { this.token = token || null; };
+
+  /** The URL of the next connection attempt: token, and the replay cursor after the first. */
+  CtikitConnection.prototype.connectUrl = function () {
+    var url;
+    try { url = new URL(this.url, typeof location !== 'undefined' ? location.href : undefined); }
+    catch (e) { return this.url; }
+    var token = typeof this.token === 'function' ? this.token() : this.token;
+    if (token) url.searchParams.set('token', token);
+    if (this.lastSeq !== null && this.epoch) {
+      url.searchParams.set('since', String(this.lastSeq));
+      url.searchParams.set('epoch', String(this.epoch));
+    }
+    return url.href;
   };
 
   CtikitConnection.prototype.onEvent = function (fn) { this._eventFns.push(fn); return this; };
@@ -157,7 +183,7 @@
     if (this._stopped) return;
     var ws;
     try {
-      ws = new WebSocket(this.url);
+      ws = new WebSocket(this.connectUrl());
     } catch (e) {
       console.warn('ctikit: cannot open WebSocket', e);
       this._scheduleReconnect();
@@ -213,6 +239,8 @@
     switch (frame.type) {
       case 'hello':
         this.hello = frame;
+        if (typeof frame.seq === 'number') this.lastSeq = frame.seq;
+        if (typeof frame.epoch === 'string' && frame.epoch) this.epoch = frame.epoch;
         this._ready = true;
         this._attempt = 0;
         this._setStatus('connected');
@@ -233,6 +261,7 @@
           console.warn('ctikit: ignoring malformed event frame', frame);
           return;
         }
+        if (typeof frame.seq === 'number') this.lastSeq = frame.seq;
         this._emit(this._eventFns, frame);
         break;
       default:

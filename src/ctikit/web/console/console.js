@@ -245,14 +245,109 @@
     });
   }
 
+  // ---- REST (the session is an HttpOnly cookie set by /api/login: scripts never see it) ----
+  /** fetch() JSON; resolves {status, ok, body} (never rejects on HTTP errors). */
+  function api(path, options) {
+    options = options || {};
+    var headers = {'Accept': 'application/json'};
+    if (options.body !== undefined) headers['Content-Type'] = 'application/json';
+    return global.fetch(path, {
+      method: options.method || 'GET', headers: headers, credentials: 'same-origin', cache: 'no-store',
+      body: options.body !== undefined ? JSON.stringify(options.body) : undefined
+    }).then(function (r) {
+      return r.json().then(function (body) { return body; }, function () { return null; })
+        .then(function (body) { return {status: r.status, ok: r.ok, body: body || {}}; });
+    });
+  }
+
+  // ---- login -------------------------------------------------------------------------------
+  var loginDone = null;
+  function showLogin(message, then) {
+    var box = doc.getElementById('login');
+    var form = doc.getElementById('login-form');
+    var msg = doc.getElementById('login-message');
+    var err = doc.getElementById('login-error');
+    loginDone = then;
+    msg.textContent = message || '';
+    msg.hidden = !message;
+    err.hidden = true;
+    box.hidden = false;
+    doc.body.classList.add('login-open');
+    var badge = doc.getElementById('connection-status');
+    badge.dataset.state = 'signed-out';
+    badge.querySelector('.status-text').textContent = 'Not signed in';
+    doc.getElementById('login-username').focus();
+    if (form.dataset.bound) return;
+    form.dataset.bound = '1';
+    form.addEventListener('submit', function (ev) {
+      ev.preventDefault();
+      var submit = form.querySelector('[type=submit]');
+      var username = doc.getElementById('login-username').value.trim();
+      var password = doc.getElementById('login-password').value;
+      if (!username || !password) {
+        err.textContent = 'Enter your user name and password.';
+        err.hidden = false;
+        return;
+      }
+      submit.disabled = true;
+      err.hidden = true;
+      api('/api/login', {method: 'POST', body: {username: username, password: password}}).then(function (res) {
+        submit.disabled = false;
+        if (!res.ok || !res.body.token) {
+          err.textContent = res.body.error || ('Sign-in failed (HTTP ' + res.status + ')');
+          err.hidden = false;
+          return;
+        }
+        var b = res.body;
+        doc.getElementById('login-password').value = '';
+        box.hidden = true;
+        doc.body.classList.remove('login-open');
+        if (loginDone) loginDone(b);
+      }, function (e) {
+        submit.disabled = false;
+        err.textContent = 'Cannot reach the ctikit server (' + e.message + ').';
+        err.hidden = false;
+      });
+    });
+  }
+
   // ---- boot --------------------------------------------------------------------------------
   function boot() {
     var params = new URLSearchParams(global.location.search);
-    var agent = params.get('agent') || '';
-    var notices = new Notices(doc.getElementById('notices'));
+    var agentParam = params.get('agent') || '';
     var app = global.CtikitConsole;
-    app.notices = notices;
+    app.notices = new Notices(doc.getElementById('notices'));
+    app.api = api;
+    api('/api/whoami').then(function (res) {
+      if (res.status === 401) {
+        showLogin(null, function (login) {
+          start(agentParam || login.agent || '', {user: login.user, role: login.role, agent: login.agent, demo: false});
+        });
+        return;
+      }
+      // 404: a server without accounts; treat as open.
+      start(agentParam || (res.ok ? res.body.agent : '') || '', res.ok ? res.body : {});
+    }, function () {
+      start(agentParam, {}); // server unreachable: the connection keeps trying
+    });
+  }
+
+  function start(agent, who) {
+    var app = global.CtikitConsole;
+    var notices = app.notices;
+    who = who || {};
+    var signedIn = !who.demo && typeof who.user === 'string' && who.user !== '';
     doc.getElementById('agent-id').textContent = agent || '—';
+    if (signedIn) {
+      doc.getElementById('user-name').textContent = who.user;
+      doc.getElementById('user-name').title = 'Signed in as ' + who.user;
+      doc.getElementById('user-box').hidden = false;
+      doc.getElementById('logout').addEventListener('click', function () {
+        if (app.conn) app.conn.stop();
+        api('/api/logout', {method: 'POST', body: {}}).then(function () { global.location.reload(); },
+          function () { global.location.reload(); });
+      });
+    }
     if (!/^[A-Za-z0-9._@+-]{1,64}$/.test(agent)) {
       renderStatus('connecting');
       notices.show('error', agent
@@ -261,15 +356,20 @@
       doc.getElementById('connection-status').querySelector('.status-text').textContent = 'No agent';
       return;
     }
+    if (new URLSearchParams(global.location.search).get('agent') !== agent) {
+      try { global.history.replaceState(null, '', '/console?agent=' + encodeURIComponent(agent)); } catch (e) { /* ignore */ }
+    }
     doc.title = agent + ' · ctikit console';
 
     var wsUrl = (global.location.protocol === 'https:' ? 'wss://' : 'ws://') + global.location.host +
       '/ws?agent=' + encodeURIComponent(agent);
-    var conn = new global.CtikitConnection({url: wsUrl});
+    var conn = new global.CtikitConnection({url: wsUrl}); // the session cookie goes with it
     var store = new Store(conn);
+    var readOnly = false;
     app.conn = conn;
     app.store = store;
     app.agent = agent;
+    app.who = who;
 
     var bridge = null;
     if (typeof global.CtikitBridge === 'function') {
@@ -278,10 +378,31 @@
     }
     app.bridge = bridge;
 
-    conn.onStatus(renderStatus);
+    // A socket that keeps failing may mean the login ended (expired, user removed).
+    var probing = false;
+    function authLost() {
+      conn.stop();
+      showLogin('Your session has ended: sign in again.', function () { global.location.reload(); });
+    }
+    conn.onStatus(function (status) {
+      renderStatus(status);
+      if (status !== 'reconnecting' || probing || !signedIn) return;
+      probing = true;
+      setTimeout(function () {
+        api('/api/whoami').then(function (res) {
+          probing = false;
+          if (res.status === 401) authLost();
+        }, function () { probing = false; });
+      }, 1500);
+    });
     renderStatus(conn.status);
     conn.onHello(function (frame) {
       if (frame.connector) setConnector(frame.connector);
+      if (frame.resumed === 'replay') {
+        // The server replays what we missed as events; our state is kept.
+        if (typeof frame.seq === 'number') store.seq = frame.seq;
+        return;
+      }
       store.snapshot(frame);
     });
     conn.onEvent(function (frame) {
@@ -298,6 +419,7 @@
       store: store, conn: conn, notices: notices,
       linesRoot: doc.getElementById('lines'),
       noCalls: doc.getElementById('no-calls'),
+      announcer: doc.getElementById('announcer'),
       dialForm: doc.getElementById('dialpad'),
       dialInput: doc.getElementById('dial-input'),
       dialKeypad: doc.getElementById('dial-keypad'),
@@ -338,11 +460,24 @@
       });
     }
 
+    // A supervisor watching an agent's console: everything shows, nothing can be changed.
+    function setReadOnly() {
+      readOnly = true;
+      log.readOnly = true;
+      log.render(store);
+      doc.body.classList.add('read-only');
+      doc.getElementById('read-only').hidden = false;
+      simulate.hidden = true;
+      Array.prototype.forEach.call(doc.querySelectorAll('#log-form input, #log-form select, #log-form textarea, #log-form button, #dialpad input, #dialpad button'),
+        function (el) { el.disabled = true; });
+      notices.show('info', 'You are watching ' + agent + "'s console: read-only.", {testid: 'read-only-hint'});
+    }
+
     var simulate = doc.getElementById('simulate-call');
     function setConnector(connector) {
       store.connector = connector;
       doc.getElementById('connector-name').textContent = connector && connector.name ? 'Line: ' + connector.name : '';
-      simulate.hidden = !(connector && connector.canPlaceCalls);
+      simulate.hidden = readOnly || !(connector && connector.canPlaceCalls);
     }
     simulate.addEventListener('click', function () {
       simulate.disabled = true;
@@ -353,23 +488,30 @@
     });
 
     conn.start();
-    fetch('/api/console/config?agent=' + encodeURIComponent(agent), {credentials: 'same-origin'})
-      .then(function (r) { return r.json().then(function (body) { return {ok: r.ok, body: body}; }); })
-      .then(function (res) {
-        var cfg = res.body || {};
-        if (!res.ok || cfg.success === false) throw new Error(cfg.error || 'HTTP error');
-        app.config = cfg;
-        if (cfg.connector) setConnector(cfg.connector);
-        if (cfg.demo) {
-          notices.show('info', 'Demo mode: press "Simulate call" to make a test call ring on this console.', {testid: 'demo-hint'});
-        }
-        showAgents(cfg.agents);
-        addComponents(cfg.components, bridge);
-      })
-      .catch(function (e) {
-        notices.show('error', 'Could not load the console configuration (' + e.message + '); components are not shown.',
-          {testid: 'config-error'});
-      });
+    api('/api/console/config?agent=' + encodeURIComponent(agent)).then(function (res) {
+      var cfg = res.body || {};
+      if (res.status === 401) { authLost(); return; }
+      if (res.status === 403) {
+        conn.stop();
+        renderStatus('connecting');
+        doc.getElementById('connection-status').querySelector('.status-text').textContent = 'Not allowed';
+        notices.show('error', cfg.error || ('You may not open the console of ' + agent + '.'),
+          {testid: 'forbidden', dismissable: false});
+        return;
+      }
+      if (!res.ok || cfg.success === false) throw new Error(cfg.error || ('HTTP ' + res.status));
+      app.config = cfg;
+      if (cfg.user && cfg.user.readOnly) setReadOnly();
+      if (cfg.connector) setConnector(cfg.connector);
+      if (cfg.demo) {
+        notices.show('info', 'Demo mode: press "Simulate call" to make a test call ring on this console.', {testid: 'demo-hint'});
+      }
+      showAgents(cfg.agents);
+      addComponents(cfg.components, bridge);
+    }).catch(function (e) {
+      notices.show('error', 'Could not load the console configuration (' + e.message + '); components are not shown.',
+        {testid: 'config-error'});
+    });
 
     // Live timers.
     global.setInterval(function () { softphone.tick(); }, 1000);

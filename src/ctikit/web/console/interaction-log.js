@@ -33,6 +33,7 @@
     this.selected = null;     // call ID
     this.signature = null;    // of the option list last rendered
     this.logged = {};         // call ID -> [log IDs saved from this console]
+    this.readOnly = false;    // a supervisor watching: nothing can be saved
 
     this.select.addEventListener('change', function () {
       self.selected = self.select.value || null;
@@ -97,7 +98,7 @@
       sel.value = this.selected || '';
       sel.disabled = !choices.length;
     }
-    this.saveButton.disabled = !this.selected || this.saving;
+    this.saveButton.disabled = !this.selected || this.saving || this.readOnly;
     this._renderHint();
   };
 
@@ -140,7 +141,7 @@
     this.conn.request('saveCallLog', fields).then(function (resp) {
       self.saving = false;
       self.saveButton.textContent = 'Save call log';
-      self.saveButton.disabled = !self.selected;
+      self.saveButton.disabled = !self.selected || self.readOnly;
       if (!resp.success) { self._error('Not saved: ' + (resp.error || 'unknown error')); return; }
       var logId = resp.logId === undefined || resp.logId === null ? '?' : String(resp.logId);
       (self.logged[callId] = self.logged[callId] || []).push(logId);

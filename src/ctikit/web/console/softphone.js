@@ -33,6 +33,7 @@
     this.linesRoot = opts.linesRoot;
     this.noCalls = opts.noCalls;
     this.rows = {};   // call ID -> row object
+    this.announcer = opts.announcer || null;
     this._initDialpad(opts);
   }
 
@@ -90,6 +91,7 @@
     for (var id in this.rows) {
       if (!seen[id]) {
         var gone = this.rows[id];
+        if (gone.call) this._announce('Call ended: ' + C().callTitle(gone.call));
         if (gone.el.parentNode) gone.el.parentNode.removeChild(gone.el);
         delete this.rows[id];
       }
@@ -207,10 +209,24 @@
     return row;
   };
 
+  Softphone.prototype._announce = function (text) {
+    if (!this.announcer) return;
+    this.announcer.textContent = '';
+    var el = this.announcer;
+    setTimeout(function () { el.textContent = text; }, 50);
+  };
+
   Softphone.prototype._updateRow = function (row, call) {
     if (!call) return;
     row.call = call;
     var state = call.lineState || 'component';
+    var announced = state + (call.muted ? ' muted' : '');
+    if (row.announced !== announced) {
+      row.announced = announced;
+      var who = C().callTitle(call);
+      this._announce(state === 'ringing' ? 'Incoming call from ' + who
+        : (STATE_TEXT[state] || 'Call') + ': ' + who + (call.muted ? ', muted' : ''));
+    }
     var el = row.el;
     el.dataset.state = state;
     el.dataset.muted = call.muted ? 'true' : 'false';
