@@ -37,7 +37,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     passwd.add_argument("username")
     passwd.add_argument("--password-stdin", action="store_true")
     hp = usub.add_parser(
-        "hash-password", parents=[db], help="print an argon2 hash for a config file's [[users]] password_hash"
+        "hash-password",
+        parents=[db],
+        help="print an argon2 hash for a config file's [[users]] password_hash",
     )
     hp.add_argument("--password-stdin", action="store_true")
 

@@ -7,10 +7,6 @@ import re
 import time
 from typing import Any
 
-# Import hypothesis now, before Playwright's greenlets run: its pytest plugin imports it
-# lazily at the terminal summary, and after greenlet switches CPython 3.11.7's parser fails
-# there ("AST constructor recursion depth mismatch"), failing a run whose tests all passed.
-# (Belongs in tests/browser/conftest.py: reported to the lead.)
 from playwright.sync_api import WebSocketRoute, expect
 
 ARTIFACTS_NAME = "test-artifacts"
