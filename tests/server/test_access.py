@@ -173,9 +173,7 @@ async def test_websocket_refusals(server: Any) -> None:
     await ws.close()
 
 
-async def test_agent_listing_shows_only_what_the_caller_may_read(
-    server: Any, connect: Any
-) -> None:
+async def test_agent_listing_shows_only_what_the_caller_may_read(server: Any, connect: Any) -> None:
     for agent in ("agent1", "agent2"):
         c = await connect(agent)
         await c.request("fireOnCallBegin", callId=f"l-{agent}", callType="inbound")
@@ -191,3 +189,26 @@ async def test_agent_listing_shows_only_what_the_caller_may_read(
     assert status == 403 and "calls:attach" in body["error"]  # logs:read is not enough
     status, _ = await _call(server, "get", "/api/agents", None, None)
     assert status == 401
+
+
+async def test_demo_mode_needs_no_login(aiohttp_client: Any, tmp_path: Any) -> None:
+    from ctikit.config import Config
+    from ctikit.server.app import build_app
+
+    app = await build_app(Config(database=f"sqlite:///{tmp_path / 'd.db'}", demo=True))
+    client = await aiohttp_client(app)
+    ws = await client.ws_connect("/ws?agent=agent7")
+    assert (await ws.receive_json())["type"] == "hello"
+    await ws.send_json({"id": 1, "op": "fireOnCallBegin", "callId": "d1", "callType": "inbound"})
+    await ws.send_json({"id": 2, "op": "fireOnCallEnd", "callId": "d1", "duration": 3})
+    await ws.send_json({"id": 3, "op": "saveCallLog", "callId": "d1", "subject": "demo"})
+    saved = None
+    while saved is None:
+        frame = await ws.receive_json(timeout=5)
+        if frame.get("id") == 3:
+            saved = frame["logId"]
+    await ws.close()
+    r = await client.get("/api/call-logs/export.csv")  # no agent named: everything
+    assert saved in await r.text()
+    r = await client.get("/api/call-logs?agent=agent7")
+    assert (await r.json())["total"] == 1

@@ -23,7 +23,7 @@ from aiohttp import web
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from ..core.access import AccessDeniedError, Principal, Role
+from ..core.access import SCOPES, AccessDeniedError, Principal, Role
 from ..core.errors import CtiRequestError
 from ..storage import AccountStore
 
@@ -112,8 +112,11 @@ class Authenticator:
     async def principal_for(self, token: str | None, *, agent_hint: str | None = None) -> Principal:
         """The principal a token stands for; raises :class:`AuthError`."""
         if self.demo and not token:
-            # Development mode: whoever asks is the agent they name.
-            return Principal(name=agent_hint or "demo", role=Role.AGENT, agent=agent_hint)
+            # Development mode: whoever asks is the agent they name; a request that names
+            # no agent (listing, export) may see everything.
+            if agent_hint is None:
+                return Principal(name="demo", role=Role.SERVICE, scopes=SCOPES)
+            return Principal(name=agent_hint, role=Role.AGENT, agent=agent_hint)
         if not token:
             raise AuthError("log in first: no token given")
         if token.startswith("ctk_"):
