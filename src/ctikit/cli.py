@@ -58,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
         "demo", help="run server + simulator + console with example components (SQLite ctikit.db)"
     )
     _server_flags(demo, default_port=8080)
+    demo.add_argument(
+        "--sip",
+        action="store_true",
+        help="real SIP instead of the simulator: starts kamailio and a baresip phone per "
+        "agent line on 127.0.0.1 (apt: kamailio baresip-core)",
+    )
 
     serve = sub.add_parser("serve", help="run the CTI server")
     serve.add_argument("--config", metavar="FILE", help="TOML config file (docs/configuration.md)")
@@ -90,6 +96,7 @@ def _config_from(args: argparse.Namespace) -> Config:
         from .server.app import default_examples_dir
 
         config = config.with_overrides(
+            connector="sip" if args.sip else None,
             demo=True,
             agents=config.agents or DEMO_AGENTS,
             examples_dir=config.examples_dir or default_examples_dir(),

@@ -47,7 +47,10 @@ class Config:
     host: str = "127.0.0.1"
     port: int = 8080
     database: str = "sqlite:///ctikit.db"
-    connector: str = "sim"
+    connector: str = "sim"  # "sim" (built-in simulator) or "sip" (kamailio + baresip lab)
+    sip_lines: int = 2  # SIP: baresip lines (phones) per agent
+    sip_queue: str | None = None  # SIP: a contact-centre number every agent answers
+    sip_root: str | None = None  # SIP: where lab files go (default: a new temp dir)
     scenario: str | None = None
     components: tuple[ComponentConfig, ...] = ()
     agents: tuple[AgentConfig, ...] = ()

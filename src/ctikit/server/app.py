@@ -30,7 +30,19 @@ def make_connector(config: Config) -> Connector:
 
         directory = Directory({a.extension: a.id for a in config.agents if a.extension})
         return SimulatorConnector(directory=directory)
-    raise ValueError(f"unknown connector {config.connector!r} (known: sim)")
+    if config.connector == "sip":
+        from ..connectors.sip import SipConnector
+
+        extensions = {a.id: a.extension for a in config.agents if a.extension}
+        if not extensions:
+            raise ValueError("the sip connector needs [[agents]] with extensions")
+        return SipConnector.with_new_lab(
+            extensions,
+            lines=config.sip_lines,
+            queue=config.sip_queue,
+            root=Path(config.sip_root) if config.sip_root else None,
+        )
+    raise ValueError(f"unknown connector {config.connector!r} (known: sim, sip)")
 
 
 @web.middleware

@@ -72,7 +72,10 @@ class CtiService:
 
     @property
     def can_place_calls(self) -> bool:
-        return isinstance(self.connector, CallPlacer)
+        # Some connectors (SIP) can place test calls only when a caller phone is set up.
+        return isinstance(self.connector, CallPlacer) and bool(
+            getattr(self.connector, "can_place_calls", True)
+        )
 
     # ----------------------------------------------------------- component ops
 
@@ -145,12 +148,15 @@ class CtiService:
         if data is not None and not isinstance(data, Mapping):
             raise CtiRequestError("data must be a JSON object")
         # Missing values are made up by the connector (a realistic random caller).
-        return await self.connector.place_inbound_call(
-            agent,
-            ani=ani if isinstance(ani, str) else None,
-            dnis=dnis if isinstance(dnis, str) else None,
-            data=data if isinstance(data, Mapping) else None,
-        )
+        try:
+            return await self.connector.place_inbound_call(
+                agent,
+                ani=ani if isinstance(ani, str) else None,
+                dnis=dnis if isinstance(dnis, str) else None,
+                data=data if isinstance(data, Mapping) else None,
+            )
+        except ActionFailedError as exc:
+            raise CommandRejectedError(f"cannot place a test call: {exc}") from None
 
     async def save_call_log(
         self,

@@ -1,0 +1,198 @@
+"""Running a SIP lab: kamailio and the baresip phones as supervised processes.
+
+:class:`SipLab` writes the files of a :class:`~.labconfig.LabPlan`, starts kamailio and one
+baresip per agent line (and per caller), restarts any that dies, and stops them all
+(SIGTERM, then SIGKILL). :meth:`SipLab.wait_ready` waits until the proxy answers and every
+phone is registered. The :class:`~.connector.SipConnector` does not start processes itself:
+give it ``lab=`` and it starts and stops the lab with itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import shutil
+import socket
+from collections.abc import Callable
+
+from .baresip import parse_reginfo
+from .ctrl import CtrlConnection, CtrlError
+from .labconfig import HOST, LabPlan, PhoneSpec, phone_dir, write_lab
+from .procs import ManagedProcess
+
+log = logging.getLogger(__name__)
+
+
+class LabError(RuntimeError):
+    """The lab could not be started (a binary is missing, a phone never registered...)."""
+
+
+def find_binaries(kamailio: str = "kamailio", baresip: str = "baresip") -> tuple[str, str]:
+    """Paths of the two programs; raises :class:`LabError` naming what is missing."""
+    found = {name: shutil.which(name) for name in (kamailio, baresip)}
+    missing = [name for name, path in found.items() if path is None]
+    if missing:
+        raise LabError(
+            f"{' and '.join(missing)} not found on PATH: install the Debian packages kamailio "
+            "and baresip-core (see docs/connectors.md)"
+        )
+    return found[kamailio] or kamailio, found[baresip] or baresip
+
+
+class SipLab:
+    """The processes of a lab. See the module docstring."""
+
+    def __init__(
+        self,
+        plan: LabPlan,
+        *,
+        kamailio: str = "kamailio",
+        baresip: str = "baresip",
+        on_phone_exit: Callable[[PhoneSpec, int], None] | None = None,
+    ) -> None:
+        self.plan = plan
+        self._kamailio_bin, self._baresip_bin = kamailio, baresip
+        self.on_phone_exit = on_phone_exit
+        self.kamailio: ManagedProcess | None = None
+        self.phones: dict[str, ManagedProcess] = {}
+        self._started = False
+
+    @property
+    def started(self) -> bool:
+        return self._started
+
+    async def start(self, *, ready_timeout: float = 15.0) -> None:
+        """Write the files, start every process and wait until all phones are registered."""
+        if self._started:
+            return
+        kam, bare = find_binaries(self._kamailio_bin, self._baresip_bin)
+        plan = self.plan
+        await asyncio.to_thread(write_lab, plan)
+        logs = plan.root / "logs"
+        self.kamailio = ManagedProcess(
+            "kamailio",
+            [kam, "-DD", "-E", "-f", str(plan.root / "kamailio.cfg"), "-w", str(plan.root)],
+            log_path=logs / "kamailio.log",
+            term_timeout=5.0,
+        )
+        for phone in plan.phones:
+            self.phones[phone.name] = ManagedProcess(
+                f"baresip {phone.name}",
+                [bare, "-f", str(phone_dir(plan, phone))],
+                log_path=logs / f"{phone.name}.log",
+                term_timeout=3.0,
+                on_exit=self._exit_handler(phone),
+            )
+        self._started = True
+        try:
+            await self.kamailio.start()
+            await self.wait_proxy(within=ready_timeout)
+            await asyncio.gather(*(p.start() for p in self.phones.values()))
+            await self.wait_ready(within=ready_timeout)
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        """Stop every process (phones first, so they can unregister). Idempotent."""
+        procs = list(self.phones.values())
+        await asyncio.gather(*(p.stop() for p in procs), return_exceptions=True)
+        if self.kamailio is not None:
+            await self.kamailio.stop()
+        self._started = False
+
+    def phone(self, name: str) -> ManagedProcess:
+        return self.phones[name]
+
+    def phone_of(self, agent: str, line: int = 1) -> ManagedProcess:
+        return self.phones[f"{agent}-{line}"]
+
+    async def restart_kamailio(self, *, crash: bool = False) -> None:
+        """Restart the proxy: SIGTERM (registrations kept) or, with ``crash``, SIGKILL (lost:
+        phones come back at their next REGISTER refresh, ``regint``)."""
+        if self.kamailio is None:
+            raise LabError("the lab is not started")
+        before = self.kamailio.starts
+        self.kamailio.signal(9 if crash else 15)
+        async with asyncio.timeout(15.0):
+            await self.kamailio.wait_restarted(before)
+        await self.wait_proxy(within=10.0)
+
+    # -------------------------------------------------------------- readiness
+
+    async def wait_proxy(self, *, within: float) -> None:
+        """Wait until kamailio answers a SIP OPTIONS on its port (up to ``within`` s)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while not await asyncio.to_thread(sip_ping, self.plan.proxy_port):
+            if loop.time() > deadline:
+                raise LabError(
+                    f"kamailio did not answer on {HOST}:{self.plan.proxy_port} within "
+                    f"{within} s; see {self.plan.root / 'logs' / 'kamailio.log'}"
+                )
+            if self.kamailio is not None and self.kamailio.starts > 2:
+                raise LabError(f"kamailio keeps exiting; see {self.plan.root / 'logs'}")
+            await asyncio.sleep(0.05)
+
+    async def wait_ready(self, *, within: float) -> None:
+        """Wait until every phone's ``ctrl_tcp`` answers and all its accounts are registered."""
+        await asyncio.gather(*(self.wait_registered(p, within=within) for p in self.plan.phones))
+
+    async def wait_registered(self, phone: PhoneSpec, *, within: float) -> None:
+        """Wait until ``phone`` answers on ``ctrl_tcp`` and all its AORs are registered."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        last = "not reachable"
+        aors = phone.aors(self.plan.proxy_port)
+        while loop.time() < deadline:
+            try:
+                conn = await CtrlConnection.open(HOST, phone.ctrl_port, name=phone.name)
+            except OSError as exc:
+                last = f"ctrl_tcp {HOST}:{phone.ctrl_port}: {exc}"
+                await asyncio.sleep(0.05)
+                continue
+            try:
+                while loop.time() < deadline:
+                    regs = parse_reginfo((await conn.request("reginfo")).data)
+                    if all(regs.get(a) for a in aors):
+                        return
+                    last = f"registrations {regs}"
+                    await asyncio.sleep(0.05)
+            except CtrlError as exc:
+                last = str(exc)
+            finally:
+                await conn.close()
+        raise LabError(f"{phone.name} not ready within {within} s: {last}")
+
+    def _exit_handler(self, phone: PhoneSpec) -> Callable[[int], None]:
+        def handler(rc: int) -> None:
+            if self.on_phone_exit is not None:
+                self.on_phone_exit(phone, rc)
+
+        return handler
+
+
+def sip_ping(port: int, host: str = HOST, timeout: float = 0.3) -> bool:
+    """True if something answers a SIP OPTIONS sent to ``host:port`` over UDP."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((host, 0))
+        s.settimeout(timeout)
+        lport = s.getsockname()[1]
+        tag = secrets.token_hex(4)
+        msg = (
+            f"OPTIONS sip:{host}:{port} SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP {host}:{lport};branch=z9hG4bK{tag}\r\n"
+            "Max-Forwards: 70\r\n"
+            f"From: <sip:ping@{host}>;tag={tag}\r\n"
+            f"To: <sip:{host}:{port}>\r\n"
+            f"Call-ID: ping-{tag}@{host}\r\n"
+            "CSeq: 1 OPTIONS\r\n"
+            "Content-Length: 0\r\n\r\n"
+        ).encode()
+        try:
+            s.sendto(msg, (host, port))
+            data = s.recv(4096)
+        except OSError:
+            return False
+        return data.startswith(b"SIP/2.0 ")

@@ -1,0 +1,48 @@
+"""Ten concurrent sipp calls across five agents, answered through the connector (item 6)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from ctikit.connectors.sip import SipConnector
+from ctikit.connectors.sip.labconfig import AgentSpec, plan_lab
+from ctikit.connectors.sip.load import AnsweringSink, run_sipp
+from ctikit.core.telephony import CallAnswered, CallOffered, CallReleased
+
+from .sipkit import require_sip_binaries
+
+pytestmark = pytest.mark.sip
+
+
+async def test_ten_concurrent_sipp_calls(tmp_path: Path) -> None:
+    require_sip_binaries()
+    agents = [AgentSpec(agent=f"agent{i}", extension=str(2000 + i)) for i in range(1, 6)]
+    plan = plan_lab(tmp_path, agents, [])
+    conn = SipConnector.for_lab(plan)
+    sink = AnsweringSink(connector=conn)
+    await conn.start(sink)
+    try:
+        start = time.monotonic()
+        result = await run_sipp(
+            plan, [a.extension for a in agents], calls=10, concurrency=10, rate=50, hold_ms=1500,
+            max_seconds=30,
+        )  # fmt: skip
+        took = time.monotonic() - start
+    finally:
+        await conn.stop()
+    assert (result.returncode, result.successful, result.failed) == (0, 10, 0), (
+        result.log_path.read_text()[-2000:]
+    )
+    assert sink.errors == []
+    assert sink.peak_active == 10  # all ten were up at once
+    assert sink.count(CallOffered) == sink.count(CallAnswered) == 10
+    released = [e for e in sink.events if isinstance(e, CallReleased)]
+    assert len(released) == 10 and {e.reason for e in released} == {"caller hung up"}
+    for a in agents:  # two calls per agent, one per line
+        offers = [e for e in sink.events if isinstance(e, CallOffered) and e.agent == a.agent]
+        assert len(offers) == 2
+        assert sink.registry.calls(a.agent) == []
+    assert took < 10

@@ -1,0 +1,49 @@
+"""The SIP connector behind the server's real CtiService (the sink the server uses)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ctikit.connectors.sip import SipConnector
+from ctikit.core import CallRegistry
+from ctikit.core.errors import CommandRejectedError
+from ctikit.core.model import LineState
+from ctikit.server.hub import Hub
+from ctikit.server.service import CtiService
+from ctikit.storage import CallLogStore
+
+from .sipkit import eventually, require_sip_binaries
+
+pytestmark = pytest.mark.sip
+
+
+async def test_commands_through_the_service_reach_real_phones(tmp_path: Path) -> None:
+    require_sip_binaries()
+    conn = SipConnector.with_new_lab({"agent1": "1001", "agent2": "1002"}, root=tmp_path)
+    store = await CallLogStore.open(f"sqlite:///{tmp_path / 'calls.db'}")
+    service = CtiService(CallRegistry(), conn, store, Hub())
+    await conn.start(service)
+    try:
+        assert service.can_place_calls
+        cid = await service.place_call("agent1", ani="+14155550111", dnis=None, data={"k": "v"})
+        await eventually(lambda: cid in service.call_ids("agent1"))
+        await service.send_cti_message("agent1", "/ANSWER")
+        await eventually(
+            lambda: service.registry.get_call("agent1", cid).line_state is LineState.CONNECTED
+        )
+        assert service.registry.get_call("agent1", cid).data["k"] == "v"
+        # A number nobody has: the dial starts, then fails with the SIP reason.
+        await service.send_cti_message("agent2", "/DIAL?NUMBER=4040")
+        await eventually(lambda: service.registry.recent_calls("agent2") != [])
+        (failed,) = service.registry.recent_calls("agent2")
+        assert failed.disposition == "not found"
+        # The registry refuses what the state forbids before the connector is asked.
+        with pytest.raises(CommandRejectedError):
+            await service.send_cti_message("agent2", "/HOLD")
+        await service.send_cti_message("agent1", "/HANGUP")
+        await eventually(lambda: service.call_ids("agent1") == [])
+    finally:
+        await conn.stop()
+        await store.close()
