@@ -180,7 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     if config.demo:
         logging.getLogger("ctikit").warning(
-            "DEMO MODE: no authentication, simulated telephony; do not expose this server"
+            "DEMO MODE: no authentication (every request acts as the agent it names), %s; "
+            "do not expose this server",
+            "real SIP phones on 127.0.0.1" if config.connector == "sip" else "simulated telephony",
         )
     from .server.app import serve
 
