@@ -24,8 +24,8 @@ from ...core.commands import Action
 from ...core.model import LineState
 from ...core.telephony import ConnectorAction, TelephonyEvent
 from ..base import ActionFailedError, EventSink
+from ..directory import Directory
 from ..sim.callers import random_caller
-from ..sim.config import Directory
 from .baresip import (
     BaresipEvent,
     Response,

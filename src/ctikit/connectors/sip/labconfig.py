@@ -31,7 +31,7 @@ from pathlib import Path
 from ...core.commands import NUMBER_RE
 from ...core.errors import CtiRequestError
 from ...core.model import check_agent_id
-from ..sim.config import Directory
+from ..directory import Directory
 
 HOST = "127.0.0.1"
 PORTS_PER_PROCESS = 4

@@ -56,7 +56,7 @@ from ...core.telephony import (
     TelephonyEvent,
 )
 from ..base import ActionFailedError
-from ..sim.config import Directory
+from ..directory import Directory
 from .baresip import BaresipEvent, sip_user
 
 log = logging.getLogger(__name__)
