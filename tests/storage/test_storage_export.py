@@ -77,8 +77,17 @@ def test_csv_row_quotes_and_formats() -> None:
 
 @pytest.mark.parametrize(
     "value",
-    [FORMULA, "+1415+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\tcmd", "\r=1", "=1",
-     "+1 415", "=cmd|' /C calc'!A0"],
+    [
+        FORMULA,
+        "+1415+cmd|' /C calc'!A0",
+        "-2+3",
+        "@SUM(A1)",
+        "\tcmd",
+        "\r=1",
+        "=1",
+        "+1 415",
+        "=cmd|' /C calc'!A0",
+    ],
 )
 def test_csv_row_guards_formula_injection(value: str) -> None:
     [row] = parse_csv(csv_row(sample_log(subject=value, ani=value, comments=value)))
@@ -87,8 +96,9 @@ def test_csv_row_guards_formula_injection(value: str) -> None:
 
 
 def test_csv_row_leaves_safe_text_alone() -> None:
-    [row] = parse_csv(csv_row(sample_log(subject="a=b", comments="'already", ani="+14155550100",
-                                         dnis="-12.5")))
+    [row] = parse_csv(
+        csv_row(sample_log(subject="a=b", comments="'already", ani="+14155550100", dnis="-12.5"))
+    )
     cells = dict(zip(CSV_COLUMNS, row, strict=True))
     assert (cells["subject"], cells["comments"]) == ("a=b", "'already")
     assert (cells["ani"], cells["dnis"]) == ("+14155550100", "-12.5")

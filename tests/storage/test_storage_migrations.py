@@ -33,7 +33,7 @@ def _schema_info(conn: Connection) -> tuple[set[str], set[str], str | None]:
 async def test_open_creates_schema(store: CallLogStore) -> None:
     async with engine_of(store).connect() as conn:
         tables, indexes, revision = await conn.run_sync(_schema_info)
-    assert {"call_logs", "alembic_version"} <= tables
+    assert {"call_logs", "users", "service_tokens", "settings", "alembic_version"} <= tables
     assert {
         "ix_call_logs_agent_id_created_at",
         "ix_call_logs_call_id",
@@ -105,3 +105,9 @@ async def test_sqlite_connections_are_durable(tmp_path: object) -> None:
     assert mode == "wal"
     assert sync == 2  # FULL
     assert busy is not None and int(busy) >= 1000
+
+
+def test_head_revision_constant_matches_the_scripts() -> None:
+    from alembic.script import ScriptDirectory
+
+    assert ScriptDirectory.from_config(alembic_config()).get_current_head() == HEAD_REVISION

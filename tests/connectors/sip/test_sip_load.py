@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import time
 from pathlib import Path
 
@@ -31,6 +33,11 @@ async def test_ten_concurrent_sipp_calls(tmp_path: Path) -> None:
             max_seconds=30,
         )  # fmt: skip
         took = time.monotonic() - start
+        # sipp exits once its BYEs are answered; each phone's CALL_CLOSED reaches us over
+        # ctrl_tcp a moment later. Stopping before then would release calls as "stopped".
+        deadline = time.monotonic() + 10
+        while sink.count(CallReleased) < 10 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
     finally:
         await conn.stop()
     assert (result.returncode, result.successful, result.failed) == (0, 10, 0), (

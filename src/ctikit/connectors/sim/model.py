@@ -188,11 +188,11 @@ class SimModel(LineTable):
                     raise ActionFailedError("/DTMF needs DIGITS")
                 line.digits += action.digits
             case Action.TRANSFER:
-                if isinstance(action.data, dict):
-                    # The registry's data is authoritative: it includes what components
-                    # set with setCallAttachedData, which must follow the call.
-                    line.data = dict(action.data)
                 self._transfer(line, action.number, now, step)
+                if isinstance(action.data, dict):
+                    # Accepted: the registry's data is authoritative (it includes what
+                    # components set with setCallAttachedData) and must follow the call.
+                    line.data = dict(action.data)
         return step
 
     def timer_fired(self, timer_id: str, now: float) -> SimStep:
