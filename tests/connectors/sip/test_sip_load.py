@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-
 import time
 from pathlib import Path
 
@@ -36,7 +35,7 @@ async def test_ten_concurrent_sipp_calls(tmp_path: Path) -> None:
         # sipp exits once its BYEs are answered; each phone's CALL_CLOSED reaches us over
         # ctrl_tcp a moment later. Stopping before then would release calls as "stopped".
         deadline = time.monotonic() + 10
-        while sink.count(CallReleased) < 10 and time.monotonic() < deadline:
+        while sink.count(CallReleased) < 10 and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.05)
     finally:
         await conn.stop()
