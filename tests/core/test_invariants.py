@@ -21,6 +21,8 @@ class RegistryMachine(RuleBasedStateMachine):
         # Model: per agent, the expected ordered list of active IDs.
         self.model: dict[str, list[str]] = {a: [] for a in AGENTS}
         self.seqs: dict[str, int] = dict.fromkeys(AGENTS, 0)
+        # Calls the telephony side offered (on a line), per agent.
+        self.lines: dict[str, set[str]] = {a: set() for a in AGENTS}
 
     def _tick(self) -> float:
         self.now += 1.5
@@ -55,6 +57,7 @@ class RegistryMachine(RuleBasedStateMachine):
             assert cid in self.model[agent] or len(self.model[agent]) >= 5
             return
         self.model[agent].append(cid)
+        self.lines[agent].add(cid)
         self._record(agent, events)
 
     @rule(agent=st.sampled_from(AGENTS), cid=IDS, duration=st.integers(0, 500))
@@ -62,8 +65,9 @@ class RegistryMachine(RuleBasedStateMachine):
         try:
             events = self.reg.end_call(agent, cid, duration, "done", now=self._tick())
         except CtiError:
-            assert cid not in self.model[agent]
+            assert cid not in self.model[agent] or cid in self.lines[agent]
             return
+        assert cid not in self.lines[agent], "a call on a line was ended by a component"
         self.model[agent].remove(cid)
         self._record(agent, events)
 
@@ -72,8 +76,10 @@ class RegistryMachine(RuleBasedStateMachine):
         try:
             events = self.reg.set_call_ids(agent, ids, now=self._tick())
         except CtiError:
-            assert len(set(ids)) != len(ids) or len(ids) > 5
+            drops_a_line = not self.lines[agent] <= set(ids)
+            assert len(set(ids)) != len(ids) or len(ids) > 5 or drops_a_line
             return
+        assert self.lines[agent] <= set(ids), "a call on a line was dropped"
         self.model[agent] = list(ids)
         self._record(agent, events)
 
@@ -99,6 +105,7 @@ class RegistryMachine(RuleBasedStateMachine):
                 now=now,
             )
             self.model[agent].remove(action.call_id)
+            self.lines[agent].discard(action.call_id)
         elif msg == "/MUTE":
             events = self.reg.apply(
                 tel.CallMuted(agent=agent, call_id=action.call_id, muted=True), now=now

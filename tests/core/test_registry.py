@@ -204,3 +204,42 @@ def test_line_status_only_on_change() -> None:
     reg = CallRegistry()
     assert len(reg.apply(tel.LineStatus(agent="a1", up=False, reason="phone died"), now=0)) == 1
     assert reg.apply(tel.LineStatus(agent="a1", up=False), now=1) == []
+
+
+def test_calls_on_a_line_cannot_be_dropped_or_ended_by_components() -> None:
+    reg = CallRegistry()
+    offer(reg, "a1", "line-1")
+    reg.begin_call("a1", "soft-1", "inbound", now=1)
+    with pytest.raises(CtiRequestError, match="must keep call 'line-1'"):
+        reg.set_call_ids("a1", ["soft-1"], now=2)
+    with pytest.raises(CtiRequestError, match="/HANGUP"):
+        reg.end_call("a1", "line-1", 5, "", now=2)
+    reg.set_call_ids("a1", ["soft-1", "line-1"], now=3)  # reordering is fine
+    assert reg.call_ids("a1") == ["soft-1", "line-1"]
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ('{"a": NaN}', "not JSON"),
+        ('{"a": Infinity}', "not JSON"),
+        ('{"a": "\\ud800"}', "lone surrogate"),
+        ("[" * 40 + "]" * 40, "nested too deeply"),
+        ("[" * 5000 + "]" * 5000, "nested too deeply"),
+    ],
+)
+def test_attached_data_must_be_strict_json(text: str, reason: str) -> None:
+    reg = CallRegistry()
+    reg.begin_call("a1", "c1", "inbound", now=0)
+    with pytest.raises(CtiRequestError, match=reason):
+        reg.set_attached_data("a1", "c1", text, None, now=1)
+    with pytest.raises(CtiRequestError):
+        reg.attach_data("a1", "c1", {"x": float("nan")}, now=1)
+    with pytest.raises(CtiRequestError, match="lone surrogate"):
+        reg.begin_call("a1", "c2", "inbound", "\ud800", now=1)
+    assert reg.get_call("a1", "c1").data == {}
+
+
+def test_cti_message_percent_escape_must_be_utf8() -> None:
+    with pytest.raises(CtiRequestError, match="not UTF-8"):
+        parse_cti_message("/DIAL?NUMBER=%FF")

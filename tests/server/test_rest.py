@@ -6,6 +6,8 @@ import csv
 import io
 from typing import Any
 
+from ctikit.server.keys import SERVICE
+
 from .conftest import auth
 
 
@@ -113,3 +115,32 @@ async def test_console_config(server: Any) -> None:
     assert body["agent"] == "agent1" and body["connector"]["canPlaceCalls"] is True
     r = await server.get("/api/console/config?agent=", headers=auth(server))
     assert r.status == 400
+
+
+async def test_request_bodies_must_be_strict_json(server: Any, connect: Any) -> None:
+    c = await connect("agent1")
+    await c.request("fireOnCallBegin", callId="j1", callType="inbound")
+    for body, reason in [
+        (b'{"a": NaN}', "not JSON"),
+        (b'{"a": "\\ud800"}', "lone surrogate"),
+        (b"[" * 5000 + b"]" * 5000, "nested too deeply"),
+        (b'{"a": 1', "not valid JSON"),
+        (b"\xff\xfe", "not valid JSON"),
+    ]:
+        r = await server.post(
+            "/api/agents/agent1/calls/j1/data", data=body, headers=auth(server, "ivr")
+        )
+        answer = await r.json()
+        assert r.status == 400 and reason in answer["error"], (body[:20], answer)
+    got = await c.request("getCallAttachedData", callId="j1")
+    assert got["data"] == "{}"
+
+
+async def test_simulated_calls_stop_at_the_active_call_limit(server: Any, connect: Any) -> None:
+    c = await connect("agent1")
+    limit = server.app[SERVICE].registry.limits.max_active_calls
+    for _ in range(limit):
+        assert (await c.request("simulateCall"))["success"]
+    r = await c.request("simulateCall")
+    assert r["success"] is False and r["code"] == "command_rejected" and "limit" in r["error"]
+    assert len((await c.request("getCallObjectIds"))["ids"]) == limit

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from .errors import CtiRequestError
+from .jsonvalue import check_text
 
 MAX_MESSAGE_LENGTH = 4096
 
@@ -98,6 +99,7 @@ def parse(message: str) -> CtiCommand | None:
         raise CtiRequestError("CTI message must be a string")
     if len(message) > MAX_MESSAGE_LENGTH:
         raise CtiRequestError(f"CTI message longer than {MAX_MESSAGE_LENGTH} characters")
+    check_text(message, "CTI message")
     m = _NAME_RE.match(message.strip())
     if not m:
         return None
@@ -117,7 +119,12 @@ def parse(message: str) -> CtiCommand | None:
                 raise CtiRequestError(f"/{action}: parameter {key!r} has no value (KEY=VALUE)")
             if key in params:
                 raise CtiRequestError(f"/{action}: parameter {key} given twice")
-            params[key] = unquote(raw, errors="strict") if "%" in raw else raw
+            try:
+                params[key] = unquote(raw, errors="strict") if "%" in raw else raw
+            except UnicodeDecodeError:
+                raise CtiRequestError(
+                    f"/{action}: {key} has a %-escape that is not UTF-8"
+                ) from None
     return _build(action, params)
 
 

@@ -51,6 +51,7 @@ from .events import (
     Event,
     LineStatusChanged,
 )
+from .jsonvalue import check_json_value, check_text, parse_json_text
 from .model import Call, CallType, CallView, Limits, LineState, check_agent_id
 
 
@@ -173,6 +174,10 @@ class CallRegistry:
         cid = self._check_call_id(call_id)
         if cid not in state.calls:
             raise UnknownCallError(f"call {cid!r} is not active: fireOnCallEnd needs a begun call")
+        if state.calls[cid].line_state is not None:
+            raise CtiRequestError(
+                f"call {cid!r} is on a telephone line: end it with /HANGUP, not fireOnCallEnd"
+            )
         if duration is None:
             secs: float | None = None
         elif isinstance(duration, bool) or not isinstance(duration, int | float):
@@ -201,6 +206,15 @@ class CallRegistry:
             raise LimitExceededError(
                 f"at most {self.limits.max_active_calls} active calls per agent"
             )
+        kept = set(checked)
+        for cid, active in state.calls.items():
+            if active.line_state is not None and cid not in kept:
+                # The telephony side still has this call: dropping it here would leave a
+                # line nobody can see or hang up.
+                raise CtiRequestError(
+                    f"callObjectIds must keep call {cid!r}: it is on a telephone line "
+                    "(end it with /HANGUP)"
+                )
         new: OrderedDict[str, Call] = OrderedDict()
         for cid in checked:
             call = state.calls.get(cid)
@@ -225,10 +239,7 @@ class CallRegistry:
             raise CtiRequestError("callData must be a JSON string (use JSON.stringify)")
         if len(data_json.encode()) > self.limits.max_data_bytes:
             raise LimitExceededError(f"callData is larger than {self.limits.max_data_bytes} bytes")
-        try:
-            data = json.loads(data_json)
-        except ValueError as exc:
-            raise CtiRequestError(f"callData is not valid JSON: {exc}") from None
+        data = parse_json_text(data_json, "callData")
         ctype = None if call_type is None or call_type == "" else CallType.parse(call_type)
         call = state.calls.get(cid)
         if call is None:
@@ -246,8 +257,9 @@ class CallRegistry:
         """Merge keys into a call's data (the REST API and IVRs use this)."""
         state = self.agent(agent)
         cid = self._check_call_id(call_id)
-        if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
+        if not isinstance(data, dict):
             raise CtiRequestError("attached data must be a JSON object")
+        check_json_value(data, "attached data")
         call = state.calls.get(cid)
         if call is None:
             raise UnknownCallError(f"call {cid!r} is not active")
@@ -276,7 +288,10 @@ class CallRegistry:
             raise CtiRequestError("event type must be a string of 1 to 255 characters")
         if message is not None and not isinstance(message, str):
             raise CtiRequestError("event message must be a string")
-        if message is not None and len(message.encode()) > self.limits.max_data_bytes:
+        check_text(event_type, "event type")
+        if message is not None and len(check_text(message, "event message").encode()) > (
+            self.limits.max_data_bytes
+        ):
             raise LimitExceededError(f"event message over {self.limits.max_data_bytes} bytes")
         return [
             self._emit(
@@ -416,6 +431,7 @@ class CallRegistry:
             if ev.dnis is not None:
                 data["DNIS"] = ev.dnis
             data.update(ev.data)
+            check_json_value(data, "offered call data")
             self._check_data_size(data)
             label = self._check_text(ev.label, "call label", self.limits.max_label_length)
         except CtiRequestError as exc:
@@ -510,7 +526,7 @@ class CallRegistry:
             raise LimitExceededError(f"{what} longer than {self.limits.max_id_length} characters")
         if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
             raise CtiRequestError(f"{what} has control characters")
-        return value
+        return check_text(value, what)
 
     @staticmethod
     def _check_text(value: object, what: str, limit: int) -> str | None:
@@ -520,7 +536,7 @@ class CallRegistry:
             raise CtiRequestError(f"{what} must be a string")
         if len(value) > limit:
             raise LimitExceededError(f"{what} longer than {limit} characters")
-        return value
+        return check_text(value, what)
 
     def _check_data_size(self, data: Any) -> None:
         if len(json.dumps(data, separators=(",", ":")).encode()) > self.limits.max_data_bytes:

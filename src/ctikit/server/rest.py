@@ -21,6 +21,7 @@ from ..core.errors import (
     LimitExceededError,
     UnknownCallError,
 )
+from ..core.jsonvalue import parse_json_text
 from ..core.model import check_agent_id
 from ..storage import export_csv, export_json
 from .auth import SESSION_COOKIE, AuthError
@@ -74,7 +75,10 @@ async def json_errors(
         code = {404: "not_found", 405: "method_not_allowed", 413: "limit_exceeded"}.get(
             exc.status, "bad_request"
         )
-        return fail(exc.status, exc.reason or "error", code)
+        resp = fail(exc.status, exc.reason or "error", code)
+        if "Allow" in exc.headers:  # a 405 must say which methods are allowed (RFC 9110)
+            resp.headers["Allow"] = exc.headers["Allow"]
+        return resp
     except Exception:
         log.exception("%s %s failed", request.method, request.path)
         return fail(500, "internal error (logged on the server)", "internal_error")
@@ -90,10 +94,7 @@ def _agent(request: web.Request) -> str:
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError:
-        raise CtiRequestError("request body is not valid JSON") from None
+    body = parse_json_text(await request.read(), "request body")
     if not isinstance(body, dict):
         raise CtiRequestError("request body must be a JSON object")
     return body

@@ -7,6 +7,7 @@ connector. Handlers (WebSocket, REST) only translate to and from this API.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import time
@@ -16,6 +17,7 @@ from typing import Any
 
 from ..connectors.base import ActionFailedError, CallPlacer, Connector
 from ..core import commands
+from ..core.commands import Action
 from ..core.errors import (
     CommandRejectedError,
     CtiRequestError,
@@ -23,9 +25,10 @@ from ..core.errors import (
     UnknownCallError,
 )
 from ..core.events import Event
+from ..core.jsonvalue import check_text
 from ..core.model import CallType, CallView
 from ..core.registry import CallRegistry
-from ..core.telephony import TelephonyEvent
+from ..core.telephony import CallOffered, ConnectorAction, TelephonyEvent
 from ..storage import CallLog, CallLogStore, NewCallLog
 from .hub import Hub
 
@@ -58,6 +61,7 @@ class CtiService:
         #: Names this server's event numbering: sequence numbers restart with the process,
         #: so a console's replay cursor is valid only with the same epoch.
         self.epoch = secrets.token_hex(8)
+        self._tasks: set[asyncio.Task[None]] = set()
 
     # ---------------------------------------------------------- connector side
 
@@ -67,8 +71,25 @@ class CtiService:
             events = self.registry.apply(event, now=self.clock())
         except TelephonyError as exc:
             log.warning("dropped telephony event %s: %s", type(event).__name__, exc.message)
+            if isinstance(event, CallOffered):
+                # The phone has a call the agent cannot see (over a limit, bad data):
+                # hang it up rather than leave a line nobody can reach.
+                self._refuse_line_call(event.agent, event.call_id)
             return
         self._publish(events)
+
+    def _refuse_line_call(self, agent: str, call_id: str) -> None:
+        action = ConnectorAction(agent=agent, action=Action.HANGUP, call_id=call_id)
+
+        async def hang_up() -> None:
+            try:
+                await self.connector.execute(action)
+            except Exception as exc:  # logged: nothing else can be done with it here
+                log.warning("could not hang up refused call %s of %s: %s", call_id, agent, exc)
+
+        task = asyncio.get_running_loop().create_task(hang_up())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     @property
     def can_place_calls(self) -> bool:
@@ -139,7 +160,11 @@ class CtiService:
         """Make a test call ring at ``agent`` (connectors that can: the simulator)."""
         if not isinstance(self.connector, CallPlacer):
             raise UnsupportedError(f"the {self.connector.name} connector cannot place test calls")
-        self.registry.agent(agent)  # validates the agent ID
+        state = self.registry.agent(agent)  # validates the agent ID
+        if len(state.calls) >= self.registry.limits.max_active_calls:
+            raise CommandRejectedError(
+                f"{agent} already has {len(state.calls)} active calls (the limit)"
+            )
         for name, value in (("ani", ani), ("dnis", dnis)):
             if value is not None and (
                 not isinstance(value, str) or not commands.NUMBER_RE.match(value)
@@ -178,7 +203,18 @@ class CtiService:
         subj = _text(subject, "subject", MAX_SUBJECT)
         notes = _text(comments, "comments", MAX_COMMENTS)
         disp = _text(disposition, "disposition", MAX_SUBJECT) or call.disposition
-        record = await self.store.save(
+        try:
+            record = await self._store_log(agent, call, subj, notes, disp)
+        except ValueError as exc:  # a limit of the store (it names the field)
+            raise CtiRequestError(f"cannot save the call log: {exc}") from None
+        # Committed above: only now may components hear of it.
+        self._publish(self.registry.call_log_saved(agent, record.id, now=self.clock()))
+        return record
+
+    async def _store_log(
+        self, agent: str, call: CallView, subj: str | None, notes: str | None, disp: str | None
+    ) -> CallLog:
+        return await self.store.save(
             NewCallLog(
                 agent_id=agent,
                 call_id=call.id,
@@ -195,9 +231,6 @@ class CtiService:
                 comments=notes,
             )
         )
-        # Committed above: only now may components hear of it.
-        self._publish(self.registry.call_log_saved(agent, record.id, now=self.clock()))
-        return record
 
     def snapshot(self, agent: str) -> dict[str, Any]:
         state = self.registry.agent(agent)
@@ -220,7 +253,7 @@ def _text(value: object, what: str, limit: int) -> str | None:
         raise CtiRequestError(f"{what} must be a string")
     if len(value) > limit:
         raise CtiRequestError(f"{what} longer than {limit} characters", code="limit_exceeded")
-    return value
+    return check_text(value, what)
 
 
 def _dt(ts: float | None) -> datetime | None:

@@ -51,6 +51,8 @@ def decode_request(text: str | bytes) -> tuple[Any, str, dict[str, Any]]:
         obj = _decoder.decode(text)
     except msgspec.DecodeError as exc:
         raise FrameError(f"frame is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise FrameError("frame is nested too deeply") from None
     if not isinstance(obj, dict):
         raise FrameError("frame must be a JSON object")
     rid = obj.get("id")
