@@ -243,3 +243,26 @@ def test_attached_data_must_be_strict_json(text: str, reason: str) -> None:
 def test_cti_message_percent_escape_must_be_utf8() -> None:
     with pytest.raises(CtiRequestError, match="not UTF-8"):
         parse_cti_message("/DIAL?NUMBER=%FF")
+
+
+def test_snapshot_and_restore_round_trip() -> None:
+    reg = CallRegistry()
+    offer(reg, "a1", "line-1", now=5)
+    reg.apply(tel.CallAnswered(agent="a1", call_id="line-1"), now=6)
+    reg.begin_call("a1", "soft-1", "outbound", "L", now=7)
+    reg.begin_call("a1", "old", "inbound", now=1)
+    reg.end_call("a1", "old", 3, "done", now=8)
+    snap = json.loads(json.dumps(reg.snapshot_agent("a1")))  # as stored: JSON text
+    fresh = CallRegistry()
+    views = fresh.restore_agent("a1", snap)
+    assert [v.id for v in views] == ["line-1", "soft-1"]
+    assert fresh.get_call("a1", "line-1") == reg.get_call("a1", "line-1")
+    assert fresh.find_call("a1", "old") is not None
+    for bad in (
+        [1],
+        {"calls": [{"id": 5}]},
+        {"calls": [{"id": "x", "call_type": "NOPE"}]},
+        {"calls": [{"id": "x", "call_type": "INBOUND"}]},
+    ):
+        with pytest.raises(CtiRequestError):
+            CallRegistry().restore_agent("a1", bad)

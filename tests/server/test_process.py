@@ -131,3 +131,59 @@ async def test_sigterm_closes_consoles_with_1001_and_exits(tmp_path: Path) -> No
         assert await asyncio.to_thread(proc.p.wait, 10) == 0
     finally:
         proc.stop()
+
+
+async def _ws_request(ws: Any, rid: int, op: str, **fields: Any) -> dict[str, Any]:
+    await ws.send_str(json.dumps({"id": rid, "op": op, **fields}))
+    while True:
+        frame = await ws.receive_json(timeout=10)
+        if frame.get("type") == "response" and frame.get("id") == rid:
+            return dict(frame)
+
+
+async def test_active_calls_come_back_after_a_restart(tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path / 'ctikit.db'}"
+    _ctikit(
+        "user", "add", "back1", "--password-stdin", "--database", database, stdin=PASSWORD + "\n"
+    )
+    proc = Proc(database, tmp_path / "server.log")
+    try:
+        async with aiohttp.ClientSession() as s:
+            token = await _login(s, proc.url, "back1")
+            ws = await s.ws_connect(f"{proc.url}/ws?agent=back1&token={token}")
+            await ws.receive_json()
+            placed = await _ws_request(
+                ws, 1, "simulateCall", ani="+14155550177", data={"account": "ACME-9"}
+            )
+            call_id = placed["callId"]
+            await _ws_request(ws, 2, "fireOnCallBegin", callId="soft-1", callType="outbound")
+            assert (await _ws_request(ws, 3, "sendCTIMessage", message="/ANSWER"))["success"]
+            for _ in range(100):  # answered, and saved (state is flushed every 0.2 s)
+                calls = (await _ws_request(ws, 4, "getState"))["calls"]
+                if calls[0]["lineState"] == "connected":
+                    break
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.6)
+            os.kill(proc.p.pid, signal.SIGKILL)
+            proc.stop()
+            await ws.close()
+        proc = Proc(database, tmp_path / "server.log")
+        async with aiohttp.ClientSession() as s:
+            token = await _login(s, proc.url, "back1")
+            ws = await s.ws_connect(f"{proc.url}/ws?agent=back1&token={token}")
+            hello = await ws.receive_json()
+            calls = {c["id"]: c for c in hello["calls"]}
+            assert list(calls) == [call_id, "soft-1"]  # arrival order kept
+            assert calls[call_id]["lineState"] == "connected"
+            assert calls[call_id]["data"]["account"] == "ACME-9"
+            assert calls["soft-1"]["lineState"] is None
+            # The restored call is really back on a (simulated) line: it can be hung up.
+            assert (await _ws_request(ws, 1, "sendCTIMessage", message="/HANGUP"))["success"]
+            while True:
+                frame = await ws.receive_json(timeout=10)
+                if frame.get("event") == "callEnd":
+                    assert frame["data"]["id"] == call_id
+                    break
+            await ws.close()
+    finally:
+        proc.stop()

@@ -133,6 +133,33 @@ class CallRegistry:
                 return agent
         return None
 
+    # ------------------------------------------------------------ persistence
+
+    def snapshot_agent(self, agent: str) -> dict[str, Any]:
+        """The agent's calls as JSON-ready data, to survive a restart (see restore_agent)."""
+        state = self.agent(agent)
+        return {
+            "calls": [_call_to_dict(c) for c in state.calls.values()],
+            "ended": [_call_to_dict(c) for c in state.ended.values()],
+        }
+
+    def restore_agent(self, agent: str, snapshot: object) -> list[CallView]:
+        """Put back calls saved by :meth:`snapshot_agent` (at start-up, before any console
+        connects). Sequence numbers restart: consoles resync from a snapshot. Returns the
+        restored active calls; a malformed snapshot raises CtiRequestError and restores
+        nothing."""
+        state = self.agent(agent)
+        if not isinstance(snapshot, dict):
+            raise CtiRequestError("call state snapshot must be an object")
+        try:
+            calls = [_call_from_dict(d) for d in snapshot.get("calls", [])]
+            ended = [_call_from_dict(d) for d in snapshot.get("ended", [])]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CtiRequestError(f"call state snapshot is malformed: {exc}") from None
+        state.calls = OrderedDict((c.id, c) for c in calls[: self.limits.max_active_calls])
+        state.ended = OrderedDict((c.id, c) for c in ended[-self.limits.max_recent_ended :])
+        return [c.view() for c in state.calls.values()]
+
     # ------------------------------------------------------ component requests
 
     def begin_call(
@@ -571,3 +598,38 @@ _DEFAULT_PREFERENCE: dict[Action, tuple[LineState, ...]] = {
 def ids_of(events: Iterable[Event]) -> list[int]:
     """Sequence numbers of ``events`` (handy in tests and logs)."""
     return [e.seq for e in events]
+
+
+_CALL_FIELDS = (
+    "id",
+    "label",
+    "data",
+    "started_at",
+    "begun",
+    "muted",
+    "answered_at",
+    "ended_at",
+    "duration",
+    "disposition",
+    "ani",
+    "dnis",
+)
+
+
+def _call_to_dict(call: Call) -> dict[str, Any]:
+    out = {name: getattr(call, name) for name in _CALL_FIELDS}
+    out["call_type"] = call.call_type.value
+    out["line_state"] = call.line_state.value if call.line_state else None
+    return out
+
+
+def _call_from_dict(raw: Any) -> Call:
+    if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
+        raise ValueError("a call needs an id")
+    check_json_value(raw, "call state")
+    return Call(
+        **{name: raw[name] for name in _CALL_FIELDS if name in raw and name != "id"},
+        id=raw["id"],
+        call_type=CallType(raw["call_type"]),
+        line_state=LineState(raw["line_state"]) if raw.get("line_state") else None,
+    )

@@ -12,7 +12,7 @@ from aiohttp import web
 from ..config import Config
 from ..connectors.base import Connector
 from ..core.registry import CallRegistry
-from ..storage import AccountStore, CallLogStore
+from ..storage import AccountStore, CallLogStore, CallStateStore
 from . import rest, static
 from .auth import Authenticator
 from .hub import Hub
@@ -76,8 +76,13 @@ async def build_app(
     app.router.add_routes(static.routes)
     static.add_static(app, config.examples_dir)
 
+    service.state_store = CallStateStore(store)
+
     async def lifecycle(app: web.Application):  # type: ignore[no-untyped-def]
         await connector.start(service)
+        await service.restore_calls()
+        stop_persisting = asyncio.Event()
+        persist = asyncio.create_task(service.persist_forever(stop_persisting))
         if config.scenario:
             run = getattr(connector, "run_scenario", None)
             if run is None:
@@ -87,6 +92,8 @@ async def build_app(
         task = app.get(SCENARIO)
         if task is not None:
             task.cancel()
+        stop_persisting.set()
+        await persist  # its last flush saves what is on the lines now, for the restart
         await connector.stop()
         if owned_store:
             await store.close()

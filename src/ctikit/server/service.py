@@ -8,6 +8,7 @@ connector. Handlers (WebSocket, REST) only translate to and from this API.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import time
@@ -24,12 +25,12 @@ from ..core.errors import (
     TelephonyError,
     UnknownCallError,
 )
-from ..core.events import Event
+from ..core.events import CallBegan, CallEnded, CallsReplaced, CallUpdated, Event
 from ..core.jsonvalue import check_text
 from ..core.model import CallType, CallView
 from ..core.registry import CallRegistry
-from ..core.telephony import CallOffered, ConnectorAction, TelephonyEvent
-from ..storage import CallLog, CallLogStore, NewCallLog
+from ..core.telephony import CallOffered, CallReleased, ConnectorAction, TelephonyEvent
+from ..storage import CallLog, CallLogStore, CallStateStore, NewCallLog
 from .hub import Hub
 
 log = logging.getLogger("ctikit.service")
@@ -62,6 +63,9 @@ class CtiService:
         #: so a console's replay cursor is valid only with the same epoch.
         self.epoch = secrets.token_hex(8)
         self._tasks: set[asyncio.Task[None]] = set()
+        #: Where active calls are saved for restarts (None: not saved).
+        self.state_store: CallStateStore | None = None
+        self._dirty: set[str] = set()
 
     # ---------------------------------------------------------- connector side
 
@@ -244,6 +248,68 @@ class CtiService:
     def _publish(self, events: list[Event]) -> None:
         if events:
             self.hub.publish(events)
+            if self.state_store is not None:
+                self._dirty.update(e.agent for e in events if isinstance(e, _CALL_CHANGES))
+
+    # ------------------------------------------------------------ persistence
+
+    async def restore_calls(self) -> None:
+        """At start-up: put back the calls saved before a restart, hand the ones on lines
+        back to the connector, and release those it cannot take."""
+        assert self.state_store is not None
+        saved = await self.state_store.load()
+        on_lines: list[tuple[str, CallView]] = []
+        for agent, snapshot in saved.items():
+            try:
+                views = self.registry.restore_agent(agent, snapshot)
+            except CtiRequestError as exc:
+                log.warning("not restoring the calls of %s: %s", agent, exc.message)
+                continue
+            on_lines += [(agent, v) for v in views if v.line_state is not None]
+        adopt = getattr(self.connector, "adopt_calls", None)
+        refused = set(await adopt(on_lines)) if adopt is not None else {c.id for _, c in on_lines}
+        for agent, call in on_lines:
+            if call.id in refused:
+                self.report(
+                    CallReleased(
+                        agent=agent,
+                        call_id=call.id,
+                        reason="telephony restarted: the call was lost",
+                    )
+                )
+        if saved:
+            log.info(
+                "restored the calls of %d agents (%d on lines, %d lost)",
+                len(saved),
+                len(on_lines),
+                len(refused),
+            )
+
+    async def flush_calls(self) -> None:
+        """Save the call state of agents whose calls changed since the last flush."""
+        if self.state_store is None or not self._dirty:
+            return
+        agents, self._dirty = self._dirty, set()
+        try:
+            await self.state_store.save({a: self.registry.snapshot_agent(a) for a in agents})
+        except Exception:
+            self._dirty |= agents  # try again next time
+            raise
+
+    async def persist_forever(self, stop: asyncio.Event, interval: float = 0.2) -> None:
+        """Flush call state every ``interval`` seconds (a restart loses at most that) until
+        ``stop`` is set. Stopping is cooperative: a save under way always completes (a
+        cancelled database call would be left running in the driver's thread)."""
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
+            try:
+                await self.flush_calls()
+            except Exception:
+                log.exception("could not save call state")
+
+
+_CALL_CHANGES = (CallBegan, CallEnded, CallUpdated, CallsReplaced)
 
 
 def _text(value: object, what: str, limit: int) -> str | None:

@@ -5,6 +5,7 @@ Open a store with ``await CallLogStore.open("ctikit.db")`` (or a
 """
 
 from .accounts import ROLES, AccountStore, ServiceToken, User
+from .callstate import CallStateStore
 from .errors import StorageError
 from .export import CSV_COLUMNS, csv_header, csv_row, export_csv, export_json
 from .records import CALL_TYPES, CallLog, NewCallLog, utc_now
@@ -18,6 +19,7 @@ __all__ = [
     "AccountStore",
     "CallLog",
     "CallLogStore",
+    "CallStateStore",
     "NewCallLog",
     "ServiceToken",
     "StorageError",

@@ -122,3 +122,13 @@ class SettingRow(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text())
+
+
+class CallStateRow(Base):
+    """An agent's active calls, saved so a restarted server can resync its consoles."""
+
+    __tablename__ = "call_state"
+
+    agent_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[str] = mapped_column(Text())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

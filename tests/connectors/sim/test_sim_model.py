@@ -638,3 +638,24 @@ def test_a_call_whose_other_side_is_still_ringing_cannot_be_transferred() -> Non
     d.advance(T.transfer_delay)
     with pytest.raises(ActionFailedError, match="agent3 has not answered this call yet"):
         d.do("agent1", Action.TRANSFER, caller, number="+14155550100")
+
+
+def test_adopt_puts_a_call_back_on_a_line_without_events() -> None:
+    model = SimModel(SimTimings(), Directory(), None)
+    step = model.adopt(
+        "agent1",
+        "old-1",
+        CallType.INBOUND,
+        LineState.CONNECTED,
+        100.0,
+        ani="+1",
+        data={"k": 1},
+        muted=True,
+    )
+    assert step.events == [] and step.timers == []
+    (line,) = model.lines("agent1")
+    assert (line.state, line.muted, line.data) == (LineState.CONNECTED, True, {"k": 1})
+    ringing = model.adopt("agent1", "old-2", CallType.INBOUND, LineState.RINGING, 100.0)
+    assert [t.kind for t in ringing.timers] == [TimerKind.RING_TIMEOUT]
+    with pytest.raises(ActionFailedError, match="already on a line"):
+        model.adopt("agent1", "old-1", CallType.INBOUND, LineState.CONNECTED, 100.0)

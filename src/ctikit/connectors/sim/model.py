@@ -195,6 +195,48 @@ class SimModel(LineTable):
                     line.data = dict(action.data)
         return step
 
+    def adopt(
+        self,
+        agent: str,
+        call_id: str,
+        call_type: CallType,
+        state: LineState,
+        now: float,
+        *,
+        outgoing: bool = False,
+        ani: str | None = None,
+        dnis: str | None = None,
+        data: Mapping[str, Any] | None = None,
+        muted: bool = False,
+    ) -> SimStep:
+        """Take over a call that was on ``agent``'s line before a restart.
+
+        No events: the registry already has the call. A ringing call rings for a full ring
+        timeout again; a call still dialling is answered by the far end as usual. The other
+        side of an internal call is not relinked (each side goes on alone).
+        """
+        check_agent_id(agent)
+        if self.line(call_id) is not None:
+            raise ActionFailedError(f"call {call_id!r} is already on a line")
+        self._check_room(agent)
+        line = self._add(
+            agent,
+            call_id,
+            call_type,
+            state,
+            outgoing=outgoing,
+            ani=ani,
+            dnis=dnis,
+            data=dict(data or {}),
+        )
+        line.muted = muted
+        step = SimStep(call_id=call_id)
+        if state is LineState.RINGING:
+            self._start(step, line, TimerKind.RING_TIMEOUT, now + self.timings.ring_timeout)
+        elif state is LineState.DIALING:
+            self._start(step, line, TimerKind.FAR_END_ANSWER, now + self.timings.far_end_answer)
+        return step
+
     def timer_fired(self, timer_id: str, now: float) -> SimStep:
         """A timer is due. A timer already cancelled or fired is ignored (empty step)."""
         step = SimStep()

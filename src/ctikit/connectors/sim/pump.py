@@ -12,9 +12,10 @@ import logging
 import os
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from ...core.model import CallType, CallView, LineState
 from ...core.telephony import ConnectorAction, LineStatus, TelephonyEvent
 from ..base import ActionFailedError, EventSink
 from .callers import random_caller
@@ -121,6 +122,36 @@ class SimulatorConnector:
         self._apply(step, now)
         assert step.call_id is not None
         return step.call_id
+
+    async def adopt_calls(self, calls: Iterable[tuple[str, CallView]]) -> list[str]:
+        """After a restart: put ``(agent, call)`` back on the lines (the registry restored
+        them from storage). Returns the IDs it could not take (to be released)."""
+        if self._sink is None:
+            raise ActionFailedError("the telephony simulator is not running")
+        refused = []
+        for agent, call in calls:
+            if call.line_state is None:
+                continue
+            now = self._clock()
+            try:
+                step = self.model.adopt(
+                    agent,
+                    call.id,
+                    call.call_type,
+                    call.line_state,
+                    now,
+                    outgoing=call.line_state is LineState.DIALING
+                    or call.call_type is CallType.OUTBOUND,
+                    ani=call.ani,
+                    dnis=call.dnis,
+                    data=call.data if isinstance(call.data, dict) else {},
+                    muted=call.muted,
+                )
+            except (ActionFailedError, ValueError):
+                refused.append(call.id)
+                continue
+            self._apply(step, now)
+        return refused
 
     # ------------------------------------------------------- the scripted caller
 
