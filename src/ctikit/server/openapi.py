@@ -33,8 +33,12 @@ def _resp(schema: dict[str, Any], desc: str = "OK") -> dict[str, Any]:
     return {"description": desc, "content": {"application/json": {"schema": schema}}}
 
 
+_AUTH_ERRORS = (401, 403)
+
+
 def _errors(*codes: int) -> dict[str, Any]:
-    return {str(c): _resp(_ERR, "error") for c in codes}
+    # Every operation but the public ones needs a login or a service token.
+    return {str(c): _resp(_ERR, "error") for c in sorted({*codes, *_AUTH_ERRORS})}
 
 
 def _ok(props: dict[str, Any]) -> dict[str, Any]:
@@ -66,8 +70,12 @@ SPEC: dict[str, Any] = {
         },
         "/api/agents": {
             "get": {
-                "summary": "Agents with state",
-                "responses": {"200": _resp(_ok({"agents": {"type": "array"}}))},
+                "summary": "Agents with state (a service sees all; others themselves and "
+                "their team)",
+                "responses": {
+                    "200": _resp(_ok({"agents": {"type": "array", "items": {"type": "object"}}})),
+                    **_errors(),
+                },
             }
         },
         "/api/agents/{agent}/calls": {
