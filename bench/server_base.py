@@ -131,6 +131,13 @@ class BenchServer:
         return {"gc": out, "objects": len(gc.get_objects()),
                 "frozen": gc.get_freeze_count()}
 
+    async def cmd_gc_freeze(self, a: dict[str, Any]) -> dict[str, Any]:
+        """Collect, then move every object alive now out of the collector's reach."""
+        t0 = time.perf_counter()
+        gc.collect()
+        gc.freeze()
+        return {"seconds": time.perf_counter() - t0, "frozen": gc.get_freeze_count()}
+
     async def cmd_place(self, a: dict[str, Any]) -> dict[str, Any]:
         """One call rings at ``agent`` now; ``t`` is the server's time just before."""
         actions = self._actions()

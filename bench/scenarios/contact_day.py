@@ -34,6 +34,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--talk", type=float, default=3.0, help="talk time, seconds")
     p.add_argument("--wrap", type=float, default=1.0, help="wrap-up before the call log, s")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--freeze-after-connect", action="store_true",
+                   help="experiment: gc.freeze() in the server once the consoles are connected")
 
 
 async def run(args: argparse.Namespace, opts: Options) -> Report:
@@ -55,6 +57,8 @@ async def run(args: argparse.Namespace, opts: Options) -> Report:
             opts.say(f"day: {target}, {n} agents, {sockets} sockets, {rate:.0f} calls/s")
             async with Session(opts, target, sockets=sockets, probe=True) as s:
                 conn = await s.connect(with_console, per_agent=args.per_agent)
+                if args.freeze_after_connect:
+                    await s.srv("gc_freeze")
                 await s.reset()
                 await s.srv("probe", reset=True)
                 await s.srv("gc", reset=True)
