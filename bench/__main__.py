@@ -22,19 +22,29 @@ ORDER = ["idle", "day", "burst", "reconnect", "requests", "browser"]
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--targets", default="ctikit,aiohttp,websockets",
-                   help="servers to run, in order (default ctikit,aiohttp,websockets)")
+    p.add_argument(
+        "--targets",
+        default="ctikit,aiohttp,websockets",
+        help="servers to run, in order (default ctikit,aiohttp,websockets)",
+    )
     p.add_argument("--server-cpu", default="0", help="core for the server (default 0)")
     p.add_argument("--client-cpu", default="1", help="core for the load clients (default 1)")
-    p.add_argument("--clients", type=int, default=1,
-                   help="load-client processes (at least one per 15,000 sockets)")
+    p.add_argument(
+        "--clients",
+        type=int,
+        default=1,
+        help="load-client processes (at least one per 15,000 sockets)",
+    )
     p.add_argument("--logs", default="/tmp/ctikit-bench", help="child process logs")
     p.add_argument("--log-level", default="info", help="servers' log level (ctikit: info)")
     p.add_argument("--no-save", action="store_true", help="do not write bench/results/")
     p.add_argument("--quiet", action="store_true")
-    p.add_argument("--profile", action="store_true",
-                   help="profile ctikit's measured phase with pyinstrument (slows it down; "
-                   "text and HTML go to --logs)")
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="profile ctikit's measured phase with pyinstrument (slows it down; "
+        "text and HTML go to --logs)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,16 +52,20 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m bench",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="Scenarios:\n" + "\n".join(
-            f"  {name:<10} {SCENARIOS[name].HELP}" for name in ORDER)
+        epilog="Scenarios:\n"
+        + "\n".join(f"  {name:<10} {SCENARIOS[name].HELP}" for name in ORDER)
         + "\n  all        every scenario with its defaults (browser last)\n\n"
         "Each scenario has its own flags: python -m bench SCENARIO --help",
     )
     sub = parser.add_subparsers(dest="scenario", required=True, metavar="SCENARIO")
     for name in ORDER:
         mod = SCENARIOS[name]
-        p = sub.add_parser(name, help=mod.HELP, description=mod.__doc__,
-                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        p = sub.add_parser(
+            name,
+            help=mod.HELP,
+            description=mod.__doc__,
+            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        )
         _common(p)
         mod.add_arguments(p)
     p = sub.add_parser("all", help="every scenario with its defaults")
@@ -61,9 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _options(args: argparse.Namespace) -> Options:
-    return Options(server_cpu=args.server_cpu, client_cpu=args.client_cpu,
-                   clients=args.clients, logs=Path(args.logs), log_level=args.log_level,
-                   quiet=args.quiet)
+    return Options(
+        server_cpu=args.server_cpu,
+        client_cpu=args.client_cpu,
+        clients=args.clients,
+        logs=Path(args.logs),
+        log_level=args.log_level,
+        quiet=args.quiet,
+    )
 
 
 async def _run_one(name: str, args: argparse.Namespace, opts: Options) -> Report:
@@ -103,8 +122,18 @@ async def run_cli(argv: list[str] | None = None) -> list[Report]:
 
 
 def _passthrough(args: argparse.Namespace) -> list[str]:
-    out = ["--server-cpu", args.server_cpu, "--client-cpu", args.client_cpu,
-           "--clients", str(args.clients), "--logs", args.logs, "--log-level", args.log_level]
+    out = [
+        "--server-cpu",
+        args.server_cpu,
+        "--client-cpu",
+        args.client_cpu,
+        "--clients",
+        str(args.clients),
+        "--logs",
+        args.logs,
+        "--log-level",
+        args.log_level,
+    ]
     if args.no_save:
         out.append("--no-save")
     if args.quiet:

@@ -64,8 +64,9 @@ class AiohttpBaseline(BenchServer):
         ws = web.WebSocketResponse(max_msg_size=256 * 1024, compress=False, heartbeat=30)
         await ws.prepare(request)
         conn = Conn(ws, agent)
-        for frame in self.state.hello(agent, request.query.get("since"),
-                                      request.query.get("epoch")):
+        for frame in self.state.hello(
+            agent, request.query.get("since"), request.query.get("epoch")
+        ):
             conn.send(frame)
         self.by_agent.setdefault(agent, set()).add(conn)
         try:
@@ -87,8 +88,9 @@ class AiohttpBaseline(BenchServer):
         app.router.add_get("/bare", lambda _: web.FileResponse(BARE_CONSOLE))
         self.runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self.runner.setup()
-        site = web.TCPSite(self.runner, self.args.host, self.args.port, shutdown_timeout=5,
-                           **backlog(self.args))
+        site = web.TCPSite(
+            self.runner, self.args.host, self.args.port, shutdown_timeout=5, **backlog(self.args)
+        )
         await site.start()
         self.port = self.runner.addresses[0][1]
 

@@ -103,16 +103,37 @@ class BaselineState:
             req = _decode(text)
             rid, op = req["id"], req["op"]
         except (msgspec.DecodeError, KeyError, TypeError):
-            return encode({"type": "response", "id": None, "success": False,
-                           "error": "bad request", "code": "bad_request"})
+            return encode(
+                {
+                    "type": "response",
+                    "id": None,
+                    "success": False,
+                    "error": "bad request",
+                    "code": "bad_request",
+                }
+            )
         call = self.calls.get(agent)
         if op == "getCallObjectIds":
-            return encode({"type": "response", "id": rid, "success": True,
-                           "ids": [call["id"]] if call else []})
+            return encode(
+                {
+                    "type": "response",
+                    "id": rid,
+                    "success": True,
+                    "ids": [call["id"]] if call else [],
+                }
+            )
         if op == "getCallAttachedData":
             if call is None or call["id"] != req.get("callId"):
-                return encode({"type": "response", "id": rid, "success": False, "data": None,
-                               "error": "call is not active", "code": "unknown_call"})
+                return encode(
+                    {
+                        "type": "response",
+                        "id": rid,
+                        "success": False,
+                        "data": None,
+                        "error": "call is not active",
+                        "code": "unknown_call",
+                    }
+                )
             out = {"type": "response", "id": rid, "success": True, "data": encode(call["data"])}
             if req.get("getCallType"):
                 out["callType"] = call["type"]
@@ -126,12 +147,26 @@ _ids = itertools.count(1)
 def new_call(call_id: str) -> dict[str, Any]:
     """A ringing inbound call, as ctikit's CALL object looks on the wire."""
     return {
-        "id": call_id, "type": "INBOUND", "label": "+14155550142",
-        "data": {"ANI": "+14155550142", "DNIS": "+18005550199", "account": "ACME-4242",
-                 "reason": "billing", "language": "en", "verified": True},
-        "startedAt": time.time(), "lineState": "ringing", "muted": False,
-        "answeredAt": None, "endedAt": None, "duration": None, "disposition": None,
-        "ani": "+14155550142", "dnis": "+18005550199",
+        "id": call_id,
+        "type": "INBOUND",
+        "label": "+14155550142",
+        "data": {
+            "ANI": "+14155550142",
+            "DNIS": "+18005550199",
+            "account": "ACME-4242",
+            "reason": "billing",
+            "language": "en",
+            "verified": True,
+        },
+        "startedAt": time.time(),
+        "lineState": "ringing",
+        "muted": False,
+        "answeredAt": None,
+        "endedAt": None,
+        "duration": None,
+        "disposition": None,
+        "ani": "+14155550142",
+        "dnis": "+18005550199",
     }
 
 
@@ -171,9 +206,17 @@ class BaselineActions(DayActions):
         call["endedAt"] = time.time()
         call["duration"] = call["endedAt"] - call["startedAt"]
         call["disposition"] = ""
-        self._pub(agent, "callEnd", {"id": call_id, "duration": str(round(call["duration"])),
-                                     "disposition": "", "reason": "caller hung up",
-                                     "call": call})
+        self._pub(
+            agent,
+            "callEnd",
+            {
+                "id": call_id,
+                "duration": str(round(call["duration"])),
+                "disposition": "",
+                "reason": "caller hung up",
+                "call": call,
+            },
+        )
 
     async def save_log(self, agent: str, call_id: str) -> None:
         self._pub(agent, "callLogSaved", {"id": f"log-{next(_ids)}"})

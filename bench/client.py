@@ -226,8 +226,12 @@ class LoadClient:
         opened = sum(1 for s in new if s.sock is not None and s.sock.open)
         for s in new:
             s.mark = s.last_seq
-        return {"opened": opened, "wanted": len(new), "seconds": time.perf_counter() - t0,
-                "errors": dict(self.errors)}
+        return {
+            "opened": opened,
+            "wanted": len(new),
+            "seconds": time.perf_counter() - t0,
+            "errors": dict(self.errors),
+        }
 
     async def cmd_reset(self, a: dict[str, Any]) -> dict[str, Any]:
         """Zero the counters; ``wait`` with ``relative`` counts from here."""
@@ -267,8 +271,11 @@ class LoadClient:
         for s in short:
             s.target = None
         self._all_reached = None
-        return {"seconds": time.perf_counter() - t0, "short_sockets": len(short),
-                "missing": missing}
+        return {
+            "seconds": time.perf_counter() - t0,
+            "short_sockets": len(short),
+            "missing": missing,
+        }
 
     async def cmd_stats(self, a: dict[str, Any]) -> dict[str, Any]:
         cpu = time.process_time() - self.cpu0
@@ -348,9 +355,14 @@ class LoadClient:
         for s in self.slots:
             s.target = None
         self._all_hello = self._all_reached = None
-        return {"all_hello_s": t_hello, "all_live_s": t_live, "short_sockets": short,
-                "resumed": dict(self.resumed), "errors": dict(self.errors),
-                "retries": self.retries}
+        return {
+            "all_hello_s": t_hello,
+            "all_live_s": t_live,
+            "short_sockets": short,
+            "resumed": dict(self.resumed),
+            "errors": dict(self.errors),
+            "retries": self.retries,
+        }
 
     async def cmd_requests(self, a: dict[str, Any]) -> dict[str, Any]:
         """Open-loop requests: ``rate`` per second for ``duration`` s over random sockets,
@@ -395,9 +407,7 @@ class LoadClient:
 
 async def amain(args: argparse.Namespace) -> None:
     client = LoadClient()
-    handlers = {
-        name[4:]: getattr(client, name) for name in dir(client) if name.startswith("cmd_")
-    }
+    handlers = {name[4:]: getattr(client, name) for name in dir(client) if name.startswith("cmd_")}
     await serve_control(handlers, {"nofile": sysinfo.raise_nofile()})
     await client.cmd_close({"linger": 0.05})
 

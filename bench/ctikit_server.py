@@ -51,7 +51,10 @@ class CtikitActions:
 
     async def save_log(self, agent: str, call_id: str) -> None:
         await self.svc.save_call_log(
-            agent, call_id, subject="Inbound call", comments="resolved on first call",
+            agent,
+            call_id,
+            subject="Inbound call",
+            comments="resolved on first call",
             disposition="resolved",
         )
 
@@ -87,8 +90,9 @@ class CtikitServer(BenchServer):
         self.app = await build_app(config, connector=self.connector)
         self.runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await self.runner.setup()
-        site = web.TCPSite(self.runner, config.host, config.port, shutdown_timeout=5,
-                           **backlog(self.args))
+        site = web.TCPSite(
+            self.runner, config.host, config.port, shutdown_timeout=5, **backlog(self.args)
+        )
         await site.start()
         self.port = self.runner.addresses[0][1]
 

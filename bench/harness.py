@@ -57,7 +57,12 @@ class Session:
     """One server (``target``) and enough clients for ``sockets`` connections."""
 
     def __init__(
-        self, opts: Options, target: str, *, sockets: int, probe: bool = False,
+        self,
+        opts: Options,
+        target: str,
+        *,
+        sockets: int,
+        probe: bool = False,
         server_args: list[str] | None = None,
     ):
         self.opts = opts
@@ -80,7 +85,9 @@ class Session:
         args += TARGET_ARGS.get(self.target, []) + self.server_args
         try:
             self.server = await Child.start(
-                self.target, TARGETS[self.target], args,
+                self.target,
+                TARGETS[self.target],
+                args,
                 self.opts.logs / f"{stamp}-{self.target}-server.log",
             )
             self.port = self.server.ready["port"]
@@ -88,7 +95,9 @@ class Session:
                 await asyncio.gather(
                     *(
                         Child.start(
-                            f"client{i}", "bench.client", ["--cpu", self.opts.client_cpu],
+                            f"client{i}",
+                            "bench.client",
+                            ["--cpu", self.opts.client_cpu],
                             self.opts.logs / f"{stamp}-{self.target}-client{i}.log",
                         )
                         for i in range(self.n_clients)
@@ -118,7 +127,10 @@ class Session:
         return list(await asyncio.gather(*(c.call(cmd, **args) for c in self.clients)))
 
     async def connect(
-        self, agents: list[str], per_agent: int = 1, concurrency: int = 256,
+        self,
+        agents: list[str],
+        per_agent: int = 1,
+        concurrency: int = 256,
         origin: str | None = None,
     ) -> dict[str, Any]:
         """Open ``per_agent`` consoles for each agent, spread over the clients."""
@@ -128,9 +140,14 @@ class Session:
         answers = await asyncio.gather(
             *(
                 c.call(
-                    "connect", port=self.port, agents=part, per_agent=per_agent,
-                    concurrency=concurrency, timeout=60,
-                    sources=[f"127.0.{i + 1}.1", f"127.0.{i + 1}.2"], origin=origin,
+                    "connect",
+                    port=self.port,
+                    agents=part,
+                    per_agent=per_agent,
+                    concurrency=concurrency,
+                    timeout=60,
+                    sources=[f"127.0.{i + 1}.1", f"127.0.{i + 1}.2"],
+                    origin=origin,
                 )
                 for i, (c, part) in enumerate(zip(self.clients, parts, strict=True))
             )
@@ -139,9 +156,12 @@ class Session:
         for a in answers:
             for k2, v in a["errors"].items():
                 errors[k2] = errors.get(k2, 0) + v
-        return {"opened": sum(a["opened"] for a in answers),
-                "wanted": sum(a["wanted"] for a in answers),
-                "seconds": time.perf_counter() - t0, "errors": errors}
+        return {
+            "opened": sum(a["opened"] for a in answers),
+            "wanted": sum(a["wanted"] for a in answers),
+            "seconds": time.perf_counter() - t0,
+            "errors": errors,
+        }
 
     async def reset(self) -> None:
         """Zero the clients' counters and note the server's CPU time."""
@@ -170,16 +190,26 @@ class Session:
         parts = await self.each_client("stats")
         total: dict[str, Any] = {
             k: sum(p[k] for p in parts)
-            for k in ("events", "lost", "dup", "bad", "responses", "failed_responses",
-                      "unanswered", "lost_sockets", "open_sockets")
+            for k in (
+                "events",
+                "lost",
+                "dup",
+                "bad",
+                "responses",
+                "failed_responses",
+                "unanswered",
+                "lost_sockets",
+                "open_sockets",
+            )
         }
         firsts = [p["t_first"] for p in parts if p["t_first"]]
         total["t_first"] = min(firsts) if firsts else 0.0
         total["t_last"] = max(p["t_last"] for p in parts)
         total["latency"] = merge_summaries([p["latency"] for p in parts])
         total["rtt"] = merge_summaries([p["rtt"] for p in parts])
-        total["client_cpu"] = [round(p["cpu_s"] / p["wall_s"], 3) if p["wall_s"] else 0
-                               for p in parts]
+        total["client_cpu"] = [
+            round(p["cpu_s"] / p["wall_s"], 3) if p["wall_s"] else 0 for p in parts
+        ]
         total["client_rss_kib"] = [p["rss_kib"] for p in parts]
         errors: dict[str, int] = {}
         for p in parts:
@@ -192,8 +222,10 @@ class Session:
         """Wait until every socket has the server's latest seq of its agent; count misses."""
         seqs = (await self.srv("seqs"))["seqs"]
         parts = await self.each_client("wait", seqs=seqs, timeout=within)
-        return {"short_sockets": sum(p["short_sockets"] for p in parts),
-                "missing": sum(p["missing"] for p in parts)}
+        return {
+            "short_sockets": sum(p["short_sockets"] for p in parts),
+            "missing": sum(p["missing"] for p in parts),
+        }
 
     async def profile_start(self, enabled: bool) -> None:
         """Start pyinstrument in ctikit's process (if ``enabled`` and this is ctikit)."""
@@ -215,9 +247,11 @@ class Session:
 
     async def wait_relative(self, more: int, within: float = 60) -> dict[str, Any]:
         parts = await self.each_client("wait", relative=more, timeout=within)
-        return {"short_sockets": sum(p["short_sockets"] for p in parts),
-                "missing": sum(p["missing"] for p in parts),
-                "seconds": max(p["seconds"] for p in parts)}
+        return {
+            "short_sockets": sum(p["short_sockets"] for p in parts),
+            "missing": sum(p["missing"] for p in parts),
+            "seconds": max(p["seconds"] for p in parts),
+        }
 
     async def wait_connections(self, want: int, within: float = 30) -> int:
         """Wait until the server counts ``want`` sockets; return the last count."""

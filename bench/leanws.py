@@ -54,7 +54,16 @@ class LeanSocket(asyncio.Protocol):
     """The client side of one WebSocket connection."""
 
     __slots__ = (
-        "_head", "_key", "_parser", "_request", "closed", "hello", "open", "sink", "slot", "tr",
+        "_head",
+        "_key",
+        "_parser",
+        "_request",
+        "closed",
+        "hello",
+        "open",
+        "sink",
+        "slot",
+        "tr",
     )
 
     def __init__(self, sink: Sink, slot: Slot, host: str, path: str, origin: str | None = None):

@@ -35,9 +35,13 @@ class Report:
             self.raw.append(raw)
 
     def markdown(self) -> str:
-        out = [f"### {self.title}", "",
-               f"`{self.command}` — {self.facts['date']}, ctikit {self.facts.get('code')}, "
-               f"load average at start {self.facts['loadavg']}", ""]
+        out = [
+            f"### {self.title}",
+            "",
+            f"`{self.command}` — {self.facts['date']}, ctikit {self.facts.get('code')}, "
+            f"load average at start {self.facts['loadavg']}",
+            "",
+        ]
         out.append("| " + " | ".join(self.columns) + " |")
         out.append("|" + "---|" * len(self.columns))
         for row in self.rows:
@@ -52,11 +56,23 @@ class Report:
     def save(self, directory: Path = RESULTS_DIR) -> Path:
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / f"{self.scenario}-{time.strftime('%Y%m%d-%H%M%S')}.json"
-        path.write_text(json.dumps(
-            {"scenario": self.scenario, "title": self.title, "command": self.command,
-             "facts": self.facts, "columns": self.columns, "rows": self.rows,
-             "notes": self.notes, "targets": self.targets, "raw": self.raw},
-            indent=1, default=str))
+        path.write_text(
+            json.dumps(
+                {
+                    "scenario": self.scenario,
+                    "title": self.title,
+                    "command": self.command,
+                    "facts": self.facts,
+                    "columns": self.columns,
+                    "rows": self.rows,
+                    "notes": self.notes,
+                    "targets": self.targets,
+                    "raw": self.raw,
+                },
+                indent=1,
+                default=str,
+            )
+        )
         return path
 
 

@@ -102,8 +102,13 @@ class BenchServer:
             frames += self.campaign_round(agents, message)
             await asyncio.sleep(0)
         t1 = time.time()
-        return {"t0": t0, "publish_s": t1 - t0, "frames": frames, "agents": len(agents),
-                "publish_cpu_s": time.process_time() - cpu0}
+        return {
+            "t0": t0,
+            "publish_s": t1 - t0,
+            "frames": frames,
+            "agents": len(agents),
+            "publish_cpu_s": time.process_time() - cpu0,
+        }
 
     async def cmd_publish(self, a: dict[str, Any]) -> dict[str, Any]:
         """Like ``burst`` without yielding (used while consoles are away)."""
@@ -128,8 +133,7 @@ class BenchServer:
         out = {f"gen{i}": s.summary() for i, s in enumerate(self.gc_pauses)}
         if a.get("reset"):
             self.gc_pauses = [Samples(), Samples(), Samples()]
-        return {"gc": out, "objects": len(gc.get_objects()),
-                "frozen": gc.get_freeze_count()}
+        return {"gc": out, "objects": len(gc.get_objects()), "frozen": gc.get_freeze_count()}
 
     async def cmd_gc_freeze(self, a: dict[str, Any]) -> dict[str, Any]:
         """Collect, then move every object alive now out of the collector's reach."""
@@ -213,16 +217,35 @@ def parse_args(description: str, argv: list[str] | None = None) -> argparse.Name
     p.add_argument("--probe", action="store_true", help="measure event -> socket write")
     p.add_argument("--log-level", default="info", help="ctikit's default is info")
     p.add_argument("--workdir", default=None, help="where the SQLite file goes (a temp dir)")
-    p.add_argument("--backlog", type=int, default=None,
-                   help="listen backlog (default: the library's: aiohttp 128, asyncio 100)")
-    p.add_argument("--no-heartbeat", action="store_true",
-                   help="diagnostic: aiohttp sockets without the 30 s heartbeat (ping)")
-    p.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio",
-                   help="event loop (uvloop: the proposal in bench/PROPOSALS.md)")
-    p.add_argument("--gc-freeze", action="store_true",
-                   help="gc.freeze() once started (a proposal in bench/PROPOSALS.md)")
-    p.add_argument("--component", action="append", default=[], metavar="NAME=URL",
-                   help="a component the ctikit console loads (browser scenario)")
+    p.add_argument(
+        "--backlog",
+        type=int,
+        default=None,
+        help="listen backlog (default: the library's: aiohttp 128, asyncio 100)",
+    )
+    p.add_argument(
+        "--no-heartbeat",
+        action="store_true",
+        help="diagnostic: aiohttp sockets without the 30 s heartbeat (ping)",
+    )
+    p.add_argument(
+        "--loop",
+        choices=("asyncio", "uvloop"),
+        default="asyncio",
+        help="event loop (uvloop: the proposal in bench/PROPOSALS.md)",
+    )
+    p.add_argument(
+        "--gc-freeze",
+        action="store_true",
+        help="gc.freeze() once started (a proposal in bench/PROPOSALS.md)",
+    )
+    p.add_argument(
+        "--component",
+        action="append",
+        default=[],
+        metavar="NAME=URL",
+        help="a component the ctikit console loads (browser scenario)",
+    )
     return p.parse_args(argv)
 
 
@@ -249,8 +272,9 @@ def run(cls: type[BenchServer], description: str) -> None:
             name[4:]: getattr(server, name) for name in dir(server) if name.startswith("cmd_")
         }
         try:
-            await serve_control(handlers, {"port": server.port, "nofile": nofile,
-                                           "name": server.name})
+            await serve_control(
+                handlers, {"port": server.port, "nofile": nofile, "name": server.name}
+            )
         finally:
             await server.stop()
 

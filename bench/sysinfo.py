@@ -77,12 +77,22 @@ def code_version(root: str | None = None) -> str:
     (others edit ctikit while the bench runs: a number belongs to the code it measured)."""
     cwd = root or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=cwd,
-                              capture_output=True, text=True, timeout=10).stdout.strip()
-        diff = subprocess.run(["git", "diff", "HEAD", "--", "src"], cwd=cwd,
-                              capture_output=True, timeout=10).stdout
-        new = subprocess.run(["git", "ls-files", "--others", "--exclude-standard", "src"],
-                             cwd=cwd, capture_output=True, timeout=10).stdout
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+        diff = subprocess.run(
+            ["git", "diff", "HEAD", "--", "src"], cwd=cwd, capture_output=True, timeout=10
+        ).stdout
+        new = subprocess.run(
+            ["git", "ls-files", "--others", "--exclude-standard", "src"],
+            cwd=cwd,
+            capture_output=True,
+            timeout=10,
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     if not diff and not new:

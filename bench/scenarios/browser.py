@@ -60,11 +60,18 @@ WS_TAP = """
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--calls", type=int, default=200, help="calls measured per server")
     p.add_argument("--chromium", default=CHROMIUM)
-    p.add_argument("--js-profile", action="store_true",
-                   help="CPU-profile the console page (Chrome DevTools protocol) and list the "
-                   "JavaScript functions with the most self time")
-    p.add_argument("--gap", type=float, default=0.15,
-                   help="seconds between a call reaching the component and the next call")
+    p.add_argument(
+        "--js-profile",
+        action="store_true",
+        help="CPU-profile the console page (Chrome DevTools protocol) and list the "
+        "JavaScript functions with the most self time",
+    )
+    p.add_argument(
+        "--gap",
+        type=float,
+        default=0.15,
+        help="seconds between a call reaching the component and the next call",
+    )
 
 
 class ComponentServer:
@@ -90,8 +97,7 @@ class ComponentServer:
     async def _proxy(self, request: web.Request) -> web.Response:
         assert self.session is not None
         async with self.session.get(self.upstream + request.path_qs) as r:
-            return web.Response(body=await r.read(), status=r.status,
-                                content_type=r.content_type)
+            return web.Response(body=await r.read(), status=r.status, content_type=r.content_type)
 
     async def stop(self) -> None:
         if self.session is not None:
@@ -104,8 +110,13 @@ class ComponentServer:
         return f"http://localhost:{self.port}"
 
 
-async def _measure(page: Any, s: Session, frame_part: str, calls: int, gap: float,
-                   ) -> tuple[list[float], list[float]]:
+async def _measure(
+    page: Any,
+    s: Session,
+    frame_part: str,
+    calls: int,
+    gap: float,
+) -> tuple[list[float], list[float]]:
     """Place ``calls`` calls one by one; return latencies (ms) server -> component and
     server -> console page (WebSocket message event)."""
     frame = None
@@ -121,16 +132,19 @@ async def _measure(page: Any, s: Session, frame_part: str, calls: int, gap: floa
     for i in range(WARMUP + calls):
         r = await s.srv("place", agent=AGENT)
         cid = r["callId"]
-        await frame.wait_for_function(f"window.__seen[{json.dumps(cid)}] !== undefined",
-                                      timeout=10_000, polling=5)
+        await frame.wait_for_function(
+            f"window.__seen[{json.dumps(cid)}] !== undefined", timeout=10_000, polling=5
+        )
         if i >= WARMUP:
             placed[cid] = r["t"]
         await s.srv("hangup", agent=AGENT, callId=cid)
         await asyncio.sleep(gap)
     seen: dict[str, float] = await frame.evaluate("window.__seen")
     ws_seen: dict[str, float] = await page.evaluate("window.__wsSeen || {}")
-    return ([seen[c] - t * 1000.0 for c, t in placed.items()],
-            [ws_seen[c] - t * 1000.0 for c, t in placed.items() if c in ws_seen])
+    return (
+        [seen[c] - t * 1000.0 for c, t in placed.items()],
+        [ws_seen[c] - t * 1000.0 for c, t in placed.items() if c in ws_seen],
+    )
 
 
 def js_hotspots(profile: dict[str, Any], n: int = 8) -> str:
@@ -152,9 +166,22 @@ def js_hotspots(profile: dict[str, Any], n: int = 8) -> str:
 async def run(args: argparse.Namespace, opts: Options) -> Report:
     from playwright.async_api import async_playwright
 
-    rep = Report(NAME, "Browser path: call at the server -> onCallBegin in the component",
-                 ["server", "path", "calls", "p50 ms", "p90 ms", "p99 ms", "max ms",
-                  "p50 vs bare", "server→page p50/p99 ms", "load avg"])
+    rep = Report(
+        NAME,
+        "Browser path: call at the server -> onCallBegin in the component",
+        [
+            "server",
+            "path",
+            "calls",
+            "p50 ms",
+            "p90 ms",
+            "p99 ms",
+            "max ms",
+            "p50 vs bare",
+            "server→page p50/p99 ms",
+            "load avg",
+        ],
+    )
     comp = ComponentServer()
     await comp.start()
     results: dict[str, dict[str, Any]] = {}
@@ -162,20 +189,28 @@ async def run(args: argparse.Namespace, opts: Options) -> Report:
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(
                 executable_path=args.chromium,
-                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                      "--disable-component-update", "--disable-sync", "--no-first-run",
-                      "--disable-renderer-backgrounding",
-                      "--disable-background-timer-throttling"],
+                args=[
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--no-first-run",
+                    "--disable-renderer-backgrounding",
+                    "--disable-background-timer-throttling",
+                ],
             )
             try:
                 for target in ("ctikit", "aiohttp"):
                     if target not in args.targets:
                         continue
                     opts.say(f"browser: {target}, {args.calls} calls")
-                    server_args = (["--component", f"bench={comp.origin}/component.html"]
-                                   if target == "ctikit" else [])
-                    async with Session(opts, target, sockets=1,
-                                       server_args=server_args) as s:
+                    server_args = (
+                        ["--component", f"bench={comp.origin}/component.html"]
+                        if target == "ctikit"
+                        else []
+                    )
+                    async with Session(opts, target, sockets=1, server_args=server_args) as s:
                         comp.upstream = f"http://127.0.0.1:{s.port}"
                         page = await browser.new_page()
                         await page.add_init_script(WS_TAP)
@@ -188,28 +223,32 @@ async def run(args: argparse.Namespace, opts: Options) -> Report:
                                 url = f"http://127.0.0.1:{s.port}/console?agent={AGENT}"
                                 part = f"{comp.origin}/component.html"
                             else:
-                                url = (f"http://127.0.0.1:{s.port}/bare?agent={AGENT}"
-                                       f"&component={comp.origin}/bare_component.html")
+                                url = (
+                                    f"http://127.0.0.1:{s.port}/bare?agent={AGENT}"
+                                    f"&component={comp.origin}/bare_component.html"
+                                )
                                 part = f"{comp.origin}/bare_component.html"
                             await page.goto(url)
                             cdp = None
                             if args.js_profile:
                                 cdp = await page.context.new_cdp_session(page)
                                 await cdp.send("Profiler.enable")
-                                await cdp.send("Profiler.setSamplingInterval",
-                                               {"interval": 200})
+                                await cdp.send("Profiler.setSamplingInterval", {"interval": 200})
                                 await cdp.send("Profiler.start")
                             lat, to_page = await _measure(page, s, part, args.calls, args.gap)
                             if cdp is not None:
                                 prof = (await cdp.send("Profiler.stop"))["profile"]
                                 top = js_hotspots(prof)
-                                rep.notes.append(f"{target} console page, JS self time "
-                                                 f"(top): {top}")
+                                rep.notes.append(
+                                    f"{target} console page, JS self time (top): {top}"
+                                )
                         except Exception:
                             shot = opts.logs / f"browser-{target}.png"
                             await page.screenshot(path=str(shot))
-                            opts.say(f"browser: {target} failed; screenshot {shot}; console: "
-                                     + " | ".join(console[-20:]))
+                            opts.say(
+                                f"browser: {target} failed; screenshot {shot}; console: "
+                                + " | ".join(console[-20:])
+                            )
                             raise
                         finally:
                             await page.close()
@@ -221,18 +260,28 @@ async def run(args: argparse.Namespace, opts: Options) -> Report:
         await comp.stop()
     bare = results.get("aiohttp", {}).get("p50")
     for target, summ in results.items():
-        rep.add({"server": target,
-                 "path": "ctikit console + integration.js" if target == "ctikit"
-                 else "bare page + postMessage",
-                 "calls": summ["n"], "p50 ms": summ["p50"], "p90 ms": summ["p90"],
-                 "p99 ms": summ["p99"], "max ms": summ["max"],
-                 "p50 vs bare": summ["p50"] / bare if bare else float("nan"),
-                 "server→page p50/p99 ms":
-                     f"{summ['to_page']['p50']} / {summ['to_page']['p99']}",
-                 "load avg": loadavg()}, {"target": target, **summ})
+        rep.add(
+            {
+                "server": target,
+                "path": "ctikit console + integration.js"
+                if target == "ctikit"
+                else "bare page + postMessage",
+                "calls": summ["n"],
+                "p50 ms": summ["p50"],
+                "p90 ms": summ["p90"],
+                "p99 ms": summ["p99"],
+                "max ms": summ["max"],
+                "p50 vs bare": summ["p50"] / bare if bare else float("nan"),
+                "server→page p50/p99 ms": f"{summ['to_page']['p50']} / {summ['to_page']['p99']}",
+                "load avg": loadavg(),
+            },
+            {"target": target, **summ},
+        )
     if "ctikit" in results and bare:
         c = results["ctikit"]
         r = c["p50"] / bare
-        rep.targets.append(f"browser p50 <= 1.5 x bare: {r:.2f} — {check(r <= 1.5)}; "
-                           f"p99 {c['p99']} ms < 20 — {check(c['p99'] < 20)}")
+        rep.targets.append(
+            f"browser p50 <= 1.5 x bare: {r:.2f} — {check(r <= 1.5)}; "
+            f"p99 {c['p99']} ms < 20 — {check(c['p99'] < 20)}"
+        )
     return rep

@@ -20,9 +20,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 async def run(args: argparse.Namespace, opts: Options) -> Report:
     counts = [int(c) for c in args.counts.split(",")]
-    rep = Report(NAME, "Idle consoles: server memory per console",
-                 ["consoles", "server", "RSS before (KiB)", "RSS after (KiB)",
-                  "KiB / console", "vs best baseline", "connect s", "load avg"])
+    rep = Report(
+        NAME,
+        "Idle consoles: server memory per console",
+        [
+            "consoles",
+            "server",
+            "RSS before (KiB)",
+            "RSS after (KiB)",
+            "KiB / console",
+            "vs best baseline",
+            "connect s",
+            "load avg",
+        ],
+    )
     for n in counts:
         per: dict[str, float] = {}
         for target in args.targets:
@@ -35,16 +46,25 @@ async def run(args: argparse.Namespace, opts: Options) -> Report:
                 await asyncio.sleep(args.settle)
                 after = s.server_rss()
                 per[target] = (after - before) / max(1, conn["opened"])
-                rep.add({"consoles": conn["opened"], "server": target,
-                         "RSS before (KiB)": before, "RSS after (KiB)": after,
-                         "KiB / console": per[target], "connect s": conn["seconds"],
-                         "load avg": loadavg()},
-                        {"target": target, "n": n, "connect": conn})
+                rep.add(
+                    {
+                        "consoles": conn["opened"],
+                        "server": target,
+                        "RSS before (KiB)": before,
+                        "RSS after (KiB)": after,
+                        "KiB / console": per[target],
+                        "connect s": conn["seconds"],
+                        "load avg": loadavg(),
+                    },
+                    {"target": target, "n": n, "connect": conn},
+                )
         best = min((v for k, v in per.items() if k in BASELINES), default=None)
-        for row in rep.rows[-len(args.targets):]:
+        for row in rep.rows[-len(args.targets) :]:
             if best:
                 row["vs best baseline"] = per[row["server"]] / best
         if "ctikit" in per and n >= 10_000:
-            rep.targets.append(f"<= 25 KiB per idle console at {n:,}: "
-                               f"{per['ctikit']:.1f} KiB — {check(per['ctikit'] <= 25)}")
+            rep.targets.append(
+                f"<= 25 KiB per idle console at {n:,}: "
+                f"{per['ctikit']:.1f} KiB — {check(per['ctikit'] <= 25)}"
+            )
     return rep

@@ -25,11 +25,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 async def run(args: argparse.Namespace, opts: Options) -> Report:
-    rep = Report(NAME, "Requests: round trip at a fixed rate",
-                 ["consoles", "server", "req/s", "answered", "failed", "p50 ms", "p90 ms",
-                  "p99 ms", "max ms", "p99 vs aiohttp", "server CPU", "gc pauses (n, max ms)",
-                  "client CPU",
-                  "load avg"])
+    rep = Report(
+        NAME,
+        "Requests: round trip at a fixed rate",
+        [
+            "consoles",
+            "server",
+            "req/s",
+            "answered",
+            "failed",
+            "p50 ms",
+            "p90 ms",
+            "p99 ms",
+            "max ms",
+            "p99 vs aiohttp",
+            "server CPU",
+            "gc pauses (n, max ms)",
+            "client CPU",
+            "load avg",
+        ],
+    )
     p99: dict[str, float] = {}
     for target in args.targets:
         opts.say(f"requests: {target}, {args.consoles} consoles, {args.rate:.0f}/s")
@@ -40,13 +55,17 @@ async def run(args: argparse.Namespace, opts: Options) -> Report:
             fields = {a: {"callId": c} for a, c in calls.items()}
             await s.wait_seqs(within=15)
             # warm-up, then the measured run
-            await s.each_client("requests", rate=args.rate, duration=1.0, ops=OPS,
-                                fields=fields)
+            await s.each_client("requests", rate=args.rate, duration=1.0, ops=OPS, fields=fields)
             await s.reset()
             await s.srv("gc", reset=True)
             await s.profile_start(args.profile)
-            parts = await s.each_client("requests", rate=args.rate / len(s.clients),
-                                        duration=args.duration, ops=OPS, fields=fields)
+            parts = await s.each_client(
+                "requests",
+                rate=args.rate / len(s.clients),
+                duration=args.duration,
+                ops=OPS,
+                fields=fields,
+            )
             cpu = s.server_cpu()
             await s.profile_stop(args.profile, "requests")
             st = await s.stats()
@@ -55,22 +74,35 @@ async def run(args: argparse.Namespace, opts: Options) -> Report:
         secs = max(p["seconds"] for p in parts)
         rtt = st["rtt"]
         p99[target] = rtt["p99"]
-        rep.add({"consoles": conn["opened"], "server": target, "req/s": sent / secs,
-                 "answered": st["responses"], "failed": st["failed_responses"],
-                 "p50 ms": rtt["p50"], "p90 ms": rtt["p90"], "p99 ms": rtt["p99"],
-                 "max ms": rtt["max"], "server CPU": f"{cpu:.0%}",
-                 "gc pauses (n, max ms)": ", ".join(
-                     f"g{g[-1]} {v['n']}/{v['max']}" for g, v in gcs.items() if v["n"]),
-                 "client CPU": ", ".join(f"{c:.0%}" for c in st["client_cpu"]),
-                 "load avg": loadavg()},
-                {"target": target, "connect": conn, "parts": parts, "stats": st, "gc": gcs})
+        rep.add(
+            {
+                "consoles": conn["opened"],
+                "server": target,
+                "req/s": sent / secs,
+                "answered": st["responses"],
+                "failed": st["failed_responses"],
+                "p50 ms": rtt["p50"],
+                "p90 ms": rtt["p90"],
+                "p99 ms": rtt["p99"],
+                "max ms": rtt["max"],
+                "server CPU": f"{cpu:.0%}",
+                "gc pauses (n, max ms)": ", ".join(
+                    f"g{g[-1]} {v['n']}/{v['max']}" for g, v in gcs.items() if v["n"]
+                ),
+                "client CPU": ", ".join(f"{c:.0%}" for c in st["client_cpu"]),
+                "load avg": loadavg(),
+            },
+            {"target": target, "connect": conn, "parts": parts, "stats": st, "gc": gcs},
+        )
     if "aiohttp" in p99:
         for row in rep.rows:
             row["p99 vs aiohttp"] = p99[row["server"]] / p99["aiohttp"]
         if "ctikit" in p99:
             r = p99["ctikit"] / p99["aiohttp"]
-            rep.targets.append(f"request p99 <= 1.5 x aiohttp baseline: {r:.2f} — "
-                               f"{check(r <= 1.5)}")
-    rep.notes.append("failed counts answers with success false (expected 0: every call "
-                     "asked about is active).")
+            rep.targets.append(
+                f"request p99 <= 1.5 x aiohttp baseline: {r:.2f} — {check(r <= 1.5)}"
+            )
+    rep.notes.append(
+        "failed counts answers with success false (expected 0: every call asked about is active)."
+    )
     return rep
