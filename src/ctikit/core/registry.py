@@ -160,6 +160,52 @@ class CallRegistry:
         state.ended = OrderedDict((c.id, c) for c in ended[-self.limits.max_recent_ended :])
         return [c.view() for c in state.calls.values()]
 
+    def dump_agent(self, agent: str) -> dict[str, Any]:
+        """The agent's whole state (calls, recent calls, pending data, line status and
+        sequence number) as JSON-ready data, for a shared state store (see load_agent)."""
+        state = self.agent(agent)
+        return {
+            **self.snapshot_agent(agent),
+            "seq": state.seq,
+            "line_up": state.line_up,
+            "pending": [
+                [cid, data, ctype.value if ctype else None]
+                for cid, (data, ctype) in state.pending_data.items()
+            ],
+        }
+
+    def load_agent(self, agent: str, dump: object) -> None:
+        """Replace the agent's state with one made by :meth:`dump_agent` (sequence number
+        included: numbering goes on where the dump left it). Raises CtiRequestError on a
+        malformed dump and then changes nothing."""
+        if not isinstance(dump, dict):
+            raise CtiRequestError("agent state must be an object")
+        seq, line_up, pending_raw = dump.get("seq", 0), dump.get("line_up"), dump.get("pending", [])
+        if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq < 2**53:
+            raise CtiRequestError("agent state: seq must be a non-negative integer")
+        if line_up is not None and not isinstance(line_up, bool):
+            raise CtiRequestError("agent state: line_up must be true, false or null")
+        try:
+            pending: OrderedDict[str, tuple[Any, CallType | None]] = OrderedDict(
+                (str(cid), (data, CallType(ctype) if ctype else None))
+                for cid, data, ctype in pending_raw
+            )
+            check_json_value([d for d, _ in pending.values()], "pending data")
+        except (TypeError, ValueError) as exc:
+            raise CtiRequestError(f"agent state: pending data is malformed: {exc}") from None
+        fresh = AgentState(check_agent_id(agent), self.limits)
+        self._agents[agent], previous = fresh, self._agents.get(agent)
+        try:
+            self.restore_agent(agent, dump)
+        except CtiRequestError:
+            if previous is None:
+                del self._agents[agent]
+            else:
+                self._agents[agent] = previous
+            raise
+        fresh.seq, fresh.line_up = seq, line_up
+        fresh.pending_data = OrderedDict(list(pending.items())[-self.limits.max_pending_data :])
+
     # ------------------------------------------------------ component requests
 
     def begin_call(

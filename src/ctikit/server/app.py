@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 from aiohttp import web
@@ -53,8 +54,24 @@ async def security_headers(request: web.Request, handler):  # type: ignore[no-un
     return resp
 
 
+ServiceFactory = Callable[[Config, Connector, CallLogStore, Hub], CtiService]
+
+
+def single_node_service(
+    config: Config, connector: Connector, store: CallLogStore, hub: Hub
+) -> CtiService:
+    """The default: call state in this process, saved to the database for restarts."""
+    service = CtiService(CallRegistry(config.limits), connector, store, hub)
+    service.state_store = CallStateStore(store)
+    return service
+
+
 async def build_app(
-    config: Config, *, connector: Connector | None = None, store: CallLogStore | None = None
+    config: Config,
+    *,
+    connector: Connector | None = None,
+    store: CallLogStore | None = None,
+    make_service: ServiceFactory = single_node_service,
 ) -> web.Application:
     """A ready application: storage opened and migrated, connector started."""
     app = web.Application(
@@ -65,7 +82,7 @@ async def build_app(
     owned_store = store is None
     store = store or await CallLogStore.open(config.database)
     connector = connector or make_connector(config)
-    service = CtiService(CallRegistry(config.limits), connector, store, hub)
+    service = make_service(config, connector, store, hub)
     app[HUB], app[SERVICE] = hub, service
     accounts = AccountStore(store)
     app[AUTH] = await Authenticator.create(accounts, token_ttl=config.token_ttl, demo=config.demo)
@@ -76,13 +93,8 @@ async def build_app(
     app.router.add_routes(static.routes)
     static.add_static(app, config.examples_dir)
 
-    service.state_store = CallStateStore(store)
-
     async def lifecycle(app: web.Application):  # type: ignore[no-untyped-def]
-        await connector.start(service)
-        await service.restore_calls()
-        stop_persisting = asyncio.Event()
-        persist = asyncio.create_task(service.persist_forever(stop_persisting))
+        await service.start()
         if config.scenario:
             run = getattr(connector, "run_scenario", None)
             if run is None:
@@ -92,9 +104,7 @@ async def build_app(
         task = app.get(SCENARIO)
         if task is not None:
             task.cancel()
-        stop_persisting.set()
-        await persist  # its last flush saves what is on the lines now, for the restart
-        await connector.stop()
+        await service.stop()
         if owned_store:
             await store.close()
 
@@ -114,9 +124,11 @@ async def _close_consoles(app: web.Application) -> None:
     )
 
 
-async def serve(config: Config, *, announce: bool = True) -> None:
+async def serve(
+    config: Config, *, announce: bool = True, make_service: ServiceFactory = single_node_service
+) -> None:
     """Run until SIGINT/SIGTERM. Prints ``ctikit listening on URL`` once ready."""
-    app = await build_app(config)
+    app = await build_app(config, make_service=make_service)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port, shutdown_timeout=5)

@@ -174,12 +174,8 @@ async def list_agents(request: web.Request) -> web.Response:
     svc = _svc(request)
     visible = await readable_agents(request, None, Operation.READ_CALLS)
     agents = [
-        {
-            "id": a,
-            "activeCalls": len(svc.registry.call_ids(a)),
-            "connections": svc.hub.connections(a),
-        }
-        for a in sorted(svc.registry.agents())
+        {"id": a, "activeCalls": active, "connections": svc.hub.connections(a)}
+        for a, active in sorted(await svc.overview())
         if visible is None or a in visible
     ]
     return ok(agents=agents)
@@ -189,7 +185,7 @@ async def list_agents(request: web.Request) -> web.Response:
 async def agent_calls(request: web.Request) -> web.Response:
     agent = _agent(request)
     await require(request, Operation.READ_CALLS, agent)
-    snap = _svc(request).snapshot(agent)
+    snap = await _svc(request).snapshot(agent)
     return ok(calls=snap["calls"], recent=snap["recent"], seq=snap["seq"])
 
 
@@ -197,7 +193,7 @@ async def agent_calls(request: web.Request) -> web.Response:
 async def agent_call(request: web.Request) -> web.Response:
     agent = _agent(request)
     await require(request, Operation.READ_CALLS, agent)
-    call = _svc(request).registry.get_call(agent, request.match_info["call_id"])
+    call = await _svc(request).get_call(agent, request.match_info["call_id"])
     return ok(call=call.to_dict())
 
 
@@ -207,7 +203,7 @@ async def attach_data(request: web.Request) -> web.Response:
     agent = _agent(request)
     await require(request, Operation.ATTACH_DATA, agent)
     body = await _json_body(request)
-    call = _svc(request).attach_data(agent, request.match_info["call_id"], body)
+    call = await _svc(request).attach_data(agent, request.match_info["call_id"], body)
     return ok(call=call.to_dict())
 
 

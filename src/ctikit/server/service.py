@@ -12,9 +12,9 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from ..connectors.base import ActionFailedError, CallPlacer, Connector
 from ..core import commands
@@ -31,9 +31,12 @@ from ..core.model import CallType, CallView
 from ..core.registry import CallRegistry
 from ..core.telephony import CallOffered, CallReleased, ConnectorAction, TelephonyEvent
 from ..storage import CallLog, CallLogStore, CallStateStore, NewCallLog
-from .hub import Hub
+from . import wire
+from .hub import Hub, Outbox
 
 log = logging.getLogger("ctikit.service")
+
+T = TypeVar("T")
 
 MAX_SUBJECT = 255
 MAX_COMMENTS = 32 * 1024
@@ -66,6 +69,40 @@ class CtiService:
         #: Where active calls are saved for restarts (None: not saved).
         self.state_store: CallStateStore | None = None
         self._dirty: set[str] = set()
+        self._persist: asyncio.Task[None] | None = None
+        self._stop_persisting = asyncio.Event()
+
+    # ------------------------------------------------------------ state hooks
+    # Every operation goes through these two, so a subclass can keep the state elsewhere
+    # (ctikit.cluster keeps it in Redis and publishes through it).
+
+    async def _run(self, agent: str, change: Callable[[CallRegistry], list[Event]]) -> list[Event]:
+        """Apply ``change`` to the agent's state; publish and return the events it caused."""
+        events = change(self.registry)
+        self._publish(events)
+        return events
+
+    async def _read(self, agent: str, look: Callable[[CallRegistry], T]) -> T:
+        """Read the agent's state."""
+        return look(self.registry)
+
+    # -------------------------------------------------------------- lifecycle
+
+    async def start(self) -> None:
+        """Start the connector and put back the calls saved before a restart."""
+        await self.connector.start(self)
+        if self.state_store is not None:
+            await self.restore_calls()
+            self._stop_persisting = asyncio.Event()
+            self._persist = asyncio.create_task(self.persist_forever(self._stop_persisting))
+
+    async def stop(self) -> None:
+        """Save what is on the lines now (for the restart) and stop the connector."""
+        if self._persist is not None:
+            self._stop_persisting.set()
+            await self._persist
+            self._persist = None
+        await self.connector.stop()
 
     # ---------------------------------------------------------- connector side
 
@@ -74,13 +111,16 @@ class CtiService:
         try:
             events = self.registry.apply(event, now=self.clock())
         except TelephonyError as exc:
-            log.warning("dropped telephony event %s: %s", type(event).__name__, exc.message)
-            if isinstance(event, CallOffered):
-                # The phone has a call the agent cannot see (over a limit, bad data):
-                # hang it up rather than leave a line nobody can reach.
-                self._refuse_line_call(event.agent, event.call_id)
+            self._dropped(event, exc)
             return
         self._publish(events)
+
+    def _dropped(self, event: TelephonyEvent, exc: TelephonyError) -> None:
+        log.warning("dropped telephony event %s: %s", type(event).__name__, exc.message)
+        if isinstance(event, CallOffered):
+            # The phone has a call the agent cannot see (over a limit, bad data):
+            # hang it up rather than leave a line nobody can reach.
+            self._refuse_line_call(event.agent, event.call_id)
 
     def _refuse_line_call(self, agent: str, call_id: str) -> None:
         action = ConnectorAction(agent=agent, action=Action.HANGUP, call_id=call_id)
@@ -91,7 +131,10 @@ class CtiService:
             except Exception as exc:  # logged: nothing else can be done with it here
                 log.warning("could not hang up refused call %s of %s: %s", call_id, agent, exc)
 
-        task = asyncio.get_running_loop().create_task(hang_up())
+        self._spawn(hang_up())
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -104,43 +147,53 @@ class CtiService:
 
     # ----------------------------------------------------------- component ops
 
-    def call_ids(self, agent: str) -> list[str]:
-        return self.registry.call_ids(agent)
+    async def call_ids(self, agent: str) -> list[str]:
+        return await self._read(agent, lambda r: r.call_ids(agent))
 
-    def attached_data(self, agent: str, call_id: object) -> CallView:
+    async def attached_data(self, agent: str, call_id: object) -> CallView:
         if not isinstance(call_id, str):
             raise CtiRequestError("callObjectId must be a string")
-        return self.registry.get_call(agent, call_id)
+        return await self._read(agent, lambda r: r.get_call(agent, call_id))
 
-    def set_call_ids(self, agent: str, ids: object) -> None:
-        self._publish(self.registry.set_call_ids(agent, ids, now=self.clock()))
+    async def set_call_ids(self, agent: str, ids: object) -> None:
+        await self._run(agent, lambda r: r.set_call_ids(agent, ids, now=self.clock()))
 
-    def set_attached_data(self, agent: str, call_id: object, data: object, ctype: object) -> None:
-        self._publish(
-            self.registry.set_attached_data(agent, call_id, data, ctype, now=self.clock())
+    async def set_attached_data(
+        self, agent: str, call_id: object, data: object, ctype: object
+    ) -> None:
+        await self._run(
+            agent, lambda r: r.set_attached_data(agent, call_id, data, ctype, now=self.clock())
         )
 
-    def attach_data(self, agent: str, call_id: object, data: object) -> CallView:
+    async def attach_data(self, agent: str, call_id: object, data: object) -> CallView:
         """Merge data into a call (REST, IVR)."""
-        self._publish(self.registry.attach_data(agent, call_id, data, now=self.clock()))
-        assert isinstance(call_id, str)
-        return self.registry.get_call(agent, call_id)
+        events = await self._run(
+            agent, lambda r: r.attach_data(agent, call_id, data, now=self.clock())
+        )
+        assert isinstance(events[-1], CallUpdated)
+        return events[-1].call
 
-    def fire_call_begin(self, agent: str, call_id: object, ctype: object, label: object) -> None:
-        self._publish(self.registry.begin_call(agent, call_id, ctype, label, now=self.clock()))
+    async def fire_call_begin(
+        self, agent: str, call_id: object, ctype: object, label: object
+    ) -> None:
+        await self._run(
+            agent, lambda r: r.begin_call(agent, call_id, ctype, label, now=self.clock())
+        )
 
-    def fire_call_end(
+    async def fire_call_end(
         self, agent: str, call_id: object, duration: object, disposition: object
     ) -> None:
-        self._publish(
-            self.registry.end_call(agent, call_id, duration, disposition, now=self.clock())
+        await self._run(
+            agent, lambda r: r.end_call(agent, call_id, duration, disposition, now=self.clock())
         )
 
-    def fire_call_log_saved(self, agent: str, log_id: object) -> None:
-        self._publish(self.registry.call_log_saved(agent, log_id, now=self.clock()))
+    async def fire_call_log_saved(self, agent: str, log_id: object) -> None:
+        await self._run(agent, lambda r: r.call_log_saved(agent, log_id, now=self.clock()))
 
-    def fire_custom_event(self, agent: str, event_type: object, message: object) -> None:
-        self._publish(self.registry.custom_event(agent, event_type, message, now=self.clock()))
+    async def fire_custom_event(self, agent: str, event_type: object, message: object) -> None:
+        await self._run(
+            agent, lambda r: r.custom_event(agent, event_type, message, now=self.clock())
+        )
 
     async def send_cti_message(self, agent: str, message: object) -> None:
         """``sendCTIMessage``: to the handlers, and to the connector if it is a command.
@@ -151,24 +204,27 @@ class CtiService:
         if not isinstance(message, str):
             raise CtiRequestError("CTI message must be a string")
         cmd = commands.parse(message)
-        action = self.registry.resolve_command(agent, cmd) if cmd is not None else None
-        self._publish(self.registry.cti_message(agent, message, now=self.clock()))
-        if action is None:
+        resolved: list[ConnectorAction] = []
+
+        def send(r: CallRegistry) -> list[Event]:
+            resolved[:] = [r.resolve_command(agent, cmd)] if cmd is not None else []
+            return r.cti_message(agent, message, now=self.clock())
+
+        await self._run(agent, send)
+        if not resolved:
             return
         try:
-            await self.connector.execute(action)
+            await self.connector.execute(resolved[0])
         except ActionFailedError as exc:
-            raise CommandRejectedError(f"/{action.action}: {exc}") from None
+            raise CommandRejectedError(f"/{resolved[0].action}: {exc}") from None
 
     async def place_call(self, agent: str, *, ani: object, dnis: object, data: object) -> str:
         """Make a test call ring at ``agent`` (connectors that can: the simulator)."""
         if not isinstance(self.connector, CallPlacer):
             raise UnsupportedError(f"the {self.connector.name} connector cannot place test calls")
-        state = self.registry.agent(agent)  # validates the agent ID
-        if len(state.calls) >= self.registry.limits.max_active_calls:
-            raise CommandRejectedError(
-                f"{agent} already has {len(state.calls)} active calls (the limit)"
-            )
+        active = await self._read(agent, lambda r: len(r.call_ids(agent)))  # validates the ID
+        if active >= self.registry.limits.max_active_calls:
+            raise CommandRejectedError(f"{agent} already has {active} active calls (the limit)")
         for name, value in (("ani", ani), ("dnis", dnis)):
             if value is not None and (
                 not isinstance(value, str) or not commands.NUMBER_RE.match(value)
@@ -199,7 +255,7 @@ class CtiService:
         """Store a call log durably, then fire ``onCallLogSaved`` with its ID."""
         if not isinstance(call_id, str):
             raise CtiRequestError("callId must be a string")
-        call = self.registry.find_call(agent, call_id)
+        call = await self._read(agent, lambda r: r.find_call(agent, call_id))
         if call is None:
             raise UnknownCallError(
                 f"call {call_id!r} is neither active nor among this agent's recent calls"
@@ -212,7 +268,7 @@ class CtiService:
         except ValueError as exc:  # a limit of the store (it names the field)
             raise CtiRequestError(f"cannot save the call log: {exc}") from None
         # Committed above: only now may components hear of it.
-        self._publish(self.registry.call_log_saved(agent, record.id, now=self.clock()))
+        await self._run(agent, lambda r: r.call_log_saved(agent, record.id, now=self.clock()))
         return record
 
     async def _store_log(
@@ -236,14 +292,38 @@ class CtiService:
             )
         )
 
-    def snapshot(self, agent: str) -> dict[str, Any]:
-        state = self.registry.agent(agent)
-        return {
-            "seq": state.seq,
-            "calls": [c.to_dict() for c in self.registry.calls(agent)],
-            "recent": [c.to_dict() for c in self.registry.recent_calls(agent)],
-            "lineUp": state.line_up,
-        }
+    async def snapshot(self, agent: str) -> dict[str, Any]:
+        return await self._read(agent, lambda r: snapshot_of(r, agent))
+
+    async def get_call(self, agent: str, call_id: str) -> CallView:
+        return await self._read(agent, lambda r: r.get_call(agent, call_id))
+
+    async def overview(self) -> list[tuple[str, int]]:
+        """Every agent with state, and how many active calls each has."""
+        return [(a, len(self.registry.call_ids(a))) for a in self.registry.agents()]
+
+    async def connect_console(
+        self, box: Outbox, hello: dict[str, Any], since: int | None, epoch: str | None
+    ) -> None:
+        """Send a new console its hello (with the events it missed, or a snapshot) and
+        register it for live events, with no event lost or repeated in between."""
+        # No await from here to hub.add: nothing can slip between replay and live events.
+        missed = None
+        if since is not None and epoch == self.epoch:
+            missed = self.registry.events_after(box.agent, since)
+        hello = {**hello, "epoch": self.epoch}
+        if missed is not None:
+            # The console keeps its state; it gets what it missed, in order, then live events.
+            box.send(wire.encode({**hello, "resumed": "replay", "seq": since}))
+            for event in missed:
+                box.send(wire.encode_event(event))
+        else:
+            # First connection, or the gap is too old (or the server restarted): full state.
+            resumed = "fresh" if since is None else "snapshot"
+            box.send(
+                wire.encode({**hello, "resumed": resumed, **snapshot_of(self.registry, box.agent)})
+            )
+        self.hub.add(box)
 
     def _publish(self, events: list[Event]) -> None:
         if events:
@@ -310,6 +390,17 @@ class CtiService:
 
 
 _CALL_CHANGES = (CallBegan, CallEnded, CallUpdated, CallsReplaced)
+
+
+def snapshot_of(registry: CallRegistry, agent: str) -> dict[str, Any]:
+    """What a console needs to draw the agent's state from scratch."""
+    state = registry.agent(agent)
+    return {
+        "seq": state.seq,
+        "calls": [c.to_dict() for c in registry.calls(agent)],
+        "recent": [c.to_dict() for c in registry.recent_calls(agent)],
+        "lineUp": state.line_up,
+    }
 
 
 def _text(value: object, what: str, limit: int) -> str | None:

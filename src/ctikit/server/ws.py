@@ -16,7 +16,7 @@ from ..core.ratelimit import TokenBucket
 from . import wire
 from .auth import check_origin
 from .guard import principal, require
-from .hub import Outbox
+from .hub import CLOSE_TRY_AGAIN, Outbox
 from .keys import CONFIG, HUB, SERVICE
 from .service import CtiService
 
@@ -36,12 +36,12 @@ def op(name: str) -> Callable[[Handler], Handler]:
 
 @op("getCallObjectIds")
 async def _get_ids(svc: CtiService, agent: str, req: dict[str, Any]) -> dict[str, Any]:
-    return {"ids": svc.call_ids(agent)}
+    return {"ids": await svc.call_ids(agent)}
 
 
 @op("getCallAttachedData")
 async def _get_data(svc: CtiService, agent: str, req: dict[str, Any]) -> dict[str, Any]:
-    call = svc.attached_data(agent, req.get("callId"))
+    call = await svc.attached_data(agent, req.get("callId"))
     result: dict[str, Any] = {"data": wire.encode(call.data)}
     if req.get("getCallType"):
         result["callType"] = call.call_type.value
@@ -50,31 +50,31 @@ async def _get_data(svc: CtiService, agent: str, req: dict[str, Any]) -> dict[st
 
 @op("setCallObjectIds")
 async def _set_ids(svc: CtiService, agent: str, req: dict[str, Any]) -> dict[str, Any]:
-    svc.set_call_ids(agent, req.get("ids"))
+    await svc.set_call_ids(agent, req.get("ids"))
     return {}
 
 
 @op("setCallAttachedData")
 async def _set_data(svc: CtiService, agent: str, req: dict[str, Any]) -> dict[str, Any]:
-    svc.set_attached_data(agent, req.get("callId"), req.get("data"), req.get("callType"))
+    await svc.set_attached_data(agent, req.get("callId"), req.get("data"), req.get("callType"))
     return {}
 
 
 @op("fireOnCallBegin")
 async def _begin(svc: CtiService, agent: str, req: dict[str, Any]) -> dict[str, Any]:
-    svc.fire_call_begin(agent, req.get("callId"), req.get("callType"), req.get("label"))
+    await svc.fire_call_begin(agent, req.get("callId"), req.get("callType"), req.get("label"))
     return {}
 
 
 @op("fireOnCallEnd")
 async def _end(svc: CtiService, agent: str, req: dict[str, Any]) -> dict[str, Any]:
-    svc.fire_call_end(agent, req.get("callId"), req.get("duration"), req.get("disposition"))
+    await svc.fire_call_end(agent, req.get("callId"), req.get("duration"), req.get("disposition"))
     return {}
 
 
 @op("fireOnCallLogSaved")
 async def _log_saved(svc: CtiService, agent: str, req: dict[str, Any]) -> dict[str, Any]:
-    svc.fire_call_log_saved(agent, req.get("logId"))
+    await svc.fire_call_log_saved(agent, req.get("logId"))
     return {}
 
 
@@ -86,7 +86,7 @@ async def _cti(svc: CtiService, agent: str, req: dict[str, Any]) -> dict[str, An
 
 @op("fireEvent")
 async def _custom(svc: CtiService, agent: str, req: dict[str, Any]) -> dict[str, Any]:
-    svc.fire_custom_event(agent, req.get("eventType"), req.get("message"))
+    await svc.fire_custom_event(agent, req.get("eventType"), req.get("message"))
     return {}
 
 
@@ -112,7 +112,7 @@ async def _simulate(svc: CtiService, agent: str, req: dict[str, Any]) -> dict[st
 
 @op("getState")
 async def _state(svc: CtiService, agent: str, req: dict[str, Any]) -> dict[str, Any]:
-    return svc.snapshot(agent)
+    return await svc.snapshot(agent)
 
 
 @op("ping")
@@ -177,16 +177,10 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     await ws.prepare(request)
     box = Outbox(ws, agent, cfg.send_queue_frames)
     hub = request.app[HUB]
-    # Hello, replay and registration happen with no await between them, so no event can
-    # slip between the last replayed (or snapshot) seq and the first live event.
-    missed = None
-    if since is not None and epoch == svc.epoch:
-        missed = svc.registry.events_after(agent, int(since))
-    common = {
+    hello = {
         "type": "hello",
         "protocol": wire.PROTOCOL_VERSION,
         "agent": agent,
-        "epoch": svc.epoch,
         "connector": {"name": svc.connector.name, "canPlaceCalls": svc.can_place_calls},
         "limits": {
             "maxFrameBytes": cfg.max_frame_bytes,
@@ -194,16 +188,12 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
             "maxActiveCalls": cfg.limits.max_active_calls,
         },
     }
-    if missed is not None:
-        # The console keeps its state; it gets what it missed, in order, then live events.
-        box.send(wire.encode({**common, "resumed": "replay", "seq": int(since or 0)}))
-        for event in missed:
-            box.send(wire.encode_event(event))
-    else:
-        # First connection, or the gap is too old (or the server restarted): full state.
-        resumed = "fresh" if since is None else "snapshot"
-        box.send(wire.encode({**common, "resumed": resumed, **svc.snapshot(agent)}))
-    hub.add(box)
+    try:
+        await svc.connect_console(box, hello, None if since is None else int(since), epoch)
+    except CtiError as exc:  # the shared state store is unreachable (cluster mode)
+        await box.aclose()
+        await ws.close(code=CLOSE_TRY_AGAIN, message=exc.message.encode()[:120])
+        return ws
     log.info("console connected: agent=%s (%d sockets)", agent, hub.connections(agent))
     bucket = TokenBucket(cfg.max_requests_per_second, cfg.max_request_burst)
     try:

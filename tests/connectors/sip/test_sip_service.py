@@ -28,7 +28,7 @@ async def test_commands_through_the_service_reach_real_phones(tmp_path: Path) ->
     try:
         assert service.can_place_calls
         cid = await service.place_call("agent1", ani="+14155550111", dnis=None, data={"k": "v"})
-        await eventually(lambda: cid in service.call_ids("agent1"))
+        await eventually(lambda: cid in service.registry.call_ids("agent1"))
         await service.send_cti_message("agent1", "/ANSWER")
         await eventually(
             lambda: service.registry.get_call("agent1", cid).line_state is LineState.CONNECTED
@@ -43,7 +43,7 @@ async def test_commands_through_the_service_reach_real_phones(tmp_path: Path) ->
         with pytest.raises(CommandRejectedError):
             await service.send_cti_message("agent2", "/HOLD")
         await service.send_cti_message("agent1", "/HANGUP")
-        await eventually(lambda: service.call_ids("agent1") == [])
+        await eventually(lambda: service.registry.call_ids("agent1") == [])
     finally:
         await conn.stop()
         await store.close()
