@@ -69,6 +69,8 @@ def check_schema_name(schema: str) -> str:
 def sqlite_file_path(url: URL) -> str | None:
     """The file behind a SQLite *url*, or None for in-memory/URI databases."""
     path = url.database
+    if url.get_backend_name() != "sqlite":
+        return None  # a PostgreSQL database name is not a file here
     if not path or path == ":memory:" or path.startswith("file:") or "mode" in url.query:
         return None
     return path
