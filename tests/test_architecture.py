@@ -29,6 +29,7 @@ ALLOWED = {
     "connectors": {"core", "connectors"},
     "storage": {"storage"},
     "server": {"core", "connectors", "storage", "server", "config"},
+    "cluster": {"core", "connectors", "storage", "server", "config", "cluster"},
 }
 
 

@@ -67,6 +67,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run the CTI server")
     serve.add_argument("--config", metavar="FILE", help="TOML config file (docs/configuration.md)")
+    serve.add_argument(
+        "--cluster",
+        metavar="REDIS_URL",
+        help="join a cluster of nodes sharing state through Redis, e.g. "
+        "redis://127.0.0.1:6379/0 (docs/deploy.md)",
+    )
+    serve.add_argument("--node-id", help="this node's name in a cluster (default: random)")
+    serve.add_argument(
+        "--node",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="public URL of a cluster node, for console failover (repeatable; include this one)",
+    )
     _server_flags(serve, default_port=8080)
 
     sim = sub.add_parser(
@@ -112,7 +126,13 @@ def _config_from(args: argparse.Namespace) -> Config:
     if database and "://" not in database:
         database = f"sqlite:///{database}"
     extra = tuple(parse_component(c) for c in args.component)
+    nodes = tuple(n.rstrip("/") for n in getattr(args, "node", []))
+    if any(not n.startswith(("http://", "https://")) for n in nodes):
+        raise ConfigError("--node wants the http(s) URL of a node")
     return config.with_overrides(
+        cluster=getattr(args, "cluster", None),
+        node_id=getattr(args, "node_id", None),
+        cluster_nodes=nodes or None,
         host=args.host,
         port=args.port,
         database=database,
@@ -184,10 +204,15 @@ def main(argv: list[str] | None = None) -> int:
             "do not expose this server",
             "real SIP phones on 127.0.0.1" if config.connector == "sip" else "simulated telephony",
         )
-    from .server.app import serve
+    from .server.app import serve, single_node_service
 
+    make_service = single_node_service
+    if config.cluster:
+        from .cluster import cluster_service
+
+        make_service = cluster_service
     try:
-        asyncio.run(serve(config))
+        asyncio.run(serve(config, make_service=make_service))
     except KeyboardInterrupt:
         pass
     except Exception as exc:  # start-up failure: one clear line, details in debug log

@@ -66,6 +66,12 @@ class Config:
     allowed_origins: tuple[str, ...] = ()  # extra origins allowed to open console sockets
     users: tuple[UserConfig, ...] = ()
     limits: Limits = field(default_factory=Limits)
+    # Cluster mode (docs/deploy.md): nodes share call state and events through Redis.
+    cluster: str | None = None  # redis://HOST:PORT/DB; None: a single node, no Redis
+    cluster_prefix: str = "ctikit:"  # key prefix in Redis (several clusters, one Redis)
+    cluster_lease_seconds: float = 3.0  # how soon another node takes over the connector
+    node_id: str | None = None  # this node's name in logs and leases (default: random)
+    cluster_nodes: tuple[str, ...] = ()  # every node's public URL: consoles fail over
 
     def with_overrides(self, **changes: Any) -> Config:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -136,6 +142,13 @@ def config_from_dict(raw: dict[str, Any], where: str = "config") -> Config:
             AgentConfig(id=a["id"], extension=a.get("extension"), name=a.get("name"))
         )
     kwargs["agents"] = tuple(parsed_agents)
+    if "cluster_nodes" in kwargs:
+        nodes = kwargs["cluster_nodes"]
+        if not isinstance(nodes, list) or not all(
+            isinstance(n, str) and n.startswith(("http://", "https://")) for n in nodes
+        ):
+            raise ConfigError(f"{where}: server.cluster_nodes must be a list of http(s) URLs")
+        kwargs["cluster_nodes"] = tuple(n.rstrip("/") for n in nodes)
     if "allowed_origins" in kwargs:
         origins = kwargs["allowed_origins"]
         if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import secrets
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,7 @@ import pytest
 
 from ctikit.config import AgentConfig, Config
 from ctikit.connectors.sim import Directory, SimTimings, SimulatorConnector
-from ctikit.server.app import build_app
+from ctikit.server.app import build_app, single_node_service
 from ctikit.server.auth import hash_password
 from ctikit.server.keys import SERVICE
 from ctikit.storage import AccountStore
@@ -114,12 +116,41 @@ def config(tmp_path: Path) -> Config:
 
 
 @pytest.fixture
-async def server(aiohttp_client: Any, config: Config) -> Any:
-    connector = SimulatorConnector(
-        timings=SimTimings().scaled(0.02),
-        directory=Directory({a.extension: a.id for a in config.agents if a.extension}),
-    )
-    app = await build_app(config, connector=connector)
+def mode(request: pytest.FixtureRequest) -> str:
+    """``single`` (the default) or ``cluster``: modules that are conformance tests of both
+    modes parametrize it (``pytest.mark.parametrize("mode", MODES, indirect=True)``)."""
+    return str(getattr(request, "param", "single"))
+
+
+MODES = ["single", "cluster"]
+
+
+@pytest.fixture
+async def server(
+    aiohttp_client: Any, config: Config, mode: str, request: pytest.FixtureRequest
+) -> Any:
+    def new_connector() -> SimulatorConnector:
+        return SimulatorConnector(
+            timings=SimTimings().scaled(0.02),
+            directory=Directory({a.extension: a.id for a in config.agents if a.extension}),
+        )
+
+    make_service: Any = single_node_service
+    if mode == "cluster":
+        from ctikit.cluster import cluster_service
+
+        redis = request.getfixturevalue("redis_server")
+        config = replace(
+            config,
+            cluster=redis.url,
+            cluster_prefix=f"t{secrets.token_hex(4)}:",
+            cluster_lease_seconds=1.0,
+        )
+
+        def make_service(cfg: Config, conn: Any, store: Any, hub: Any) -> Any:
+            return cluster_service(cfg, conn, store, hub, make=new_connector)
+
+    app = await build_app(config, connector=new_connector(), make_service=make_service)
     client = await aiohttp_client(app)
     accounts = AccountStore(app[SERVICE].store)
     for name, (role, agent, team) in USERS.items():

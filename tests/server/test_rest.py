@@ -6,9 +6,14 @@ import csv
 import io
 from typing import Any
 
+import pytest
+
 from ctikit.server.keys import SERVICE
 
-from .conftest import auth
+from .conftest import MODES, auth
+
+# Conformance: every test here runs on a single node and on a cluster node (Redis).
+pytestmark = pytest.mark.parametrize("mode", MODES, indirect=True)
 
 
 async def test_ivr_attaches_data_seen_by_console(server: Any, connect: Any) -> None:

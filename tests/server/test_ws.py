@@ -7,8 +7,14 @@ import json
 from typing import Any
 
 import aiohttp
+import pytest
 
 from ctikit.server.keys import CONFIG, SERVICE
+
+# Conformance: every test here runs on a single node and on a cluster node (Redis).
+from .conftest import MODES
+
+pytestmark = pytest.mark.parametrize("mode", MODES, indirect=True)
 
 
 async def test_hello_describes_state(connect: Any) -> None:

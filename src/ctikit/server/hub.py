@@ -45,14 +45,18 @@ class Outbox:
             log.warning(
                 "console of %s too slow (%d frames queued): closing", self.agent, len(self._frames)
             )
-            self._closed = True
-            self._frames.clear()
-            self._closer = asyncio.create_task(
-                self.ws.close(code=CLOSE_TRY_AGAIN, message=b"too slow")
-            )
+            self.close(CLOSE_TRY_AGAIN, "too slow")
             return
         self._frames.append(frame)
         self._wake.set()
+
+    def close(self, code: int, reason: str) -> None:
+        """Drop what is queued and close the socket (the console reconnects and resyncs)."""
+        if self._closed:
+            return
+        self._closed = True
+        self._frames.clear()
+        self._closer = asyncio.create_task(self.ws.close(code=code, message=reason.encode()))
 
     async def _run(self) -> None:
         frames, ws = self._frames, self.ws

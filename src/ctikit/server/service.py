@@ -325,6 +325,9 @@ class CtiService:
             )
         self.hub.add(box)
 
+    def disconnect_console(self, box: Outbox) -> None:
+        self.hub.remove(box)
+
     def _publish(self, events: list[Event]) -> None:
         if events:
             self.hub.publish(events)

@@ -219,7 +219,7 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
             elif msg.type is WSMsgType.ERROR:
                 log.info("socket of %s closed with error: %s", agent, ws.exception())
     finally:
-        hub.remove(box)
+        svc.disconnect_console(box)
         await box.aclose()
         log.info("console disconnected: agent=%s", agent)
     return ws

@@ -1,0 +1,55 @@
+"""Cluster mode: several ctikit nodes sharing call state and events through Redis.
+
+``ctikit serve --cluster redis://HOST:PORT/DB`` builds its service with
+:func:`cluster_service`. See docs/deploy.md for the deployment and what each failure does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import redis.asyncio as aioredis
+
+from ..config import Config
+from ..connectors.base import Connector
+from ..server.app import make_connector
+from ..server.hub import Hub
+from ..storage import CallLogStore
+from .service import REQUEST_TIMEOUT, ClusterConnector, ClusterService
+
+__all__ = ["ClusterConnector", "ClusterService", "cluster_service", "connect_redis"]
+
+
+def connect_redis(url: str) -> aioredis.Redis:
+    """A client for the cluster's Redis; socket timeouts outlast the longest blocking call."""
+    return aioredis.from_url(
+        url,
+        socket_connect_timeout=2,
+        socket_timeout=REQUEST_TIMEOUT + 5,
+        socket_keepalive=True,
+        health_check_interval=10,
+    )
+
+
+def cluster_service(
+    config: Config,
+    connector: Connector,
+    store: CallLogStore,
+    hub: Hub,
+    *,
+    make: Callable[[], Connector] | None = None,
+) -> ClusterService:
+    """A :data:`~ctikit.server.app.ServiceFactory` for ``config.cluster``. The connector
+    built by the app is only a prototype: the node that takes the lease builds its own."""
+    if not config.cluster:
+        raise ValueError("cluster_service needs config.cluster (a redis:// URL)")
+    return ClusterService(
+        connect_redis(config.cluster),
+        make or (lambda: make_connector(config)),
+        store,
+        hub,
+        limits=config.limits,
+        prefix=config.cluster_prefix,
+        lease_seconds=config.cluster_lease_seconds,
+        node_id=config.node_id,
+    )
