@@ -86,3 +86,14 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A Redis of the test's own, to kill and restart."""
+    root = tmp_path / "redis"
+    root.mkdir()
+    server = RedisServer(root)
+    server.start()
+    yield server
+    server.stop()

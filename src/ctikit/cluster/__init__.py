@@ -9,6 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..config import Config
 from ..connectors.base import Connector
@@ -22,8 +26,11 @@ __all__ = ["ClusterConnector", "ClusterService", "cluster_service", "connect_red
 
 def connect_redis(url: str) -> aioredis.Redis:
     """A client for the cluster's Redis; socket timeouts outlast the longest blocking call."""
+    # A pooled connection that Redis closed (it restarted) fails once: retry on a new one.
     return aioredis.from_url(
         url,
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.02), retries=6),
+        retry_on_error=[RedisConnectionError, RedisTimeoutError],
         socket_connect_timeout=2,
         socket_timeout=REQUEST_TIMEOUT + 5,
         socket_keepalive=True,

@@ -169,6 +169,16 @@ class ClusterService(CtiService):
             if not lock.locked() and self._locks.get(agent) is lock:
                 del self._locks[agent]
 
+    def health(self) -> dict[str, Any]:
+        return {
+            "cluster": {
+                "node": self.node_id,
+                "epoch": self.epoch,
+                "drivesConnector": self.live is not None,
+                "subscribed": self.fanout.subscribed.is_set(),
+            }
+        }
+
     async def overview(self) -> list[tuple[str, int]]:
         out = []
         for agent in await self.state.agents():
@@ -265,7 +275,7 @@ class ClusterService(CtiService):
                     await asyncio.sleep(delay)  # Redis away: keep the event, in order
                     delay = min(delay * 2, 1.0)
                 except CorruptStateError as exc:
-                    log.error("dropped telephony event %s: %s", type(event).__name__, exc.message)
+                    self._dropped(event, TelephonyError(exc.message))
                     break
 
     # ------------------------------------------------------------ the lease

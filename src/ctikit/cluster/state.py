@@ -37,9 +37,18 @@ _encode = msgspec.json.Encoder().encode
 
 # KEYS: agent hash, stream, agents set, epoch key.
 # ARGV: epoch, expected ver, state, seq, channel, maxlen, agent, then (seq, frame) pairs.
-# Returns 1 (committed), 0 (someone else committed first: retry), -1 (epoch gone/changed).
+# Returns 1 (committed), 0 (someone else committed first: retry), -1 (epoch gone/changed),
+# -2 (the agent's key is not a hash: damaged, nothing written).
 _COMMIT = """
 if redis.call('GET', KEYS[4]) ~= ARGV[1] then return -1 end
+-- Check before writing: a script that fails half-way keeps its first writes.
+local t = redis.call('TYPE', KEYS[1]).ok
+if t ~= 'hash' and t ~= 'none' then return -2 end
+-- The stream and the set only index the state: damaged ones are rebuilt.
+t = redis.call('TYPE', KEYS[2]).ok
+if t ~= 'stream' and t ~= 'none' then redis.call('DEL', KEYS[2]) end
+t = redis.call('TYPE', KEYS[3]).ok
+if t ~= 'set' and t ~= 'none' then redis.call('DEL', KEYS[3]) end
 local ver = tonumber(redis.call('HGET', KEYS[1], 'ver') or '0') or -1
 if ver ~= tonumber(ARGV[2]) then return 0 end
 redis.call('HSET', KEYS[1], 'ver', ver + 1, 'seq', ARGV[4], 'state', ARGV[3])
@@ -167,6 +176,8 @@ class RedisState:
             raise _unavailable(exc) from None
         if result == -1:
             raise EpochChangedError("the cluster's shared state was lost (new epoch)")
+        if result == -2:
+            raise CorruptStateError(f"the state of {agent} in Redis is damaged (wrong type)")
         return result == 1
 
     async def frames_between(

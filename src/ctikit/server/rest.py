@@ -150,7 +150,12 @@ async def whoami(request: web.Request) -> web.Response:
 @routes.get("/api/health")
 async def health(request: web.Request) -> web.Response:
     svc = _svc(request)
-    return ok(status="ok", connector=svc.connector.name, connections=svc.hub.total_connections())
+    return ok(
+        status="ok",
+        connector=svc.connector.name,
+        connections=svc.hub.total_connections(),
+        **svc.health(),
+    )
 
 
 @routes.get("/api/console/config")

@@ -298,6 +298,10 @@ class CtiService:
     async def get_call(self, agent: str, call_id: str) -> CallView:
         return await self._read(agent, lambda r: r.get_call(agent, call_id))
 
+    def health(self) -> dict[str, Any]:
+        """Extra fields for ``GET /api/health``."""
+        return {}
+
     async def overview(self) -> list[tuple[str, int]]:
         """Every agent with state, and how many active calls each has."""
         return [(a, len(self.registry.call_ids(a))) for a in self.registry.agents()]
