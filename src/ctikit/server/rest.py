@@ -170,6 +170,7 @@ async def console_config(request: web.Request) -> web.Response:
         connector={"name": svc.connector.name, "canPlaceCalls": svc.can_place_calls},
         demo=cfg.demo,
         agents=[{"id": a.id, "extension": a.extension, "name": a.name} for a in cfg.agents],
+        nodes=list(cfg.cluster_nodes),  # cluster mode: where the console may fail over
     )
 
 

@@ -155,7 +155,8 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     cfg = request.app[CONFIG]
     try:
         agent = check_agent_id(request.query.get("agent"))
-        check_origin(request, cfg.allowed_origins)
+        # A console page served by any node of the cluster may fail over to this one.
+        check_origin(request, cfg.allowed_origins + cfg.cluster_nodes)
         who = await principal(request, agent_hint=agent)
         if who.role is Role.SERVICE:
             raise AccessDeniedError("service tokens cannot open console sockets")

@@ -34,6 +34,8 @@
     options = options || {};
     if (!options.url) throw new Error('CtikitConnection: url is required');
     this.url = options.url;
+    // Other nodes of a cluster to fail over to, in order (setUrls); this.url is the current.
+    this._urls = [options.url];
     this.timeoutMs = options.timeoutMs || DEFAULTS.timeoutMs;
     this.minBackoffMs = options.minBackoffMs || DEFAULTS.minBackoffMs;
     this.maxBackoffMs = options.maxBackoffMs || DEFAULTS.maxBackoffMs;
@@ -82,6 +84,19 @@
 
   /** Use another token from the next (re)connect on. */
   CtikitConnection.prototype.setToken = function (token) { this.token = token || null; };
+
+  /**
+   * Cluster nodes to fail over to (WebSocket URLs). The current URL stays first; when a
+   * connection attempt fails, the next attempt goes to the next node, and the replay cursor
+   * goes with it: every node of a cluster can replay the same events.
+   */
+  CtikitConnection.prototype.setUrls = function (urls) {
+    var list = [this.url];
+    for (var i = 0; i < (urls || []).length; i++) {
+      if (typeof urls[i] === 'string' && list.indexOf(urls[i]) < 0) list.push(urls[i]);
+    }
+    this._urls = list;
+  };
 
   /** The URL of the next connection attempt: token, and the replay cursor after the first. */
   CtikitConnection.prototype.connectUrl = function () {
@@ -197,6 +212,11 @@
   };
 
   CtikitConnection.prototype._onClose = function () {
+    if (!this._ready && this._urls.length > 1) {
+      // This node did not take us: try the next one (a live socket that drops retries
+      // its own node first, in case it was only the network).
+      this.url = this._urls[(this._urls.indexOf(this.url) + 1) % this._urls.length];
+    }
     this._ws = null;
     this._ready = false;
     // Requests already sent on the dead socket cannot be answered any more; re-sending them

@@ -503,6 +503,11 @@
       app.config = cfg;
       if (cfg.user && cfg.user.readOnly) setReadOnly();
       if (cfg.connector) setConnector(cfg.connector);
+      if (Array.isArray(cfg.nodes)) {
+        conn.setUrls(cfg.nodes.map(function (n) {
+          return String(n).replace(/^http/, 'ws') + '/ws?agent=' + encodeURIComponent(agent);
+        }));
+      }
       if (cfg.demo) {
         notices.show('info', 'Demo mode: press "Simulate call" to make a test call ring on this console.', {testid: 'demo-hint'});
       }

@@ -1,0 +1,194 @@
+"""A real console on a two-node cluster: its node is killed, it fails over to the other
+node from the list the server gave it, replays what it missed, and every component handler
+fires once, in order."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+PASSWORD = "browser-cluster-password"
+
+
+def _load_lib() -> Any:
+    name = "ctikit_browser_harness_lib"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            name, Path(__file__).with_name("components") / "harness_lib.py"
+        )
+        assert spec is not None and spec.loader is not None
+        sys.modules[name] = module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+lib = _load_lib()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _ctikit(*args: str, stdin: str | None = None) -> str:
+    out = subprocess.run(
+        [sys.executable, "-m", "ctikit", *args],
+        input=stdin,
+        text=True,
+        capture_output=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+class Node:
+    def __init__(self, config: Path, port: int, redis_url: str, name: str, log: Path) -> None:
+        self.url = f"http://127.0.0.1:{port}"
+        self._log = log.open("w")
+        self.p = subprocess.Popen(
+            [sys.executable, "-m", "ctikit", "serve", "--config", str(config),
+             "--port", str(port), "--cluster", redis_url, "--node-id", name],
+            stdout=subprocess.PIPE, stderr=self._log, text=True,
+        )  # fmt: skip
+        assert self.p.stdout is not None
+        line = self.p.stdout.readline()
+        assert "listening on" in line, log.read_text()[-3000:]
+
+    def kill(self) -> None:
+        if self.p.poll() is None:
+            self.p.kill()
+        self.p.wait(10)
+        self._log.close()
+        if self.p.stdout is not None:
+            self.p.stdout.close()
+
+
+class TwoNodes:
+    """Enough of the browser conftest's Server for harness_lib: api() and console_url()."""
+
+    def __init__(self, root: Path, redis_url: str, component_url: str, agent: str) -> None:
+        database = f"sqlite:///{root / 'cluster.db'}"
+        ports = [_free_port(), _free_port()]
+        nodes = ", ".join(f'"http://127.0.0.1:{p}"' for p in ports)
+        config = root / "cluster.toml"
+        config.write_text(
+            f'[server]\ndatabase = "{database}"\ncluster_prefix = "b{secrets.token_hex(4)}:"\n'
+            f"cluster_lease_seconds = 1.5\ncluster_nodes = [{nodes}]\n\n"
+            f'[[components]]\nname = "harness"\n'
+            f'url = "{component_url}/components/harness.html?v=66"\n\n'
+            f'[[components]]\nname = "harness2"\n'
+            f'url = "{component_url}/components/harness.html?v=31&name=second"\n'
+        )
+        _ctikit("user", "add", agent, "--password-stdin", "--database", database, stdin=PASSWORD)
+        out = _ctikit("token", "create", "svc", "--scope", "calls:attach", "--scope",
+                      "calls:control", "--scope", "logs:read", "--database", database)  # fmt: skip
+        self.service_token = out.strip().splitlines()[-1].split()[-1]
+        self.a = Node(config, ports[0], redis_url, "a", root / "a.log")
+        self.b = Node(config, ports[1], redis_url, "b", root / "b.log")
+        self.url = self.b.url  # the REST API is used through the node that stays up
+        self.agent = agent
+
+    def api(self, method: str, path: str, body: Any = None, **_: Any) -> tuple[int, Any]:
+        req = urllib.request.Request(
+            self.url + path,
+            data=None if body is None else json.dumps(body).encode(),
+            method=method,
+            headers={
+                "Content-Type": "application/json",
+                "Authorization": f"Bearer {self.service_token}",
+            },
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return resp.status, json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read())
+
+    def login_cookie(self, context: Any) -> None:
+        req = urllib.request.Request(
+            self.a.url + "/api/login",
+            data=json.dumps({"username": self.agent, "password": PASSWORD}).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            token = json.loads(resp.read())["token"]
+        context.add_cookies(
+            [{"name": "ctikit_session", "value": token, "url": self.a.url, "httpOnly": True,
+              "sameSite": "Strict"}]
+        )  # fmt: skip
+
+    def console_url(self, agent: str) -> str:
+        return f"{self.a.url}/console?agent={agent}"  # the page comes from node a
+
+    def stop(self) -> None:
+        self.a.kill()
+        self.b.kill()
+
+
+@pytest.fixture
+def two_nodes(
+    tmp_path: Path, redis_server: Any, ctikit_server: Any, agent: str
+) -> Iterator[TwoNodes]:
+    nodes = TwoNodes(tmp_path, redis_server.url, ctikit_server.component_url, agent)
+    try:
+        yield nodes
+    finally:
+        nodes.stop()
+
+
+def test_console_fails_over_to_another_node_and_misses_nothing(
+    browser: Any, two_nodes: TwoNodes, agent: str
+) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        two_nodes.login_cookie(context)
+        page = context.new_page()
+        console = lib.open_console(page, two_nodes, agent)
+        badge = page.get_by_test_id("connection-status")
+        expect(badge).to_have_attribute("data-state", "connected")
+        h = console.h1
+        begins, ends = h.listen("cti.onCallBegin"), h.listen("cti.onCallEnd")
+        first = console.simulate()
+        assert h.events(begins, 1) == [{"id": first}]
+        # The node serving the console dies without a word.
+        two_nodes.a.kill()
+        # While the console is away, a call ends and another begins (through node b).
+        console.hangup(first)
+        second = console.simulate(ani="+14155550111")
+        # It fails over to node b by itself, replays, and is live again.
+        expect(badge).to_have_attribute("data-state", "connected", timeout=15_000)
+        assert h.events(begins, 2) == [{"id": first}, {"id": second}]
+        assert [e["id"] for e in h.events(ends, 1)] == [first]
+        third = console.simulate(ani="+14155550122")
+        assert h.events(begins, 3) == [{"id": first}, {"id": second}, {"id": third}]
+        page.wait_for_timeout(300)  # a repeat would show up now
+        assert h.event_count(begins) == 3 and h.event_count(ends) == 1
+        assert lib.wait_until(lambda: console.call_ids() == [second, third], page)
+        artifacts = Path(__file__).resolve().parents[2] / "test-artifacts"
+        artifacts.mkdir(exist_ok=True)
+        page.screenshot(path=str(artifacts / "cluster-failover.png"))
+    finally:
+        context.close()
+
+
+def test_config_lists_the_nodes(two_nodes: TwoNodes, agent: str) -> None:
+    status, body = two_nodes.api("GET", f"/api/console/config?agent={agent}")
+    assert status == 200, body
+    assert body["nodes"] == [two_nodes.a.url, two_nodes.b.url]
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+", body["nodes"][0])
