@@ -151,3 +151,42 @@ async def test_hostile_data_in_redis_does_not_crash_a_node(cluster: Cluster) -> 
             await cluster.leader(s, within=8)
     finally:
         await r.aclose()
+
+
+async def test_redis_losing_its_data_starts_a_new_epoch(cluster: Cluster) -> None:
+    a = cluster.start("a")
+    r = aioredis.from_url(cluster.redis_url)
+    try:
+        async with aiohttp.ClientSession() as s:
+            console = Console(cluster, "agent1")
+            await console.connect(s, a)
+            resp = await console.request("simulateCall")
+            assert resp["success"], resp
+            old_epoch = console.hellos[0]["epoch"]
+            # Redis comes back empty (no persistence): every ctikit key is gone.
+            keys = [k async for k in r.scan_iter(match=f"{cluster.prefix}*")]
+            await r.delete(*keys)
+            # The next change notices: consoles are told to resync (1012) and the numbering
+            # starts a new epoch, so no console trusts a cursor from the old one.
+            assert console.ws is not None
+            await console.ws.send_str(
+                json.dumps({"id": 99, "op": "fireOnCallLogSaved", "logId": "x"})
+            )
+            await asyncio.wait_for(console._task, 10)  # type: ignore[arg-type]
+            assert console.ws is not None and console.ws.close_code == 1012
+            await console.connect(s, a, resume=True)
+            hello = console.hellos[-1]
+            assert hello["epoch"] != old_epoch and hello["resumed"] == "snapshot"
+            assert hello["calls"] == []
+
+            # The connector was restarted to match: a new call works and is alone.
+            async def placed() -> bool:
+                out = await console.request("simulateCall")
+                return bool(out["success"])
+
+            await _eventually(placed, within=10)
+            body = await _eventually(lambda: _calls(s, cluster, a.url, "agent1"))
+            assert len(body["calls"]) == 1
+            await console.close()
+    finally:
+        await r.aclose()

@@ -230,6 +230,12 @@ class ClusterService(CtiService):
             for box in self.fanout.boxes():
                 self.fanout.unwatch(box)
                 box.close(CLOSE_SERVICE_RESTART, "cluster state reset: reconnect")
+            if self.live is not None:
+                # Its lines hold calls the new state does not know: start the connector
+                # afresh (the lease loop takes the lease again) so both agree.
+                await self._step_down()
+                with contextlib.suppress(RedisError, OSError):
+                    await self.lease.release()
 
     # ------------------------------------------------------- connector events
 
