@@ -73,7 +73,7 @@ class AccountStore:
         )
         try:
             with _db_errors("add user"):
-                async with self._store._session() as session, session.begin():
+                async with self._store._write_session("add user") as session:
                     session.add(row)
         except Exception as exc:
             if isinstance(exc.__cause__, IntegrityError):
@@ -113,13 +113,13 @@ class AccountStore:
 
     async def remove_user(self, username: str) -> bool:
         with _db_errors("remove user"):
-            async with self._store._session() as session, session.begin():
+            async with self._store._write_session("remove user") as session:
                 result = await session.execute(delete(UserRow).where(UserRow.username == username))
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def set_password(self, username: str, password_hash: str) -> bool:
         with _db_errors("set password"):
-            async with self._store._session() as session, session.begin():
+            async with self._store._write_session("set password") as session:
                 row = await session.get(UserRow, username)
                 if row is None:
                     return False
@@ -139,7 +139,7 @@ class AccountStore:
             created_at=self._store._now(),
         )
         with _db_errors("create token"):
-            async with self._store._session() as session, session.begin():
+            async with self._store._write_session("create token") as session:
                 session.add(row)
         return _token(row), secret
 
@@ -165,7 +165,7 @@ class AccountStore:
 
     async def revoke_token(self, token_id: str) -> bool:
         with _db_errors("revoke token"):
-            async with self._store._session() as session, session.begin():
+            async with self._store._write_session("revoke token") as session:
                 result = await session.execute(
                     delete(ServiceTokenRow).where(ServiceTokenRow.id == token_id)
                 )
@@ -183,7 +183,7 @@ class AccountStore:
                     return row.value
         try:
             with _db_errors("write setting"):
-                async with self._store._session() as session, session.begin():
+                async with self._store._write_session("write setting") as session:
                     session.add(SettingRow(key=key, value=make))
             return make
         except Exception:

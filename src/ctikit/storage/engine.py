@@ -18,6 +18,12 @@ SQLITE_DRIVER: Final = "sqlite+aiosqlite"
 POSTGRES_DRIVER: Final = "postgresql+asyncpg"
 BUSY_TIMEOUT_SECONDS: Final = 10.0
 CONNECT_TIMEOUT_SECONDS: Final = 10.0
+# Connection pool (file databases and PostgreSQL). Writes to SQLite take one connection
+# at a time (CallLogStore serialises them), so the pool is mostly for concurrent reads;
+# a caller waits at most POOL_TIMEOUT_SECONDS for a connection, then gets an error.
+POOL_SIZE: Final = 5
+POOL_MAX_OVERFLOW: Final = 10
+POOL_TIMEOUT_SECONDS: Final = 30.0
 
 _SCHEMA_RE: Final = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
@@ -118,12 +124,40 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> N
         cursor.close()
 
 
-def build_engine(url: URL, *, echo: bool = False, schema: str | None = None) -> AsyncEngine:
-    """Create an async engine for a normalised *url* with durability settings."""
+def _sqlite_pooled(url: URL) -> bool:
+    """Whether SQLAlchemy gives this SQLite *url* a queue pool (a file, not memory)."""
+    db = url.database
+    return bool(db) and db != ":memory:" and url.query.get("mode") != "memory"
+
+
+def build_engine(
+    url: URL,
+    *,
+    echo: bool = False,
+    schema: str | None = None,
+    pool_size: int = POOL_SIZE,
+    max_overflow: int = POOL_MAX_OVERFLOW,
+    pool_timeout: float = POOL_TIMEOUT_SECONDS,
+) -> AsyncEngine:
+    """Create an async engine for a normalised *url* with durability settings.
+
+    The pool settings apply to SQLite files and PostgreSQL; an in-memory SQLite
+    database is one shared connection.
+    """
+    pool: dict[str, Any] = {
+        "pool_size": pool_size,
+        "max_overflow": max_overflow,
+        "pool_timeout": pool_timeout,
+    }
     if url.get_backend_name() == "sqlite":
         if schema is not None:
             raise ValueError("schema is only supported for PostgreSQL")
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": BUSY_TIMEOUT_SECONDS})
+        engine = create_async_engine(
+            url,
+            echo=echo,
+            connect_args={"timeout": BUSY_TIMEOUT_SECONDS},
+            **(pool if _sqlite_pooled(url) else {}),
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
         return engine
     connect_args: dict[str, Any] = {}
@@ -133,4 +167,6 @@ def build_engine(url: URL, *, echo: bool = False, schema: str | None = None) -> 
     if schema is not None:
         connect_args["server_settings"] = {"search_path": check_schema_name(schema)}
     # pre_ping: a long-running server must survive PostgreSQL restarts.
-    return create_async_engine(url, echo=echo, pool_pre_ping=True, connect_args=connect_args)
+    return create_async_engine(
+        url, echo=echo, pool_pre_ping=True, connect_args=connect_args, **pool
+    )

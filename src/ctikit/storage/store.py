@@ -1,4 +1,23 @@
-"""CallLogStore: async, durable persistence of call logs."""
+"""CallLogStore: async, durable persistence of call logs.
+
+Writes and the database's single writer
+---------------------------------------
+SQLite allows one writer at a time. Left to itself, a busy server's concurrent writes
+wait for each other inside SQLite while each holds a pooled connection, until
+``busy_timeout`` expires ("database is locked") or the pool runs dry. So on SQLite
+every write transaction of a store waits its turn on an asyncio lock *before* it takes a
+connection, then starts with ``BEGIN IMMEDIATE`` (so a writer in another process makes
+it wait up to ``busy_timeout`` instead of failing at once). Reads (WAL) never wait for
+writes. PostgreSQL writes run concurrently.
+
+Call logs are group-committed: :meth:`CallLogStore.save` queues the row and a writer
+task inserts everything queued so far in one transaction (one fsync), so saves that
+arrive while a commit is in flight go in the next one together. Each caller gets its
+own id and returns only after the transaction holding its row committed; a failure is
+reported to every caller of that transaction (a data error in one row is retried row
+by row, so it fails only that row's caller). A save still queued after
+``write_timeout`` seconds is withdrawn and fails with :class:`StorageError`.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +26,25 @@ import builtins
 import json
 import os
 import sqlite3
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Collection, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager, nullcontext
+from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Final, Self, cast
 
 from alembic.util import CommandError
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, Table, and_, func, insert, or_, select
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError, StatementError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from .engine import (
+    POOL_MAX_OVERFLOW,
+    POOL_SIZE,
+    POOL_TIMEOUT_SECONDS,
     build_engine,
     describe_target,
     normalize_url,
@@ -42,6 +66,14 @@ from .records import (
 
 MAX_LIST_LIMIT: Final = 1000
 EXPORT_PAGE_SIZE: Final = 500
+#: Longest wait for a turn to write (SQLite) or for a queued call log to be written.
+WRITE_TIMEOUT_SECONDS: Final = 30.0
+#: Most call logs committed in one transaction.
+MAX_WRITE_BATCH: Final = 500
+#: Call-log transactions in flight at once on PostgreSQL (SQLite: one).
+POSTGRES_LOG_WRITERS: Final = 4
+
+_LOG_TABLE: Final = cast(Table, CallLogRow.__table__)
 
 # SQLAlchemy wraps driver errors, but connection failures (refused, timeout)
 # surface as plain OSError from the async drivers; sqlite3.Error comes from
@@ -55,6 +87,30 @@ def _db_errors(action: str) -> Iterator[None]:
         yield
     except _DB_ERRORS as exc:
         raise StorageError(f"could not {action}: {describe_error(exc)}") from exc
+
+
+@dataclass(slots=True, eq=False)
+class _QueuedLog:
+    """A call log waiting for the writer; ``future`` completes once it is committed."""
+
+    row: dict[str, Any]
+    future: asyncio.Future[None]
+    taken: bool = False  # in a transaction now: the caller can no longer withdraw it
+    withdrawn: bool = False  # the caller gave up before it was taken: never written
+
+
+def _is_row_error(exc: BaseException) -> bool:
+    """Whether *exc* may be caused by one row's data (then retry the rows one by one)."""
+    if isinstance(exc, IntegrityError | DataError):
+        return True
+    # Bind-parameter processing failed before reaching the database.
+    return isinstance(exc, StatementError) and not isinstance(exc, DBAPIError)
+
+
+def _consume(future: asyncio.Future[None]) -> None:
+    """Retrieve an outcome nobody awaits any more (silences 'never retrieved')."""
+    if not future.cancelled():
+        future.exception()
 
 
 def _to_record(row: CallLogRow) -> CallLog:
@@ -85,7 +141,12 @@ class CallLogStore:
     """
 
     def __init__(
-        self, engine: AsyncEngine, *, clock: Callable[[], datetime] = utc_now, target: str = ""
+        self,
+        engine: AsyncEngine,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        target: str = "",
+        write_timeout: float = WRITE_TIMEOUT_SECONDS,
     ) -> None:
         """Wrap an already migrated *engine*; prefer :meth:`open`."""
         self._engine = engine
@@ -96,6 +157,14 @@ class CallLogStore:
         self._serial: AbstractAsyncContextManager[Any] = (
             asyncio.Lock() if isinstance(engine.pool, StaticPool) else nullcontext()
         )
+        self._sqlite = engine.dialect.name == "sqlite"
+        # SQLite has one writer: this store's writes take turns (see the module doc).
+        self._write_lock: asyncio.Lock | None = asyncio.Lock() if self._sqlite else None
+        self._write_timeout = write_timeout
+        self._log_queue: deque[_QueuedLog] = deque()
+        self._log_writers = 0  # writer tasks running now
+        self._max_log_writers = 1 if self._sqlite else POSTGRES_LOG_WRITERS
+        self._writer_tasks: set[asyncio.Task[None]] = set()
         self._clock = clock
         self._target = target or describe_target(engine.url)
         self._closed = False
@@ -108,6 +177,10 @@ class CallLogStore:
         clock: Callable[[], datetime] = utc_now,
         echo: bool = False,
         schema: str | None = None,
+        pool_size: int = POOL_SIZE,
+        max_overflow: int = POOL_MAX_OVERFLOW,
+        pool_timeout: float = POOL_TIMEOUT_SECONDS,
+        write_timeout: float = WRITE_TIMEOUT_SECONDS,
     ) -> CallLogStore:
         """Connect, migrate the schema to head and return a ready store.
 
@@ -115,10 +188,20 @@ class CallLogStore:
         ``postgresql[+driver]://`` URL; it is switched to the async driver.
         *schema* (PostgreSQL only) keeps the tables in that schema, created if
         missing. *clock* supplies ``created_at`` (must return aware datetimes).
+        The pool holds *pool_size* connections plus *max_overflow* more when busy;
+        an operation waits at most *pool_timeout* s for one, and a write at most
+        *write_timeout* s for its turn, before failing with :class:`StorageError`.
         """
         db_url = normalize_url(url)
         target = describe_target(db_url)
-        engine = build_engine(db_url, echo=echo, schema=schema)
+        engine = build_engine(
+            db_url,
+            echo=echo,
+            schema=schema,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_timeout=pool_timeout,
+        )
         try:
             sqlite_path = sqlite_file_path(db_url)
             if sqlite_path is not None:
@@ -137,7 +220,7 @@ class CallLogStore:
         except BaseException:
             await engine.dispose()
             raise
-        return cls(engine, clock=clock, target=target)
+        return cls(engine, clock=clock, target=target, write_timeout=write_timeout)
 
     async def __aenter__(self) -> Self:
         return self
@@ -154,9 +237,12 @@ class CallLogStore:
         return f"<CallLogStore {self._target}{' (closed)' if self._closed else ''}>"
 
     async def close(self) -> None:
-        """Close all pooled connections. Idempotent."""
+        """Refuse new work, finish writing the call logs already queued, then close all
+        pooled connections. Idempotent."""
         if not self._closed:
             self._closed = True
+            while self._writer_tasks:
+                await asyncio.gather(*self._writer_tasks, return_exceptions=True)
             await self._engine.dispose()
 
     @asynccontextmanager
@@ -164,6 +250,59 @@ class CallLogStore:
         self._check_open()
         async with self._serial, self._sessions() as session:
             yield session
+
+    @asynccontextmanager
+    async def _write_turn(self, action: str) -> AsyncIterator[None]:
+        """On SQLite, wait (at most write_timeout) until no other write of this store runs."""
+        lock = self._write_lock
+        if lock is None:
+            yield
+            return
+        try:
+            async with asyncio.timeout(self._write_timeout):
+                await lock.acquire()
+        except TimeoutError:
+            raise StorageError(
+                f"could not {action}: {self._target} is busy "
+                f"(waited {self._write_timeout:g} s for other writes to finish)"
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+    @asynccontextmanager
+    async def _write_session(self, action: str) -> AsyncIterator[AsyncSession]:
+        """An ORM session inside a write transaction (committed on exit), in turn."""
+        self._check_open()
+        async with (
+            self._write_turn(action),
+            self._serial,
+            self._sessions() as session,
+            session.begin(),
+        ):
+            if self._sqlite:
+                await (await session.connection()).exec_driver_sql("BEGIN IMMEDIATE")
+            yield session
+
+    @asynccontextmanager
+    async def _write_connection(
+        self, action: str, *, check_open: bool = True
+    ) -> AsyncIterator[AsyncConnection]:
+        """A Core connection inside a write transaction (committed on exit), in turn."""
+        if check_open:
+            self._check_open()
+        async with (
+            self._write_turn(action),
+            self._serial,
+            self._engine.connect() as conn,
+            conn.begin(),
+        ):
+            if self._sqlite:
+                # Take SQLite's write lock now (waiting busy_timeout for another
+                # process), not at the first write, where it may fail at once.
+                await conn.exec_driver_sql("BEGIN IMMEDIATE")
+            yield conn
 
     def _check_open(self) -> None:
         if self._closed:
@@ -175,17 +314,154 @@ class CallLogStore:
     async def save(self, log: NewCallLog) -> CallLog:
         """Validate and insert *log*; returns once the transaction is committed.
 
-        Raises ``ValueError`` (naming the field) when a value breaks a limit.
+        Raises ``ValueError`` (naming the field) when a value breaks a limit, and
+        :class:`StorageError` when the database fails or stays busy for longer
+        than ``write_timeout`` (the log is then not saved).
         """
         values, attached_json = validate_new_log(log)
         values.update(id=new_log_id(), created_at=self._now())
-        row = CallLogRow(**{**values, "attached_data": attached_json})
-        with _db_errors("save call log"):
-            async with self._session() as session, session.begin():
-                session.add(row)
+        self._check_open()
+        await self._commit_log({**values, "attached_data": attached_json})
         # Return what was stored: attached_data as it reads back from JSON text.
         values["attached_data"] = json.loads(attached_json)
         return CallLog(**values)
+
+    # ------------------------------------------------------ group commit of logs
+
+    async def _commit_log(self, row: dict[str, Any]) -> None:
+        """Queue *row* for the writer and wait until its transaction committed."""
+        item = _QueuedLog(row, asyncio.get_running_loop().create_future())
+        self._log_queue.append(item)
+        self._start_log_writer()
+        try:
+            try:
+                async with asyncio.timeout(self._write_timeout):
+                    await asyncio.shield(item.future)
+                return
+            except TimeoutError:
+                if not item.taken:
+                    item.withdrawn = True
+                    raise StorageError(
+                        f"could not save call log: {self._target} is busy (not written "
+                        f"within {self._write_timeout:g} s; the log was not saved)"
+                    ) from None
+            # Its transaction is under way and ends (commit or error) within the pool,
+            # lock and driver timeouts: only then is the outcome known.
+            await asyncio.shield(item.future)
+        except asyncio.CancelledError:
+            if item.taken:
+                item.future.add_done_callback(_consume)
+            else:
+                item.withdrawn = True  # never written
+            raise
+
+    def _start_log_writer(self) -> None:
+        if self._log_writers < self._max_log_writers:
+            self._log_writers += 1
+            task = asyncio.get_running_loop().create_task(self._write_logs())
+            self._writer_tasks.add(task)
+            task.add_done_callback(self._writer_tasks.discard)
+
+    def _take_batch(self) -> builtins.list[_QueuedLog]:
+        batch: builtins.list[_QueuedLog] = []
+        queue = self._log_queue
+        while queue and len(batch) < MAX_WRITE_BATCH:
+            item = queue.popleft()
+            if not item.withdrawn:
+                item.taken = True
+                batch.append(item)
+        return batch
+
+    def _has_queued_logs(self) -> bool:
+        queue = self._log_queue
+        while queue and queue[0].withdrawn:
+            queue.popleft()
+        return bool(queue)
+
+    async def _write_logs(self) -> None:
+        """Writer task: commit what is queued, batch after batch, until the queue is empty.
+
+        The batch is taken once the transaction has begun (after waiting for the
+        turn to write and for a connection), so it holds every save that arrived
+        meanwhile. The count of running writers drops in the same step as the queue
+        is found empty, so a save queued afterwards always starts a new writer.
+        """
+        batch: builtins.list[_QueuedLog] = []
+        try:
+            while self._has_queued_logs():
+                batch = []
+                try:
+                    async with self._write_connection("save call log", check_open=False) as conn:
+                        batch = self._take_batch()
+                        if batch:
+                            await self._insert_rows(conn, batch)
+                except Exception as exc:
+                    if not batch:
+                        # The turn, the connection or BEGIN failed: fail the saves
+                        # waiting now rather than retry them forever.
+                        batch = self._take_batch()
+                    await self._batch_failed(batch, exc)
+                else:
+                    for item in batch:
+                        if not item.future.done():
+                            item.future.set_result(None)
+        finally:
+            self._log_writers -= 1
+            # Only when this task is cancelled (event loop shutting down): nobody may
+            # wait forever for a writer that is gone.
+            stranded = [i for i in batch if not i.future.done()]
+            while self._log_writers == 0 and self._log_queue:
+                stranded += self._take_batch()
+            error = StorageError("could not save call log: the store's writer was stopped")
+            for item in stranded:
+                self._fail(item, error)
+
+    async def _batch_failed(self, batch: builtins.list[_QueuedLog], exc: Exception) -> None:
+        if len(batch) > 1 and _is_row_error(exc):
+            # One row may be at fault: save the rows one by one, so only its save fails.
+            for item in batch:
+                try:
+                    async with self._write_connection("save call log", check_open=False) as conn:
+                        await self._insert_rows(conn, [item])
+                except Exception as row_exc:
+                    self._fail(item, row_exc)
+                else:
+                    if not item.future.done():
+                        item.future.set_result(None)
+            return
+        for item in batch:
+            self._fail(item, exc)
+
+    @staticmethod
+    def _fail(item: _QueuedLog, exc: BaseException) -> None:
+        if item.future.done():
+            return
+        if isinstance(exc, StorageError):
+            error = StorageError(str(exc))
+        else:
+            error = StorageError(f"could not save call log: {describe_error(exc)}")
+        error.__cause__ = exc  # one exception per caller, the same cause
+        item.future.set_exception(error)
+
+    @staticmethod
+    async def _insert_rows(conn: AsyncConnection, batch: builtins.list[_QueuedLog]) -> None:
+        """Insert the rows of *batch*; the ids the database returns are checked."""
+        table = _LOG_TABLE
+        rows = [item.row for item in batch]
+        dialect = conn.dialect
+        many = len(rows) > 1
+        if dialect.insert_executemany_returning if many else dialect.insert_returning:
+            result = await conn.execute(
+                insert(table).returning(table.c.id), rows if many else rows[0]
+            )
+            stored = sorted(result.scalars().all())
+            if stored != sorted(row["id"] for row in rows):
+                raise StorageError(
+                    f"could not save call log: the database confirmed {len(stored)} "
+                    f"of {len(rows)} rows"
+                )
+        else:  # SQLite before 3.35 has no RETURNING
+            await conn.execute(insert(table), rows)
 
     async def get(self, log_id: str) -> CallLog | None:
         """The log with *log_id*, or None."""
