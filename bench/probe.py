@@ -23,11 +23,11 @@ class Probe:
     """Pairs frames registered with their event time to their socket writes."""
 
     def __init__(self) -> None:
-        self.frames: dict[int, tuple[str, float]] = {}
+        self.frames: dict[int, tuple[str | bytes, float]] = {}
         self.samples = Samples()
         self._last_sweep = time.monotonic()
 
-    def register(self, frame: str, at: float) -> None:
+    def register(self, frame: str | bytes, at: float) -> None:
         self.frames[id(frame)] = (frame, at)
         now = time.monotonic()
         if now - self._last_sweep > KEEP_SECONDS:
@@ -51,18 +51,28 @@ class Probe:
 
 
 def hook_send_str(probe: Probe) -> Callable[[], None]:
-    """Make every ``WebSocketResponse.send_str`` report to ``probe``; returns an undo."""
+    """Make every ``WebSocketResponse.send_str`` and ``send_frame`` (what ctikit uses: frames
+    are encoded to bytes once) report to ``probe``; returns an undo."""
     from aiohttp import web
 
-    original = web.WebSocketResponse.send_str
+    original_str = web.WebSocketResponse.send_str
+    original_frame = web.WebSocketResponse.send_frame
 
     async def send_str(self: Any, data: str, compress: int | None = None) -> None:
         probe.sent(data)
-        await original(self, data, compress)
+        await original_str(self, data, compress)
+
+    async def send_frame(
+        self: Any, message: bytes, opcode: Any, compress: int | None = None
+    ) -> None:
+        probe.sent(message)
+        await original_frame(self, message, opcode, compress)
 
     web.WebSocketResponse.send_str = send_str  # type: ignore[method-assign]
+    web.WebSocketResponse.send_frame = send_frame  # type: ignore[method-assign]
 
     def undo() -> None:
-        web.WebSocketResponse.send_str = original  # type: ignore[method-assign]
+        web.WebSocketResponse.send_str = original_str  # type: ignore[method-assign]
+        web.WebSocketResponse.send_frame = original_frame  # type: ignore[method-assign]
 
     return undo

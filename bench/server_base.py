@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import inspect
 import logging
 import sys
 import time
@@ -99,7 +100,7 @@ class BenchServer:
         cpu0, t0 = time.process_time(), time.time()
         frames = 0
         for _ in range(int(a.get("rounds", 1))):
-            frames += self.campaign_round(agents, message)
+            frames += await _maybe_await(self.campaign_round(agents, message))
             await asyncio.sleep(0)
         t1 = time.time()
         return {
@@ -114,7 +115,7 @@ class BenchServer:
         """Like ``burst`` without yielding (used while consoles are away)."""
         agents = self.agents()
         for _ in range(int(a.get("count", 1))):
-            self.campaign_round(agents, a.get("message", CAMPAIGN_MESSAGE))
+            await _maybe_await(self.campaign_round(agents, a.get("message", CAMPAIGN_MESSAGE)))
         return {"agents": len(agents)}
 
     async def cmd_calls(self, a: dict[str, Any]) -> dict[str, Any]:
@@ -284,3 +285,8 @@ def run(cls: type[BenchServer], description: str) -> None:
         uvloop.run(amain())
     else:
         asyncio.run(amain())
+
+
+async def _maybe_await(value: Any) -> Any:
+    """ctikit's service operations are coroutines; the baselines' are plain calls."""
+    return await value if inspect.isawaitable(value) else value

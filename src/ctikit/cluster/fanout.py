@@ -26,7 +26,7 @@ class _Watch:
 
     def __init__(self) -> None:
         self.cursor: int | None = None  # None: hello not sent yet
-        self.held: list[tuple[int, str]] = []
+        self.held: list[tuple[int, bytes]] = []
 
 
 class Fanout:
@@ -68,7 +68,7 @@ class Fanout:
 
     # ------------------------------------------------------------ delivery
 
-    async def deliver(self, agent: str, seq: int, frame: str) -> None:
+    async def deliver(self, agent: str, seq: int, frame: bytes) -> None:
         boxes = self._watches.get(agent)
         if not boxes:
             return
@@ -78,7 +78,7 @@ class Fanout:
             else:
                 await self._send(box, w, seq, frame)
 
-    async def _send(self, box: Outbox, w: _Watch, seq: int, frame: str) -> None:
+    async def _send(self, box: Outbox, w: _Watch, seq: int, frame: bytes) -> None:
         assert w.cursor is not None
         if seq <= w.cursor:
             return  # already sent (replayed, or a repeat)
@@ -152,7 +152,7 @@ class Fanout:
             if not isinstance(data, bytes):
                 raise ValueError("not bytes")
             agent_b, seq_b, frame_b = data.split(b"\n", 2)
-            agent, seq, frame = agent_b.decode(), int(seq_b), frame_b.decode()
+            agent, seq, frame = agent_b.decode(), int(seq_b), frame_b
             if seq < 1:
                 raise ValueError("bad seq")
         except (ValueError, UnicodeDecodeError):

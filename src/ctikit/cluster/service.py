@@ -206,12 +206,12 @@ class ClusterService(CtiService):
             raise
         hello = {**hello, "epoch": self.epoch, "node": self.node_id}
         if missed is not None:
-            box.send(wire.encode({**hello, "resumed": "replay", "seq": since}))
+            box.send(wire.frame({**hello, "resumed": "replay", "seq": since}))
             for _, frame in missed:
                 box.send(frame)
         else:
             resumed = "fresh" if since is None else "snapshot"
-            box.send(wire.encode({**hello, "resumed": resumed, **snapshot_of(reg, box.agent)}))
+            box.send(wire.frame({**hello, "resumed": resumed, **snapshot_of(reg, box.agent)}))
         self.hub.add(box)
         await self.fanout.start(box, loaded.seq)
 

@@ -147,7 +147,7 @@ class RedisState:
         expected_ver: int,
         dump: dict[str, Any],
         seq: int,
-        frames: list[tuple[int, str]],
+        frames: list[tuple[int, bytes]],
     ) -> bool:
         """Write ``dump`` and append/publish ``frames`` if nobody committed since
         ``expected_ver``; False if someone did (read again and retry)."""
@@ -182,7 +182,7 @@ class RedisState:
 
     async def frames_between(
         self, agent: str, after: int, upto: int
-    ) -> list[tuple[int, str]] | None:
+    ) -> list[tuple[int, bytes]] | None:
         """Frames with ``after < seq <= upto`` in order, or None if some were trimmed."""
         if upto <= after:
             return []
@@ -194,14 +194,14 @@ class RedisState:
             raise CorruptStateError(f"the event log of {agent} is damaged: {exc}") from None
         except RedisError as exc:
             raise _unavailable(exc) from None
-        out: list[tuple[int, str]] = []
+        out: list[tuple[int, bytes]] = []
         expected = after + 1
         for entry_id, fields in entries:
             seq = int(entry_id.split(b"-", 1)[0])
             frame = fields.get(b"f")
             if seq != expected or not isinstance(frame, bytes):
                 return None  # trimmed, or a hole: the console needs a snapshot
-            out.append((seq, frame.decode()))
+            out.append((seq, frame))
             expected += 1
         return out if expected == upto + 1 else None
 

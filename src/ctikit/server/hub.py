@@ -13,7 +13,7 @@ import logging
 from collections import deque
 from collections.abc import Iterable
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 from ..core.events import Event
 from .wire import encode_event
@@ -32,13 +32,14 @@ class Outbox:
         self.ws = ws
         self.agent = agent
         self.limit = limit
-        self._frames: deque[str] = deque()
+        self._frames: deque[bytes | str] = deque()
         self._wake = asyncio.Event()
         self._closed = False
         self._closer: asyncio.Task[bool] | None = None
         self._task = asyncio.create_task(self._run(), name=f"outbox-{agent}")
 
-    def send(self, frame: str) -> None:
+    def send(self, frame: bytes | str) -> None:
+        """Queue a text frame (UTF-8 bytes, as ``wire`` encodes them once for every socket)."""
         if self._closed:
             return
         if len(self._frames) >= self.limit:
@@ -48,7 +49,8 @@ class Outbox:
             self.close(CLOSE_TRY_AGAIN, "too slow")
             return
         self._frames.append(frame)
-        self._wake.set()
+        if len(self._frames) == 1:
+            self._wake.set()  # otherwise the sender is awake already and will get to it
 
     def close(self, code: int, reason: str) -> None:
         """Drop what is queued and close the socket (the console reconnects and resyncs)."""
@@ -65,7 +67,10 @@ class Outbox:
                 await self._wake.wait()
                 self._wake.clear()
                 while frames:
-                    await ws.send_str(frames.popleft())
+                    frame = frames.popleft()
+                    await ws.send_frame(
+                        frame if isinstance(frame, bytes) else frame.encode(), WSMsgType.TEXT
+                    )
         except (ConnectionError, RuntimeError):
             pass  # the socket went away; the handler cleans up
 

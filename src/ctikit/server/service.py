@@ -318,14 +318,14 @@ class CtiService:
         hello = {**hello, "epoch": self.epoch}
         if missed is not None:
             # The console keeps its state; it gets what it missed, in order, then live events.
-            box.send(wire.encode({**hello, "resumed": "replay", "seq": since}))
+            box.send(wire.frame({**hello, "resumed": "replay", "seq": since}))
             for event in missed:
                 box.send(wire.encode_event(event))
         else:
             # First connection, or the gap is too old (or the server restarted): full state.
             resumed = "fresh" if since is None else "snapshot"
             box.send(
-                wire.encode({**hello, "resumed": resumed, **snapshot_of(self.registry, box.agent)})
+                wire.frame({**hello, "resumed": resumed, **snapshot_of(self.registry, box.agent)})
             )
         self.hub.add(box)
 

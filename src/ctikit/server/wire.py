@@ -30,11 +30,18 @@ class FrameError(Exception):
 
 
 def encode(obj: Any) -> str:
+    """JSON text (for JSON embedded in a field)."""
     return _encoder.encode(obj).decode()
 
 
-def encode_event(event: Event) -> str:
-    return encode(
+def frame(obj: Any) -> bytes:
+    """A text frame's UTF-8 payload, ready for ``send_frame``: encoded once, never again per
+    socket."""
+    return _encoder.encode(obj)
+
+
+def encode_event(event: Event) -> bytes:
+    return frame(
         {
             "type": "event",
             "seq": event.seq,
@@ -70,12 +77,12 @@ def decode_request(text: str | bytes) -> tuple[Any, str, dict[str, Any]]:
     return rid, op, obj
 
 
-def response(request_id: Any, **fields: Any) -> str:
-    return encode({"type": "response", "id": request_id, "success": True, **fields})
+def response(request_id: Any, **fields: Any) -> bytes:
+    return frame({"type": "response", "id": request_id, "success": True, **fields})
 
 
-def error_response(request_id: Any, message: str, code: str, **fields: Any) -> str:
-    return encode(
+def error_response(request_id: Any, message: str, code: str, **fields: Any) -> bytes:
+    return frame(
         {
             "type": "response",
             "id": request_id,
@@ -87,5 +94,5 @@ def error_response(request_id: Any, message: str, code: str, **fields: Any) -> s
     )
 
 
-def error_from(request_id: Any, exc: CtiError, **fields: Any) -> str:
+def error_from(request_id: Any, exc: CtiError, **fields: Any) -> bytes:
     return error_response(request_id, exc.message, exc.code, **fields)

@@ -124,7 +124,9 @@ CLOSE_POLICY_VIOLATION = 1008
 READ_ONLY_OPS = frozenset({"getCallObjectIds", "getCallAttachedData", "getState", "ping"})
 
 
-async def handle_request(svc: CtiService, agent: str, text: str, *, read_only: bool = False) -> str:
+async def handle_request(
+    svc: CtiService, agent: str, text: str, *, read_only: bool = False
+) -> bytes:
     """One request frame in, one response frame out. Never raises."""
     try:
         rid, name, req = wire.decode_request(text)
