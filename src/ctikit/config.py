@@ -59,6 +59,7 @@ class Config:
     log_level: str = "info"
     max_frame_bytes: int = 256 * 1024
     send_queue_frames: int = 2000  # frames queued for a slow console before it is dropped
+    listen_backlog: int = 4096  # pending connections the kernel keeps (reconnect storms)
     token_ttl: float = 12 * 3600  # seconds a console login lasts
     max_requests_per_second: float = 50.0  # per console socket, on average
     max_request_burst: int = 200  # requests a socket may send at once

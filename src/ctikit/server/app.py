@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -95,6 +97,7 @@ async def build_app(
 
     async def lifecycle(app: web.Application):  # type: ignore[no-untyped-def]
         await service.start()
+        housekeeping = asyncio.create_task(_housekeeping(hub))
         if config.scenario:
             run = getattr(connector, "run_scenario", None)
             if run is None:
@@ -104,6 +107,7 @@ async def build_app(
         task = app.get(SCENARIO)
         if task is not None:
             task.cancel()
+        housekeeping.cancel()
         await service.stop()
         if owned_store:
             await store.close()
@@ -131,7 +135,11 @@ async def serve(
     app = await build_app(config, make_service=make_service)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, config.host, config.port, shutdown_timeout=5)
+    # A large backlog: after a network blip thousands of consoles reconnect at once, and
+    # with the default 128 the kernel drops their SYNs (SYN cookies, retries after 1-3 s).
+    site = web.TCPSite(
+        runner, config.host, config.port, shutdown_timeout=5, backlog=config.listen_backlog
+    )
     await site.start()
     port = runner.addresses[0][1] if runner.addresses else config.port
     host = config.host if ":" not in config.host else f"[{config.host}]"
@@ -156,6 +164,40 @@ async def serve(
     finally:
         log.info("shutting down")
         await runner.cleanup()
+
+
+async def _housekeeping(hub: Hub, every: float = 15.0) -> None:
+    """Once connections settle after a wave (start-up, a reconnect storm), move what they
+    allocated out of the garbage collector's reach, and log connection counts.
+
+    CPython runs a full collection each time long-lived objects grow by 25 %; with 10,000
+    consoles one takes 0.5-5 s during which no event is sent (bench/PROPOSALS.md #3). Sockets,
+    outboxes and sessions live as long as their console: ``gc.freeze()`` after a wave keeps
+    them out of every later collection. Garbage cycles among frozen objects would be kept;
+    every ``refreeze`` seconds everything is unfrozen, collected once and frozen again.
+    """
+    frozen_at, last_refreeze, last_logged = 0, time.monotonic(), -1
+    while True:
+        await asyncio.sleep(every)
+        now, count = time.monotonic(), hub.total_connections()
+        if count != last_logged:
+            log.info("%d console sockets open", count)
+            last_logged = count
+        grew = count - frozen_at
+        if grew >= 500 and grew >= frozen_at // 5:
+            gc.collect()
+            gc.freeze()
+            frozen_at = count
+            log.info(
+                "froze %d long-lived objects after %d new sockets", gc.get_freeze_count(), grew
+            )
+        elif now - last_refreeze > 3600 and gc.get_freeze_count():
+            gc.unfreeze()
+            gc.collect()
+            gc.freeze()
+            last_refreeze = now
+        if count < frozen_at:
+            frozen_at = count  # sockets closed: the next wave counts from here
 
 
 async def _add_config_users(accounts: AccountStore, config: Config) -> None:

@@ -197,7 +197,9 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
         await box.aclose()
         await ws.close(code=CLOSE_TRY_AGAIN, message=exc.message.encode()[:120])
         return ws
-    log.info("console connected: agent=%s (%d sockets)", agent, hub.connections(agent))
+    # DEBUG: a reconnect storm of 10,000 consoles would write 20,000 INFO lines; the
+    # housekeeping task logs the count instead.
+    log.debug("console connected: agent=%s (%d sockets)", agent, hub.connections(agent))
     bucket = TokenBucket(cfg.max_requests_per_second, cfg.max_request_burst)
     try:
         async for msg in ws:
@@ -224,5 +226,5 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     finally:
         svc.disconnect_console(box)
         await box.aclose()
-        log.info("console disconnected: agent=%s", agent)
+        log.debug("console disconnected: agent=%s", agent)
     return ws

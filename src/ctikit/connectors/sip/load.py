@@ -1,9 +1,12 @@
 """Load through the SIP lab: sipp customers call agents, who answer through the connector.
 
-:func:`run_sipp` places calls with a sipp scenario that honours Record-Route (sipp's built-in
-``uac`` sends its BYE without the route set). :class:`AnsweringSink` is an event sink that
-applies events to a real :class:`~ctikit.core.CallRegistry` and answers every offered call,
-timing it. ``python -m ctikit.connectors.sip.load --help`` runs the benchmark.
+:func:`run_sipp` (or :func:`place_calls`, given only the proxy's port) places calls with a
+sipp scenario that honours Record-Route (sipp's built-in ``uac`` sends its BYE without the
+route set) and logs every call's Call-ID, number and SIP timestamps (:func:`read_sipp_calls`).
+:class:`AnsweringSink` is an event sink that applies events to a real
+:class:`~ctikit.core.CallRegistry` and answers every offered call, timing it.
+``python -m ctikit.connectors.sip.load --help`` runs the connector-only benchmark;
+``python -m bench sip`` the full one (server, consoles, call logs).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +42,24 @@ from .labconfig import HOST, AgentSpec, LabOptions, LabPlan, free_ports, plan_la
 log = logging.getLogger(__name__)
 
 # [field0] is the number called, [field1] the caller's user. The ACK and BYE follow the route
-# set of the 200 OK (rrs="true" -> [routes], [next_url]).
+# set of the 200 OK (rrs="true" -> [routes], [next_url]). The <log> lines (-trace_logs) give
+# each call's Call-ID and number with wall-clock times (gettimeofday: seconds, microseconds):
+#   I CALL-ID NUMBER invite_sent
+#   E CALL-ID NUMBER ok_received bye_sent bye_answered   (the call completed)
+#   F CALL-ID NUMBER                                     (refused: 486 when all lines are busy)
+#   B CALL-ID NUMBER                                     (the BYE was refused)
+# A refused call or BYE ends the call at once, counted failed, instead of waiting for a 200
+# until sipp's -timeout. response_txn keeps a BYE's 404 from matching the INVITE's.
 SIPP_UAC = """\
 <?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="ctikit uac">
-  <send retrans="500">
+  <nop>
+    <action>
+      <gettimeofday assign_to="i_s,i_us"/>
+      <log message="I [call_id] [field0] [$i_s] [$i_us]"/>
+    </action>
+  </nop>
+  <send retrans="500" start_txn="invite">
     <![CDATA[
       INVITE sip:[field0]@[remote_ip]:[remote_port] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
@@ -66,10 +82,19 @@ SIPP_UAC = """\
 
     ]]>
   </send>
-  <recv response="100" optional="true"/>
-  <recv response="180" optional="true"/>
-  <recv response="183" optional="true"/>
-  <recv response="200" rtd="true" rrs="true"/>
+  <recv response="100" optional="true" response_txn="invite"/>
+  <recv response="180" optional="true" response_txn="invite"/>
+  <recv response="183" optional="true" response_txn="invite"/>
+  <recv response="404" optional="true" response_txn="invite" next="refused"/>
+  <recv response="408" optional="true" response_txn="invite" next="refused"/>
+  <recv response="480" optional="true" response_txn="invite" next="refused"/>
+  <recv response="486" optional="true" response_txn="invite" next="refused"/>
+  <recv response="500" optional="true" response_txn="invite" next="refused"/>
+  <recv response="503" optional="true" response_txn="invite" next="refused"/>
+  <recv response="603" optional="true" response_txn="invite" next="refused"/>
+  <recv response="200" rtd="true" rrs="true" response_txn="invite">
+    <action><gettimeofday assign_to="a_s,a_us"/></action>
+  </recv>
   <send>
     <![CDATA[
       ACK [next_url] SIP/2.0
@@ -86,7 +111,8 @@ SIPP_UAC = """\
     ]]>
   </send>
   <pause/>
-  <send retrans="500">
+  <nop><action><gettimeofday assign_to="b_s,b_us"/></action></nop>
+  <send retrans="500" start_txn="bye">
     <![CDATA[
       BYE [next_url] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
@@ -101,7 +127,38 @@ SIPP_UAC = """\
 
     ]]>
   </send>
-  <recv response="200" crlf="true"/>
+  <recv response="404" optional="true" response_txn="bye" next="bye_failed"/>
+  <recv response="408" optional="true" response_txn="bye" next="bye_failed"/>
+  <recv response="481" optional="true" response_txn="bye" next="bye_failed"/>
+  <recv response="500" optional="true" response_txn="bye" next="bye_failed"/>
+  <recv response="503" optional="true" response_txn="bye" next="bye_failed"/>
+  <recv response="200" crlf="true" response_txn="bye" next="done">
+    <action>
+      <gettimeofday assign_to="e_s,e_us"/>
+      <log message="E [call_id] [field0] [$a_s] [$a_us] [$b_s] [$b_us] [$e_s] [$e_us]"/>
+    </action>
+  </recv>
+  <label id="refused"/>
+  <send ack_txn="invite">
+    <![CDATA[
+      ACK sip:[field0]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:[field1]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[field0]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <nop><action><log message="F [call_id] [field0]"/></action></nop>
+  <!-- Nothing answers 999: the call ends at once and sipp counts it failed. -->
+  <recv response="999" timeout="1"/>
+  <label id="bye_failed"/>
+  <nop><action><log message="B [call_id] [field0]"/></action></nop>
+  <recv response="999" timeout="1"/>
+  <label id="done"/>
 </scenario>
 """
 
@@ -112,6 +169,25 @@ class SippResult:
     successful: int
     failed: int
     log_path: Path
+    calls_path: Path | None = None  # the scenario's <log> lines (see SIPP_UAC)
+
+
+@dataclass(frozen=True, slots=True)
+class SippCall:
+    """One call as sipp saw it (times: seconds since the epoch; None if not reached)."""
+
+    call_id: str
+    number: str
+    invite_sent: float
+    ok_received: float | None = None
+    bye_sent: float | None = None
+    bye_answered: float | None = None
+    refused: bool = False  # a 4xx/5xx/6xx final response (486: every line busy)
+    bye_failed: bool = False  # the BYE got an error response
+
+    @property
+    def completed(self) -> bool:
+        return self.bye_answered is not None
 
 
 async def run_sipp(
@@ -127,17 +203,32 @@ async def run_sipp(
     max_seconds: int = 120,
 ) -> SippResult:
     """Place ``calls`` calls (to ``targets`` in turn) and wait for sipp to finish."""
-    work = plan.root / "sipp"
-    work.mkdir(parents=True, exist_ok=True)
-    scenario = work / "uac.xml"
-    scenario.write_text(SIPP_UAC)
-    inf = work / "calls.csv"
-    inf.write_text("SEQUENTIAL\n" + "".join(f"{t};{caller};\n" for t in targets))
-    stats = work / "stats.csv"
-    stats.unlink(missing_ok=True)
+    return await place_calls(
+        plan.proxy_port, plan.root / "sipp", targets, calls=calls, concurrency=concurrency,
+        rate=rate, hold_ms=hold_ms, caller=caller, sipp=sipp, max_seconds=max_seconds,
+    )  # fmt: skip
+
+
+async def place_calls(
+    proxy_port: int,
+    work: Path,
+    targets: Sequence[str],
+    *,
+    calls: int,
+    concurrency: int,
+    rate: float,
+    hold_ms: int,
+    caller: str = "customer",
+    sipp: str = "sipp",
+    max_seconds: int = 120,
+) -> SippResult:
+    """:func:`run_sipp` for a proxy on ``HOST:proxy_port``, with sipp's files in ``work``:
+    ``calls`` calls to ``targets`` in turn (at most ``concurrency`` at once, ``rate`` new
+    calls per second), each held ``hold_ms`` after the answer, then hung up by sipp."""
+    scenario, inf, stats, calls_log = await asyncio.to_thread(_prepare_sipp, work, targets, caller)
     port = free_ports(4)
     argv = [
-        sipp, f"{HOST}:{plan.proxy_port}", "-sf", str(scenario), "-inf", str(inf),
+        sipp, f"{HOST}:{proxy_port}", "-sf", str(scenario), "-inf", str(inf),
         "-i", HOST, "-p", str(port), "-mi", HOST, "-mp", str(port + 2),
         "-m", str(calls), "-l", str(concurrency), "-r", str(rate), "-d", str(hold_ms),
         "-nostdin", "-timeout", f"{max_seconds}s", "-timeout_error",
@@ -145,6 +236,7 @@ async def run_sipp(
         "-default_behaviors", "all,-abortunexp",
         "-trace_stat", "-stf", str(stats), "-fd", "1",
         "-trace_err", "-error_file", str(work / "errors.log"),
+        "-trace_logs", "-log_file", str(calls_log),
     ]  # fmt: skip
     log_path = work / "sipp.log"
     with log_path.open("wb") as out:
@@ -158,7 +250,61 @@ async def run_sipp(
                 proc.kill()
                 await proc.wait()
     ok, bad = _sipp_counts(stats)
-    return SippResult(returncode=rc, successful=ok, failed=bad, log_path=log_path)
+    return SippResult(
+        returncode=rc, successful=ok, failed=bad, log_path=log_path, calls_path=calls_log
+    )
+
+
+def _prepare_sipp(work: Path, targets: Sequence[str], caller: str) -> tuple[Path, Path, Path, Path]:
+    """Write the scenario and the numbers to call; clear the last run's outputs."""
+    work.mkdir(parents=True, exist_ok=True)
+    scenario = work / "uac.xml"
+    scenario.write_text(SIPP_UAC)
+    inf = work / "calls.csv"
+    inf.write_text("SEQUENTIAL\n" + "".join(f"{t};{caller};\n" for t in targets))
+    stats = work / "stats.csv"
+    calls_log = work / "calls.log"
+    for old in (stats, calls_log):
+        old.unlink(missing_ok=True)
+    return scenario, inf, stats, calls_log
+
+
+def read_sipp_calls(path: Path) -> dict[str, SippCall]:
+    """The calls of a :func:`place_calls` run by Call-ID, from its ``<log>`` lines."""
+    out: dict[str, SippCall] = {}
+    try:
+        text = path.read_text(errors="replace")
+    except FileNotFoundError:
+        return out
+    for line in text.splitlines():
+        f = line.split()
+        if len(f) == 3 and f[0] in ("F", "B") and f[1] in out:
+            failed = out[f[1]]
+            if f[0] == "F":
+                out[f[1]] = replace(failed, refused=True)
+            else:
+                out[f[1]] = replace(failed, bye_failed=True)
+            continue
+        if len(f) < 5 or f[0] not in ("I", "E"):
+            continue
+        try:
+            times = [float(s) + float(us) / 1e6 for s, us in zip(f[3::2], f[4::2], strict=False)]
+        except ValueError:
+            continue
+        call_id, number = f[1], f[2]
+        if f[0] == "I":
+            out[call_id] = SippCall(call_id, number, times[0])
+        elif len(times) == 3:
+            before = out.get(call_id)
+            out[call_id] = SippCall(
+                call_id,
+                number,
+                before.invite_sent if before else float("nan"),
+                ok_received=times[0],
+                bye_sent=times[1],
+                bye_answered=times[2],
+            )
+    return out
 
 
 def _sipp_counts(stats: Path) -> tuple[int, int]:
