@@ -24,23 +24,48 @@ CLOSE_TRY_AGAIN = 1013
 
 
 class Outbox:
-    """One socket's ordered queue of text frames and the task that sends them."""
+    """One socket's ordered queue of text frames.
 
-    __slots__ = ("_closed", "_closer", "_frames", "_task", "_wake", "agent", "limit", "ws")
+    A frame goes straight to the socket when nothing is queued and the socket's buffer is
+    empty (the common case: a console that keeps up), as ``websockets.broadcast()`` does;
+    otherwise it waits in the queue for a sender task that respects flow control.
+    """
 
-    def __init__(self, ws: web.WebSocketResponse, agent: str, limit: int) -> None:
+    __slots__ = (
+        "_closed",
+        "_closer",
+        "_frames",
+        "_sending",
+        "_task",
+        "_transport",
+        "agent",
+        "limit",
+        "ws",
+    )
+
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        agent: str,
+        limit: int,
+        transport: asyncio.BaseTransport | None = None,
+    ) -> None:
         self.ws = ws
         self.agent = agent
         self.limit = limit
         self._frames: deque[bytes | str] = deque()
-        self._wake = asyncio.Event()
         self._closed = False
         self._closer: asyncio.Task[bool] | None = None
-        self._task = asyncio.create_task(self._run(), name=f"outbox-{agent}")
+        self._task: asyncio.Task[None] | None = None
+        self._sending = False
+        # The socket's transport, for the direct path (None: always queue).
+        self._transport = transport if isinstance(transport, asyncio.WriteTransport) else None
 
     def send(self, frame: bytes | str) -> None:
-        """Queue a text frame (UTF-8 bytes, as ``wire`` encodes them once for every socket)."""
+        """Send a text frame (UTF-8 bytes, as ``wire`` encodes them once for every socket)."""
         if self._closed:
+            return
+        if not self._frames and not self._sending and self._write_now(frame):
             return
         if len(self._frames) >= self.limit:
             log.warning(
@@ -49,8 +74,30 @@ class Outbox:
             self.close(CLOSE_TRY_AGAIN, "too slow")
             return
         self._frames.append(frame)
-        if len(self._frames) == 1:
-            self._wake.set()  # otherwise the sender is awake already and will get to it
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name=f"outbox-{self.agent}")
+
+    def _write_now(self, frame: bytes | str) -> bool:
+        """Write ``frame`` at once if the socket can take it without waiting."""
+        t = self._transport
+        if t is None or self.ws.closed or t.is_closing() or t.get_write_buffer_size():
+            return False
+        # With an empty buffer the writer never waits for a drain: the coroutine finishes in
+        # its first step, so it is run here rather than through a task (no loop round trip).
+        coro = self.ws.send_frame(
+            frame if isinstance(frame, bytes) else frame.encode(), WSMsgType.TEXT
+        )
+        try:
+            coro.send(None)
+        except StopIteration:
+            return True
+        except (ConnectionError, RuntimeError):
+            return True  # the socket went away; the handler cleans up
+        # It waits for a drain after all; the frame is already written (the writer writes
+        # first). Stop it there and leave flow control to the task from now on.
+        coro.close()
+        self._transport = None
+        return True
 
     def close(self, code: int, reason: str) -> None:
         """Drop what is queued and close the socket (the console reconnects and resyncs)."""
@@ -63,14 +110,15 @@ class Outbox:
     async def _run(self) -> None:
         frames, ws = self._frames, self.ws
         try:
-            while True:
-                await self._wake.wait()
-                self._wake.clear()
-                while frames:
-                    frame = frames.popleft()
+            while frames:
+                frame = frames.popleft()
+                self._sending = True
+                try:
                     await ws.send_frame(
                         frame if isinstance(frame, bytes) else frame.encode(), WSMsgType.TEXT
                     )
+                finally:
+                    self._sending = False
         except (ConnectionError, RuntimeError):
             pass  # the socket went away; the handler cleans up
 
@@ -84,11 +132,12 @@ class Outbox:
 
     async def aclose(self) -> None:
         self._closed = True
-        self._task.cancel()
-        try:
-            await self._task
-        except asyncio.CancelledError:
-            pass
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
 
 
 class Hub:

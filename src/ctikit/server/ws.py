@@ -178,7 +178,7 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
         )
     ws = web.WebSocketResponse(max_msg_size=cfg.max_frame_bytes, compress=False, heartbeat=30)
     await ws.prepare(request)
-    box = Outbox(ws, agent, cfg.send_queue_frames)
+    box = Outbox(ws, agent, cfg.send_queue_frames, request.transport)
     hub = request.app[HUB]
     hello = {
         "type": "hello",
