@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -152,6 +153,13 @@ async def handle_request(
         return wire.error_response(rid, "internal error (logged on the server)", "internal_error")
 
 
+_SLOW_OP = '"saveCallLog"'
+
+
+async def _respond(box: Outbox, svc: CtiService, agent: str, text: str, read_only: bool) -> None:
+    box.send(await handle_request(svc, agent, text, read_only=read_only))
+
+
 async def websocket_handler(request: web.Request) -> web.StreamResponse:
     svc: CtiService = request.app[SERVICE]
     cfg = request.app[CONFIG]
@@ -201,6 +209,7 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     # housekeeping task logs the count instead.
     log.debug("console connected: agent=%s (%d sockets)", agent, hub.connections(agent))
     bucket = TokenBucket(cfg.max_requests_per_second, cfg.max_request_burst)
+    slow: set[asyncio.Task[None]] = set()  # saves under way (they finish even if we close)
     try:
         async for msg in ws:
             if msg.type is WSMsgType.TEXT and not bucket.allow(time.monotonic()):
@@ -213,6 +222,12 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
                         None, "rate limit: too many requests, slow down", "rate_limited"
                     )
                 )
+            elif msg.type is WSMsgType.TEXT and _SLOW_OP in msg.data:
+                # A call log waits for a database commit: the console's next request (an
+                # /ANSWER) must not wait behind it. Its response comes when it is stored.
+                task = asyncio.create_task(_respond(box, svc, agent, msg.data, read_only))
+                slow.add(task)
+                task.add_done_callback(slow.discard)
             elif msg.type is WSMsgType.TEXT:
                 box.send(await handle_request(svc, agent, msg.data, read_only=read_only))
             elif msg.type is WSMsgType.BINARY:

@@ -22,7 +22,7 @@ from typing import Any
 
 from ...core.commands import Action
 from ...core.model import LineState
-from ...core.telephony import ConnectorAction, TelephonyEvent
+from ...core.telephony import ConnectorAction, LineStatus, TelephonyEvent
 from ..base import ActionFailedError, EventSink
 from ..directory import Directory
 from ..sim.callers import random_caller
@@ -516,10 +516,13 @@ class SipConnector:
         self._report_all(self.model.event(line.state, ev, self._clock()))
 
     def _report_all(self, events: list[TelephonyEvent]) -> None:
-        if all(ln.state.up for ln in self._lines):
-            self._all_up.set()
-        else:
-            self._all_up.clear()
+        # Scanning every line is O(lines) per event (1.1 of 6.7 s busy at 120 lines, 100
+        # calls/s): do it only while start() waits, or when a line status changed.
+        if not self._all_up.is_set() or any(isinstance(e, LineStatus) for e in events):
+            if all(ln.state.up for ln in self._lines):
+                self._all_up.set()
+            else:
+                self._all_up.clear()
         sink = self._sink
         if sink is None:
             return
