@@ -91,7 +91,12 @@ class CtikitServer(BenchServer):
         self.runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await self.runner.setup()
         site = web.TCPSite(
-            self.runner, config.host, config.port, shutdown_timeout=5, **backlog(self.args)
+            self.runner,
+            config.host,
+            config.port,
+            shutdown_timeout=5,
+            # As shipped: serve() listens with config.listen_backlog unless --backlog says.
+            **(backlog(self.args) or {"backlog": config.listen_backlog}),
         )
         await site.start()
         self.port = self.runner.addresses[0][1]
