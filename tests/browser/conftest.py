@@ -9,6 +9,7 @@ load ``integration.js`` by a relative URL, just as the examples do when ctikit s
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import itertools
 import json
 import os
@@ -16,7 +17,6 @@ import re
 import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -35,6 +35,23 @@ PASSWORD = "browser-tests-password"
 _HASH = hash_password(PASSWORD)
 
 pytestmark = pytest.mark.browser
+
+
+def _load_harness_lib() -> None:
+    """Load components/harness_lib.py once as ``ctikit_browser_harness_lib``: test modules
+    take it from ``sys.modules`` (components/ is not a package, and with
+    --import-mode=importlib test modules cannot import each other)."""
+    name = "ctikit_browser_harness_lib"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            name, Path(__file__).with_name("components") / "harness_lib.py"
+        )
+        assert spec is not None and spec.loader is not None
+        sys.modules[name] = module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+
+
+_load_harness_lib()
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPONENTS_DIR = Path(__file__).with_name("components")
@@ -195,22 +212,10 @@ def ctikit_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     for name, path in COMPONENTS.items():
         args += ["--component", f"{name}={component_url}{path}"]
     log_path = tmp / "server.log"
-    log = log_path.open("w")
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True, cwd=ROOT)
-    assert proc.stdout is not None
-    deadline = time.monotonic() + 30
-    url = None
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        m = re.search(r"listening on (http://\S+)", line)
-        if m:
-            url = m.group(1).rstrip("/")
-            break
-    if url is None:
-        proc.kill()
-        raise RuntimeError(f"ctikit did not start; log:\n{log_path.read_text()}")
+    server_proc = sys.modules["ctikit_browser_harness_lib"].CtikitProcess(
+        args[3:], log_path, cwd=ROOT
+    )
+    url, proc = server_proc.url, server_proc.proc
     target["url"] = url
     accounts = _Accounts(f"sqlite:///{tmp / 'ctikit.db'}")
     _, service_secret = accounts._run(
@@ -228,15 +233,8 @@ def ctikit_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     )
     yield server
     accounts.close()
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    server_proc.stop()
     httpd.shutdown()
-    if proc.stdout is not None:
-        proc.stdout.close()
-    log.close()
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,6 @@ fires once, in order."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import secrets
@@ -23,19 +22,7 @@ from playwright.sync_api import expect
 PASSWORD = "browser-cluster-password"
 
 
-def _load_lib() -> Any:
-    name = "ctikit_browser_harness_lib"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, Path(__file__).with_name("components") / "harness_lib.py"
-        )
-        assert spec is not None and spec.loader is not None
-        sys.modules[name] = module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-lib = _load_lib()
+lib = sys.modules["ctikit_browser_harness_lib"]  # conftest.py loads components/harness_lib.py
 
 
 def _free_port() -> int:
@@ -57,25 +44,18 @@ def _ctikit(*args: str, stdin: str | None = None) -> str:
 
 
 class Node:
+    """A cluster node process (harness_lib.CtikitProcess) at a fixed port."""
+
     def __init__(self, config: Path, port: int, redis_url: str, name: str, log: Path) -> None:
-        self.url = f"http://127.0.0.1:{port}"
-        self._log = log.open("w")
-        self.p = subprocess.Popen(
-            [sys.executable, "-m", "ctikit", "serve", "--config", str(config),
-             "--port", str(port), "--cluster", redis_url, "--node-id", name],
-            stdout=subprocess.PIPE, stderr=self._log, text=True,
+        self._p = lib.CtikitProcess(
+            ["serve", "--config", str(config), "--port", str(port), "--cluster", redis_url,
+             "--node-id", name],
+            log,
         )  # fmt: skip
-        assert self.p.stdout is not None
-        line = self.p.stdout.readline()
-        assert "listening on" in line, log.read_text()[-3000:]
+        self.url = self._p.url
 
     def kill(self) -> None:
-        if self.p.poll() is None:
-            self.p.kill()
-        self.p.wait(10)
-        self._log.close()
-        if self.p.stdout is not None:
-            self.p.stdout.close()
+        self._p.stop(kill=True)
 
 
 class TwoNodes:

@@ -6,10 +6,7 @@ Runs its own ctikit server (module scope) with users declared in a config file.
 from __future__ import annotations
 
 import json
-import re
-import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -86,50 +83,14 @@ role = "supervisor"
 team = "blue"
 password_hash = "{digest}"
 """)
-    log = (tmp / "server.log").open("w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ctikit",
-            "serve",
-            "--config",
-            str(tmp / "ctikit.toml"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--database",
-            f"sqlite:///{tmp / 'auth.db'}",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=log,
-        text=True,
+    server = sys.modules["ctikit_browser_harness_lib"].CtikitProcess(
+        ["serve", "--config", str(tmp / "ctikit.toml"), "--host", "127.0.0.1", "--port", "0",
+         "--database", f"sqlite:///{tmp / 'auth.db'}"],
+        tmp / "server.log",
         cwd=ROOT,
-    )
-    assert proc.stdout is not None
-    url = None
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        m = re.search(r"listening on (http://\S+)", line)
-        if m:
-            url = m.group(1).rstrip("/")
-            break
-    if url is None:
-        proc.kill()
-        log.close()
-        raise RuntimeError((tmp / "server.log").read_text())
-    yield AuthServer(url)
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    proc.stdout.close()
-    log.close()
+    )  # fmt: skip
+    yield AuthServer(server.url)
+    server.stop()
 
 
 def sign_in(page: Any, username: str, password: str = PASSWORD) -> None:

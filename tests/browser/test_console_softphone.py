@@ -7,9 +7,7 @@ custom-softphone example's onSendCTIMessage log shows the exact message (compone
 from __future__ import annotations
 
 import re
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -200,47 +198,14 @@ def test_transfer_to_an_external_number(console: Any, ctikit_server: Any, agent:
 def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``ctikit demo``: agents agent1..agent3 with extensions 1001..1003 in the directory."""
     tmp = tmp_path_factory.mktemp("demo")
-    log = (tmp / "server.log").open("w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ctikit",
-            "demo",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--database",
-            f"sqlite:///{tmp / 'demo.db'}",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=log,
-        text=True,
+    server = sys.modules["ctikit_browser_harness_lib"].CtikitProcess(
+        ["demo", "--host", "127.0.0.1", "--port", "0",
+         "--database", f"sqlite:///{tmp / 'demo.db'}"],
+        tmp / "server.log",
         cwd=ROOT,
-    )
-    assert proc.stdout is not None
-    url = None
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        m = re.search(r"listening on (http://\S+)", line)
-        if m:
-            url = m.group(1).rstrip("/")
-            break
-    if url is None:
-        proc.kill()
-        raise RuntimeError((tmp / "server.log").read_text())
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    proc.stdout.close()
-    log.close()
+    )  # fmt: skip
+    yield server.url
+    server.stop()
 
 
 def test_transfer_to_another_agents_extension(browser: Any, demo_server: str) -> None:

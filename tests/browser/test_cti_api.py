@@ -9,30 +9,15 @@ Helpers: components/harness_lib.py.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ctikit.core.versions import api_table
 
-
-def _load_lib() -> Any:
-    name = "ctikit_browser_harness_lib"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, Path(__file__).with_name("components") / "harness_lib.py"
-        )
-        assert spec is not None and spec.loader is not None
-        sys.modules[name] = module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-lib = _load_lib()
+lib = sys.modules["ctikit_browser_harness_lib"]  # conftest.py loads components/harness_lib.py
 WAIT_MS, Console, Harness, api = lib.WAIT_MS, lib.Console, lib.Harness, lib.api
 open_console, stays, wait_until, console = lib.open_console, lib.stays, lib.wait_until, lib.console
 

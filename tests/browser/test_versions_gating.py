@@ -5,29 +5,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ctikit.core.versions import MAX_VERSION, MIN_VERSION, api_table
 
-
-def _load_lib() -> Any:  # components/harness_lib.py (see its docstring)
-    name = "ctikit_browser_harness_lib"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, Path(__file__).with_name("components") / "harness_lib.py"
-        )
-        assert spec is not None and spec.loader is not None
-        sys.modules[name] = module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-lib = _load_lib()
+lib = sys.modules["ctikit_browser_harness_lib"]  # conftest.py loads components/harness_lib.py
 WAIT_MS, Harness, find_frame = lib.WAIT_MS, lib.Harness, lib.find_frame
 
 MEMBERS_JS = """() => {
