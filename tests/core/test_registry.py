@@ -266,3 +266,43 @@ def test_snapshot_and_restore_round_trip() -> None:
     ):
         with pytest.raises(CtiRequestError):
             CallRegistry().restore_agent("a1", bad)
+
+
+def test_dump_and_load_carry_the_whole_agent_state() -> None:
+    """What cluster mode stores per agent: a copy loaded from a dump goes on exactly where
+    the original would (same next seq, same pending data, same line status)."""
+    reg = CallRegistry()
+    offer(reg, "a1", "line-1", now=5)
+    reg.set_attached_data("a1", "later", '{"k": 1}', "outbound", now=6)  # pending, no event
+    reg.apply(tel.LineStatus(agent="a1", up=False, reason="phone gone"), now=7)
+    dump = json.loads(json.dumps(reg.dump_agent("a1")))
+    copy = CallRegistry()
+    copy.load_agent("a1", dump)
+    assert copy.dump_agent("a1") == reg.dump_agent("a1")
+    # Both continue identically: the pending data applies, numbering goes on.
+    for r in (reg, copy):
+        (ev,) = r.begin_call("a1", "later", "inbound", now=8)
+        assert ev.seq == 3 and ev.call.data == {"k": 1}
+        assert ev.call.call_type.value == "OUTBOUND"
+    assert copy.agent("a1").line_up is False
+
+
+def test_load_refuses_damaged_dumps_and_keeps_the_old_state() -> None:
+    reg = CallRegistry()
+    reg.begin_call("a1", "c1", "inbound", now=1)
+    for bad in (
+        "text",
+        {"seq": -1},
+        {"seq": True},
+        {"seq": 2**60},
+        {"line_up": "yes"},
+        {"pending": [["c", {"x": float("nan")}, None]]},
+        {"pending": [["c", {}, "NOPE"]]},
+        {"pending": "x"},
+        {"calls": [{"id": "x", "call_type": "NOPE"}]},
+    ):
+        with pytest.raises(CtiRequestError):
+            reg.load_agent("a1", bad)
+        assert reg.call_ids("a1") == ["c1"] and reg.last_seq("a1") == 1
+    with pytest.raises(CtiRequestError):
+        CallRegistry().load_agent("bad agent!", {})
