@@ -42,10 +42,11 @@ def raise_nofile() -> int:
 def pin(cpus: str | None) -> None:
     """Pin this process to ``cpus`` ("0", "1", "0,1"); None or "" leaves it unpinned."""
     if cpus:
-        wanted = {int(c) for c in cpus.split(",")}
-        available = os.sched_getaffinity(0)
-        if wanted & available:
-            os.sched_setaffinity(0, wanted & available)
+        # Not intersected with the inherited mask: children of a pinned parent (the bench
+        # pins itself to the client core) must still be able to move to the server core.
+        wanted = {int(c) for c in cpus.split(",")} & set(range(os.cpu_count() or 1))
+        if wanted:
+            os.sched_setaffinity(0, wanted)
 
 
 def loadavg() -> str:
