@@ -6,9 +6,11 @@ import asyncio
 import json
 import os
 import signal
+from typing import Any
 
 import aiohttp
 import asyncpg
+import redis.asyncio as aioredis
 
 from .conftest import PG_ADMIN, Cluster, Console
 
@@ -152,3 +154,40 @@ async def test_a_request_on_any_node_reaches_the_connector(cluster: Cluster) -> 
         health = await cluster.health(s, follower)
         assert health["cluster"]["drivesConnector"] is False
         await console.close()
+
+
+async def test_a_wave_of_consoles_connecting_at_once_all_get_their_hello(
+    cluster: Cluster,
+) -> None:
+    """More simultaneous handshakes than a Redis pool's default size: they wait their
+    turn for a connection instead of failing as "unreachable"."""
+    node = cluster.start("a")
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as s:
+        token = await cluster.login(s, node, "agent1")
+
+        async def one() -> dict[str, Any]:
+            ws = await s.ws_connect(f"{node.url}/ws?agent=agent1&token={token}")
+            try:
+                return dict(await ws.receive_json(timeout=20))
+            finally:
+                await ws.close()
+
+        # Redis stalls for a second (as under load or while it saves): every handshake
+        # waits on it at the same time.
+        r = aioredis.from_url(cluster.redis_url)
+        try:
+            await r.execute_command("CLIENT", "PAUSE", "1000", "ALL")
+            hellos = await asyncio.gather(*(one() for _ in range(300)))
+        finally:
+            await r.aclose()
+    assert all(h["type"] == "hello" for h in hellos)
+    assert len({h["epoch"] for h in hellos}) == 1
+
+
+async def test_sigterm_stops_a_node_that_drives_the_connector(cluster: Cluster) -> None:
+    a, b = cluster.start("a"), cluster.start("b")
+    async with aiohttp.ClientSession() as s:
+        leader = await cluster.leader(s)
+        assert leader.terminate() == 0  # exits promptly (Node.terminate waits 15 s at most)
+        other = b if leader is a else a
+        assert await cluster.leader(s, within=8) is other

@@ -24,11 +24,18 @@ from .service import REQUEST_TIMEOUT, ClusterConnector, ClusterService
 __all__ = ["ClusterConnector", "ClusterService", "cluster_service", "connect_redis"]
 
 
-def connect_redis(url: str) -> aioredis.Redis:
-    """A client for the cluster's Redis; socket timeouts outlast the longest blocking call."""
-    # A pooled connection that Redis closed (it restarted) fails once: retry on a new one.
-    return aioredis.from_url(
+def connect_redis(url: str, *, max_connections: int = 512) -> aioredis.Redis:
+    """A client for the cluster's Redis.
+
+    The pool blocks (up to 5 s) rather than failing when all ``max_connections`` are busy:
+    a wave of consoles connecting at once must wait its turn, not get "unreachable". Socket
+    timeouts outlast the longest blocking call (a BLPOP for a connector reply). A pooled
+    connection that Redis closed (it restarted) fails once: the retry uses a new one.
+    """
+    pool = aioredis.BlockingConnectionPool.from_url(
         url,
+        max_connections=max_connections,
+        timeout=5,
         retry=Retry(ExponentialBackoff(cap=0.5, base=0.02), retries=6),
         retry_on_error=[RedisConnectionError, RedisTimeoutError],
         socket_connect_timeout=2,
@@ -36,6 +43,7 @@ def connect_redis(url: str) -> aioredis.Redis:
         socket_keepalive=True,
         health_check_interval=10,
     )
+    return aioredis.Redis(connection_pool=pool)
 
 
 def cluster_service(
@@ -59,4 +67,6 @@ def cluster_service(
         prefix=config.cluster_prefix,
         lease_seconds=config.cluster_lease_seconds,
         node_id=config.node_id,
+        # The lease has connections of its own: renewing it never waits behind a busy pool.
+        lease_redis=connect_redis(config.cluster, max_connections=4),
     )

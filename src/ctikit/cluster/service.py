@@ -60,12 +60,16 @@ class ClusterService(CtiService):
         prefix: str = "ctikit:",
         lease_seconds: float = 3.0,
         node_id: str | None = None,
+        lease_redis: aioredis.Redis | None = None,
     ) -> None:
         self.node_id = node_id or secrets.token_hex(6)
         self.redis = redis
+        self._lease_redis = lease_redis
         self.state = RedisState(redis, prefix=prefix, replay_window=limits.event_log_size)
         self.prefix = prefix
-        self.lease = Lease(redis, f"{prefix}lease:connector", self.node_id, lease_seconds)
+        self.lease = Lease(
+            lease_redis or redis, f"{prefix}lease:connector", self.node_id, lease_seconds
+        )
         self.lease_seconds = lease_seconds
         self._make_connector = make_connector
         self.live: Connector | None = None  # the started connector, while holding the lease
@@ -78,6 +82,7 @@ class ClusterService(CtiService):
         ]
         self._loops: list[asyncio.Task[None]] = []
         self._leading = False
+        self._stopping = False
 
     # -------------------------------------------------------------- lifecycle
 
@@ -101,15 +106,22 @@ class ClusterService(CtiService):
         log.info("cluster node %s joined (epoch %s)", self.node_id, self.epoch)
 
     async def stop(self) -> None:
+        # The flag, not only cancellation: a cancel can land inside the Redis client, which
+        # may swallow it, and a loop must not take the lease again while we stop.
+        self._stopping = True
+        self._leading = False
         for task in self._loops:
             task.cancel()
-        for task in self._loops:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._loops:
+            _, stuck = await asyncio.wait(self._loops, timeout=5)
+            for task in stuck:
+                log.warning("cluster task %s did not stop in 5 s", task.get_name())
         self._loops = []
         await self._step_down()
         await self.lease.release()
-        await self.redis.aclose()
+        await self.redis.aclose(close_connection_pool=True)
+        if self._lease_redis is not None:
+            await self._lease_redis.aclose(close_connection_pool=True)
 
     # ---------------------------------------------------------- state hooks
 
@@ -289,7 +301,7 @@ class ClusterService(CtiService):
     async def _lead_forever(self) -> None:
         loop = asyncio.get_running_loop()
         renewed_at = 0.0
-        while True:
+        while not self._stopping:
             try:
                 if not self._leading:
                     if await self.lease.acquire():
@@ -313,6 +325,8 @@ class ClusterService(CtiService):
 
     async def _take_over(self) -> None:
         """This node now drives the connector: start one and give it the calls on lines."""
+        if self._stopping:
+            return
         connector = self._make_connector()
         await connector.start(self)
         self.live, self._leading = connector, True
@@ -355,7 +369,7 @@ class ClusterService(CtiService):
 
     async def _serve_requests(self) -> None:
         key = f"{self.prefix}connector:requests"
-        while self._leading:
+        while self._leading and not self._stopping:
             try:
                 item = await self.redis.blpop([key], timeout=1)
             except (RedisError, OSError):
