@@ -15,7 +15,9 @@ import logging
 import random
 import secrets
 import zlib
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -43,6 +45,7 @@ COMMIT_ATTEMPTS = 50
 REPORT_WORKERS = 16  # connector events of one agent always go to the same worker: in order
 REPORT_RETRY_SECONDS = 60.0  # how long a connector event waits for Redis before it is dropped
 REQUEST_TIMEOUT = 10.0
+CACHED_AGENTS = 20_000  # agent states a node keeps between its own changes
 
 
 class ClusterService(CtiService):
@@ -77,6 +80,10 @@ class ClusterService(CtiService):
         self.epoch = ""
         self.fanout = Fanout(self.state, on_resubscribed=self._check_epoch)
         self._locks: dict[str, asyncio.Lock] = {}
+        #: agent -> (version in Redis, registry holding that state): see _run.
+        self._cache: OrderedDict[str, tuple[int, CallRegistry]] = OrderedDict()
+        # Copies keep no event log: replay comes from the Redis streams.
+        self._copy_limits = replace(limits, event_log_size=1)
         self._queues = [
             asyncio.Queue[TelephonyEvent | asyncio.Future[None]]() for _ in range(REPORT_WORKERS)
         ]
@@ -129,18 +136,22 @@ class ClusterService(CtiService):
         check_agent_id(agent)
         async with self._agent_lock(agent):
             for attempt in range(COMMIT_ATTEMPTS):
-                loaded, reg = await self._load(agent)
-                before = reg.dump_agent(agent)
+                # The state this node committed last is usually still current (an agent's
+                # changes mostly come through one node): start from it and let the commit's
+                # version check say when it is not. Taken out of the cache until committed.
+                cached = self._cache.pop(agent, None)
+                if cached is not None:
+                    ver, reg = cached
+                else:
+                    loaded, reg = await self._load(agent)
+                    ver = loaded.ver
                 events = change(reg)
-                after = reg.dump_agent(agent)
-                if not events and after == before:
-                    return []
                 try:
                     done = await self.state.commit(
                         agent,
                         epoch=self.epoch,
-                        expected_ver=loaded.ver,
-                        dump=after,
+                        expected_ver=ver,
+                        dump=reg.dump_agent(agent),
                         seq=reg.last_seq(agent),
                         frames=[(e.seq, wire.encode_event(e)) for e in events],
                     )
@@ -148,6 +159,9 @@ class ClusterService(CtiService):
                     await self._check_epoch()
                     continue
                 if done:
+                    self._cache[agent] = (ver + 1, reg)
+                    if len(self._cache) > CACHED_AGENTS:
+                        self._cache.popitem(last=False)
                     return events
                 # Another node changed this agent first: read again and redo the change.
                 await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
@@ -160,7 +174,7 @@ class ClusterService(CtiService):
 
     async def _load(self, agent: str) -> tuple[Any, CallRegistry]:
         loaded = await self.state.load(agent)
-        reg = CallRegistry(self.registry.limits)
+        reg = CallRegistry(self._copy_limits)
         if loaded.dump is not None:
             try:
                 reg.load_agent(agent, loaded.dump)
@@ -237,6 +251,7 @@ class ClusterService(CtiService):
         if current == self.epoch:
             return
         old, self.epoch = self.epoch, current or ""
+        self._cache.clear()
         if old:
             log.warning("the cluster's shared state was lost: new epoch %s", self.epoch)
             for box in self.fanout.boxes():

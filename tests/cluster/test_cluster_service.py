@@ -1,0 +1,92 @@
+"""Two ClusterService instances on one real Redis, in one process: the commit protocol."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ctikit.cluster import ClusterService, connect_redis
+from ctikit.connectors.sim import Directory, SimulatorConnector
+from ctikit.core.errors import CtiRequestError
+from ctikit.core.model import Limits
+from ctikit.server.hub import Hub
+from ctikit.storage import CallLogStore
+
+
+@pytest.fixture
+async def pair(redis_server: Any, tmp_path: Path) -> AsyncIterator[list[ClusterService]]:
+    prefix = f"s{secrets.token_hex(4)}:"
+    store = await CallLogStore.open(f"sqlite:///{tmp_path / 'logs.db'}")
+    nodes = [
+        ClusterService(
+            connect_redis(redis_server.url),
+            lambda: SimulatorConnector(directory=Directory()),
+            store,
+            Hub(),
+            limits=Limits(),
+            prefix=prefix,
+            lease_seconds=1.0,
+            node_id=name,
+        )
+        for name in ("x", "y")
+    ]
+    for node in nodes:
+        await node.start()
+    yield nodes
+    for node in nodes:
+        await node.stop()
+    await store.close()
+
+
+async def test_alternating_changes_from_two_nodes_never_lose_one(
+    pair: list[ClusterService],
+) -> None:
+    x, y = pair
+    await x.fire_call_begin("ag", "c1", "inbound", None)
+    # Each node keeps the state it committed last; the other's commits make it stale, and
+    # the version check must make it read again rather than overwrite.
+    for i in range(20):
+        node = (x, y)[i % 2]
+        await node.attach_data("ag", "c1", {f"k{i}": i})
+    for node in (x, y):
+        call = await node.attached_data("ag", "c1")
+        assert call.data == {f"k{i}": i for i in range(20)}
+        assert (await node.snapshot("ag"))["seq"] == 21
+
+
+async def test_concurrent_changes_to_one_agent_from_two_nodes(
+    pair: list[ClusterService],
+) -> None:
+    x, y = pair
+    await x.fire_call_begin("ag", "c1", "inbound", None)
+    await asyncio.gather(
+        *(
+            (x, y)[i % 2].attach_data("ag", "c1", {f"k{i}": i})
+            for i in range(60)  # both nodes at once: commits collide and are redone
+        )
+    )
+    call = await y.attached_data("ag", "c1")
+    assert call.data == {f"k{i}": i for i in range(60)}
+    seq = (await x.snapshot("ag"))["seq"]
+    assert seq == 61
+    frames = await x.state.frames_between("ag", 0, seq)
+    assert frames is not None
+    assert [json.loads(f)["seq"] for _, f in frames] == list(range(1, 62))
+
+
+async def test_a_refused_change_leaves_no_trace(pair: list[ClusterService]) -> None:
+    x, y = pair
+    await x.fire_call_begin("ag", "c1", "inbound", None)
+    with pytest.raises(CtiRequestError):
+        await x.fire_call_begin("ag", "c1", "inbound", None)  # already begun
+    with pytest.raises(CtiRequestError):
+        await x.attach_data("ag", "c1", {"bad": float("nan")})
+    assert (await y.snapshot("ag"))["seq"] == 1
+    await x.attach_data("ag", "c1", {"ok": True})  # the node's own next change still works
+    assert (await y.attached_data("ag", "c1")).data == {"ok": True}
