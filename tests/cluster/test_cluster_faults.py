@@ -108,9 +108,10 @@ async def test_hostile_data_in_redis_does_not_crash_a_node(cluster: Cluster) -> 
             await r.hset(f"{p}agent:agent2", mapping={"ver": "x", "seq": "1", "state": "{oops"})
             await r.sadd(f"{p}agents", "agent1", "agent2", "../../etc", "\x00bad")
             await r.set(f"{p}events:agent3", "not a stream")
-            await r.publish(f"{p}fanout", b"garbage without newlines")
-            await r.publish(f"{p}fanout", b"agent3\nnot-a-number\n{}")
-            await r.publish(f"{p}fanout", b"\xff\xfe\n1\n\xff")
+            await r.publish(f"{p}fanout:agent3", b"garbage without newlines")
+            await r.publish(f"{p}fanout:agent3", b"agent3\nnot-a-number\n{}")
+            await r.publish(f"{p}fanout:agent3", b"\xff\xfe\n1\n\xff")
+            await r.publish(f"{p}fanout:agent3", b"agent3\n999999\n{}")  # a gap: refilled
             await r.rpush(f"{p}connector:requests", b"{not json", b'{"kind":"execute"}')
             await r.rpush(
                 f"{p}connector:requests",

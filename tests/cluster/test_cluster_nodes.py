@@ -38,6 +38,15 @@ async def test_frames_on_two_nodes_see_one_state_once_in_order(cluster: Cluster)
         await on_b.connect(s, b)
         await other.connect(s, c)
         assert on_a.hellos[0]["epoch"] == on_b.hellos[0]["epoch"] == other.hellos[0]["epoch"]
+        # Each node hears only the agents it serves: agent1's events reach a and b, not c.
+        r = aioredis.from_url(cluster.redis_url)
+        try:
+            subs = dict(
+                await r.pubsub_numsub(*(f"{cluster.prefix}fanout:agent{i}" for i in (1, 2, 3)))
+            )
+        finally:
+            await r.aclose()
+        assert list(subs.values()) == [2, 1, 0], subs
         # The IVR places the call through node c (which may not drive the connector).
         async with s.post(
             f"{c.url}/api/agents/agent1/simulate-call",

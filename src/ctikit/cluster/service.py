@@ -1,9 +1,9 @@
 """The CTI service of a cluster node: the same operations, state and events in Redis.
 
-Each operation reads the agent's state from Redis, runs the core registry on a copy, and
-commits the result with the events it caused (see :mod:`.state`); every node, this one
-included, hears the events through the fan-out channel and sends them to its own sockets
-(:mod:`.fanout`). The telephony connector runs on the node that holds the lease
+Each operation runs the core registry on a copy of the agent's state (the one this node
+committed last, or read from Redis) and commits the result with the events it caused (see
+:mod:`.state`); every node serving that agent, this one included, hears the events on the
+agent's fan-out channel and sends them to its own sockets (:mod:`.fanout`). The telephony connector runs on the node that holds the lease
 (:mod:`.lease`); other nodes send it their commands through Redis (:mod:`.remote`).
 """
 
@@ -99,7 +99,8 @@ class ClusterService(CtiService):
         except (RedisError, OSError) as exc:
             raise RuntimeError(f"cannot reach the cluster's Redis: {exc}") from None
         self.epoch = await self.state.epoch() or ""
-        self._loops = [asyncio.create_task(self.fanout.run(), name="cluster-fanout")]
+        control = f"{self.prefix}node:{self.node_id}"  # keeps the subscription open
+        self._loops = [asyncio.create_task(self.fanout.run(control), name="cluster-fanout")]
         self._loops += [
             asyncio.create_task(self._apply_reports(q), name=f"cluster-report-{i}")
             for i, q in enumerate(self._queues)
@@ -219,8 +220,9 @@ class ClusterService(CtiService):
     async def connect_console(
         self, box: Outbox, hello: dict[str, Any], since: int | None, epoch: str | None
     ) -> None:
-        # Watch first: an event committed while we read is held, then sent after the hello.
-        self.fanout.watch(box)
+        # Subscribed first (confirmed by Redis): an event committed while we read is held,
+        # then sent after the hello. watch() cleans up after itself when it fails.
+        await self.fanout.watch(box)
         try:
             await self._check_epoch()
             loaded, reg = await self._load(box.agent)

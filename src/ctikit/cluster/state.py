@@ -10,7 +10,8 @@ Layout (``P`` is the key prefix, ``ctikit:`` by default):
 - ``P events:{id}``: stream of the agent's events; entry ID ``{seq}-0`` *is* the replay
   cursor, field ``f`` the encoded frame. Trimmed to about the replay window.
 - ``P agents``: set of agent IDs with state (for supervisors).
-- channel ``P fanout``: every committed event as ``agent\\nseq\\nframe``, for every node.
+- channel ``P fanout:{id}``: the agent's committed events as ``agent\\nseq\\nframe``; a node
+  subscribes to the channels of the agents it has sockets for, and hears nothing else.
 
 A change is optimistic: read ``ver`` and ``state``, run the core on a copy, then commit with
 one Lua script that checks ``ver`` is unchanged, writes the state, appends the events and
@@ -94,8 +95,11 @@ class RedisState:
         self.redis = redis
         self.prefix = prefix
         self.replay_window = replay_window
-        self.channel = f"{prefix}fanout"
+        self.channel_prefix = f"{prefix}fanout:"
         self._commit = redis.register_script(_COMMIT)
+
+    def channel_of(self, agent: str) -> str:
+        return f"{self.channel_prefix}{agent}"
 
     def _agent_key(self, agent: str) -> str:
         return f"{self.prefix}agent:{agent}"
@@ -156,7 +160,7 @@ class RedisState:
             expected_ver,
             _encode(dump),
             seq,
-            self.channel,
+            self.channel_of(agent),
             self.replay_window,
             agent,
         ]
