@@ -3,8 +3,9 @@
 Each operation runs the core registry on a copy of the agent's state (the one this node
 committed last, or read from Redis) and commits the result with the events it caused (see
 :mod:`.state`); every node serving that agent, this one included, hears the events on the
-agent's fan-out channel and sends them to its own sockets (:mod:`.fanout`). The telephony connector runs on the node that holds the lease
-(:mod:`.lease`); other nodes send it their commands through Redis (:mod:`.remote`).
+agent's fan-out channel and sends them to its own sockets (:mod:`.fanout`). The telephony
+connector runs on the node that holds the lease (:mod:`.lease`); other nodes send it their
+commands through Redis (:mod:`.remote`).
 """
 
 from __future__ import annotations
