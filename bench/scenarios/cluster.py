@@ -671,8 +671,8 @@ class Rig:
 
     async def settle(self, within: float = 35.0) -> dict[str, Any]:
         """Wait until every node holding at least ``FREEZE_AFTER`` sockets has had its
-        housekeeping pass with all of them open (ctikit.server.app: every 15 s it logs the
-        count and, after a wave of new sockets, runs gc.collect() + gc.freeze()), so that
+        housekeeping pass with all of them open (ctikit.server.app: every 2 s it logs the
+        count and, after a wave of new sockets, runs gc.collect(1) + gc.freeze()), so that
         pause falls before the measurement in every row."""
         per_node = Counter(n for _, n in self.lay.sockets)
         pending = {i for i in range(len(self.nodes)) if per_node[i] >= FREEZE_AFTER}

@@ -166,15 +166,17 @@ async def serve(
         await runner.cleanup()
 
 
-async def _housekeeping(hub: Hub, every: float = 15.0) -> None:
-    """Once connections settle after a wave (start-up, a reconnect storm), move what they
-    allocated out of the garbage collector's reach, and log connection counts.
+async def _housekeeping(hub: Hub, every: float = 2.0) -> None:
+    """While connections arrive (start-up, a reconnect storm), move what they allocated out
+    of the garbage collector's reach, and log connection counts when they change.
 
     CPython runs a full collection each time long-lived objects grow by 25 %; with 10,000
-    consoles one takes 0.5-5 s during which no event is sent (bench/PROPOSALS.md #3). Sockets,
-    outboxes and sessions live as long as their console: ``gc.freeze()`` after a wave keeps
-    them out of every later collection. Garbage cycles among frozen objects would be kept;
-    every ``refreeze`` seconds everything is unfrozen, collected once and frozen again.
+    consoles one takes 0.25-0.5 s during which no event is sent (bench/RESULTS.md, day).
+    Sockets, outboxes and sessions live as long as their console: ``gc.freeze()`` soon after
+    each step of a wave keeps them out of later collections, and only the young generations
+    are collected first (milliseconds; a full collection before freezing was itself the
+    pause). Garbage among frozen objects is kept until the hourly unfreeze, full collection
+    and freeze.
     """
     frozen_at, last_refreeze, last_logged = 0, time.monotonic(), -1
     while True:
@@ -185,7 +187,7 @@ async def _housekeeping(hub: Hub, every: float = 15.0) -> None:
             last_logged = count
         grew = count - frozen_at
         if grew >= 500 and grew >= frozen_at // 5:
-            gc.collect()
+            gc.collect(1)
             gc.freeze()
             frozen_at = count
             log.info(
