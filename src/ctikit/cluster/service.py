@@ -29,7 +29,7 @@ from ..core.errors import CtiRequestError, TelephonyError
 from ..core.events import Event
 from ..core.model import Limits, check_agent_id
 from ..core.registry import CallRegistry
-from ..core.telephony import CallReleased, ConnectorAction, TelephonyEvent
+from ..core.telephony import ConnectorAction, TelephonyEvent
 from ..server import wire
 from ..server.hub import Hub, Outbox
 from ..server.service import CtiService, T, snapshot_of
@@ -357,17 +357,9 @@ class ClusterService(CtiService):
                 log.warning("not resyncing %s: %s", agent, exc.message)
                 continue
             on_lines += [(agent, c) for c in reg.calls(agent) if c.line_state is not None]
-        adopt = getattr(connector, "adopt_calls", None)
-        refused = set(await adopt(on_lines)) if adopt is not None else {c.id for _, c in on_lines}
-        for agent, call in on_lines:
-            if call.id in refused:
-                self.report(
-                    CallReleased(
-                        agent=agent,
-                        call_id=call.id,
-                        reason="telephony connector moved to another node: the call was lost",
-                    )
-                )
+        refused = await self.hand_over_calls(
+            connector, on_lines, "telephony connector moved to another node: the call was lost"
+        )
         log.info(
             "node %s drives the %s connector (%d calls on lines taken over, %d lost)",
             self.node_id,

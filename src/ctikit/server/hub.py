@@ -53,7 +53,7 @@ class Outbox:
         self.ws = ws
         self.agent = agent
         self.limit = limit
-        self._frames: deque[bytes | str] = deque()
+        self._frames: deque[bytes] = deque()
         self._closed = False
         self._closer: asyncio.Task[bool] | None = None
         self._task: asyncio.Task[None] | None = None
@@ -65,6 +65,8 @@ class Outbox:
         """Send a text frame (UTF-8 bytes, as ``wire`` encodes them once for every socket)."""
         if self._closed:
             return
+        if isinstance(frame, str):
+            frame = frame.encode()
         if not self._frames and not self._sending and self._write_now(frame):
             return
         if len(self._frames) >= self.limit:
@@ -77,16 +79,14 @@ class Outbox:
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name=f"outbox-{self.agent}")
 
-    def _write_now(self, frame: bytes | str) -> bool:
+    def _write_now(self, frame: bytes) -> bool:
         """Write ``frame`` at once if the socket can take it without waiting."""
         t = self._transport
         if t is None or self.ws.closed or t.is_closing() or t.get_write_buffer_size():
             return False
         # With an empty buffer the writer never waits for a drain: the coroutine finishes in
         # its first step, so it is run here rather than through a task (no loop round trip).
-        coro = self.ws.send_frame(
-            frame if isinstance(frame, bytes) else frame.encode(), WSMsgType.TEXT
-        )
+        coro = self.ws.send_frame(frame, WSMsgType.TEXT)
         try:
             coro.send(None)
         except StopIteration:
@@ -114,9 +114,7 @@ class Outbox:
                 frame = frames.popleft()
                 self._sending = True
                 try:
-                    await ws.send_frame(
-                        frame if isinstance(frame, bytes) else frame.encode(), WSMsgType.TEXT
-                    )
+                    await ws.send_frame(frame, WSMsgType.TEXT)
                 finally:
                     self._sending = False
         except (ConnectionError, RuntimeError):

@@ -353,17 +353,9 @@ class CtiService:
                 log.warning("not restoring the calls of %s: %s", agent, exc.message)
                 continue
             on_lines += [(agent, v) for v in views if v.line_state is not None]
-        adopt = getattr(self.connector, "adopt_calls", None)
-        refused = set(await adopt(on_lines)) if adopt is not None else {c.id for _, c in on_lines}
-        for agent, call in on_lines:
-            if call.id in refused:
-                self.report(
-                    CallReleased(
-                        agent=agent,
-                        call_id=call.id,
-                        reason="telephony restarted: the call was lost",
-                    )
-                )
+        refused = await self.hand_over_calls(
+            self.connector, on_lines, "telephony restarted: the call was lost"
+        )
         if saved:
             log.info(
                 "restored the calls of %d agents (%d on lines, %d lost)",
@@ -371,6 +363,19 @@ class CtiService:
                 len(on_lines),
                 len(refused),
             )
+
+    async def hand_over_calls(
+        self, connector: Connector, on_lines: list[tuple[str, CallView]], reason: str
+    ) -> set[str]:
+        """Give a (re)started connector the calls the state has on its lines; end those it
+        cannot take (connectors without ``adopt_calls`` take none) with ``reason``. Returns
+        the IDs of the calls ended."""
+        adopt = getattr(connector, "adopt_calls", None)
+        refused = set(await adopt(on_lines)) if adopt is not None else {c.id for _, c in on_lines}
+        for agent, call in on_lines:
+            if call.id in refused:
+                self.report(CallReleased(agent=agent, call_id=call.id, reason=reason))
+        return refused
 
     async def flush_calls(self) -> None:
         """Save the call state of agents whose calls changed since the last flush."""
