@@ -78,6 +78,18 @@ class CtikitServer(BenchServer):
 
             hub_module.encode_event = encode_event  # type: ignore[assignment]
 
+            # Frames written straight to the transport skip send_frame (hooked by the
+            # probe for the queued path): report those writes here.
+            write_now = hub_module.Outbox._write_now
+
+            def probed_write_now(box, frame):  # type: ignore[no-untyped-def]
+                written = write_now(box, frame)
+                if written:
+                    probe.sent(frame)
+                return written
+
+            hub_module.Outbox._write_now = probed_write_now  # type: ignore[method-assign]
+
     async def start(self) -> None:
         config = Config(
             host=self.args.host,
@@ -118,10 +130,8 @@ class CtikitServer(BenchServer):
         return {a: reg.last_seq(a) for a in reg.agents()}
 
     async def campaign_round(self, agents: list[str], message: str) -> int:  # type: ignore[override]
-        fire = self.app[SERVICE].fire_custom_event
-        for agent in agents:
-            await fire(agent, "campaign", message)  # never suspends on a single node
-        return len(agents)
+        # What POST /api/events does after parsing: one campaign event to every agent.
+        return await self.app[SERVICE].fire_custom_events(agents, "campaign", message)
 
     async def place_calls(self, agents: list[str]) -> dict[str, str]:
         svc = self.app[SERVICE]

@@ -306,3 +306,45 @@ def test_load_refuses_damaged_dumps_and_keeps_the_old_state() -> None:
         assert reg.call_ids("a1") == ["c1"] and reg.last_seq("a1") == 1
     with pytest.raises(CtiRequestError):
         CallRegistry().load_agent("bad agent!", {})
+
+
+def test_custom_events_one_per_agent_in_each_agents_sequence() -> None:
+    reg = CallRegistry()
+    offer(reg, "a1", "c1")  # a1 seq 1
+    events = reg.custom_events(["a1", "a2"], "campaign", "Q4", now=5.0)
+    assert [(e.agent, e.seq, e.at) for e in events] == [("a1", 2, 5.0), ("a2", 1, 5.0)]
+    assert [e.seq for e in reg.events_after("a2", 0)] == [1]
+    assert reg.custom_event("a2", "campaign", None, now=6.0)[0].seq == 2
+
+
+@pytest.mark.parametrize(
+    ("agents", "event_type", "message", "error"),
+    [
+        (["a1", "bad agent"], "campaign", "m", CtiRequestError),
+        (["a1", "a2\n"], "campaign", "m", CtiRequestError),
+        (["a1"], "", "m", CtiRequestError),
+        (["a1"], "campaign", 3, CtiRequestError),
+        (["a1"], "campaign", "x" * (64 * 1024 + 1), LimitExceededError),
+    ],
+)
+def test_custom_events_refused_fire_nothing(
+    agents: list[str], event_type: object, message: object, error: type[Exception]
+) -> None:
+    reg = CallRegistry()
+    offer(reg, "a1", "c1")
+    with pytest.raises(error):
+        reg.custom_events(agents, event_type, message, now=1.0)
+    assert reg.last_seq("a1") == 1 and reg.agents() == ["a1"]
+
+
+def test_agent_lists_are_checked_and_deduplicated() -> None:
+    from ctikit.core.model import check_agent_id, check_agent_list
+
+    assert check_agent_list(["b", "a", "b"], 3) == ["b", "a"]
+    for bad in (None, [], "a", ["a", None], ["a", ["b"]], ["a", "b c"], ["a", "b\n"]):
+        with pytest.raises(CtiRequestError):
+            check_agent_list(bad, 10)
+    with pytest.raises(LimitExceededError):
+        check_agent_list(["a"] * 11, 10)
+    with pytest.raises(CtiRequestError):  # "$" in a pattern also matches before a final "\n"
+        check_agent_id("agent1\n")

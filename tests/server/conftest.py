@@ -29,7 +29,11 @@ USERS = {
     "agent2": ("agent", "agent2", "red"),
     "sup-blue": ("supervisor", None, "blue"),
 }
-SERVICES = {"ivr": frozenset({"calls:attach"}), "crm": frozenset({"logs:read"})}
+SERVICES = {
+    "ivr": frozenset({"calls:attach"}),
+    "crm": frozenset({"logs:read"}),
+    "dialer": frozenset({"calls:control"}),
+}
 
 
 class WsClient:

@@ -149,3 +149,68 @@ async def test_simulated_calls_stop_at_the_active_call_limit(server: Any, connec
     r = await c.request("simulateCall")
     assert r["success"] is False and r["code"] == "command_rejected" and "limit" in r["error"]
     assert len((await c.request("getCallObjectIds"))["ids"]) == limit
+
+
+async def test_campaign_event_reaches_every_named_console_once(server: Any, connect: Any) -> None:
+    a1, a1b, a2 = await connect("agent1"), await connect("agent1"), await connect("agent2")
+    await a1.request("fireOnCallBegin", callId="k1", callType="inbound")
+    began = (await a1b.wait_event("callBegin", id="k1"))["seq"]
+    first = {"agents": ["agent1", "agent1"], "type": "campaign", "message": "Q4 start"}
+    r = await server.post("/api/events", json=first, headers=auth(server, "dialer"))
+    assert (r.status, await r.json()) == (200, {"success": True, "agents": 1})
+    second = {"agents": ["agent2", "agent1"], "type": "campaign", "message": "Q4 end"}
+    r = await server.post("/api/events", json=second, headers=auth(server, "dialer"))
+    assert (r.status, await r.json()) == (200, {"success": True, "agents": 2})
+    for console in (a1, a1b):
+        one = await console.wait_event("customEvent", message="Q4 start")
+        two = await console.wait_event("customEvent", message="Q4 end")
+        assert (one["seq"], two["seq"]) == (began + 1, began + 2)
+        assert one["data"]["type"] == "campaign"
+    ev = await a2.wait_event("customEvent", message="Q4 end")
+    assert ev["data"] == {"type": "campaign", "message": "Q4 end"}
+    await a1.request("fireOnCallEnd", callId="k1", duration=1)
+    await a1b.wait_event("callEnd", id="k1")
+    assert a1b.names().count("customEvent") == 2  # each once, nothing repeated
+    assert a1b.names()[-1] == "callEnd"
+    assert a2.names().count("customEvent") == 1
+    for console in (a1b, a2):  # every event once, in each agent's own sequence
+        seqs = [e["seq"] for e in console.events]
+        assert seqs == list(range(console.hello["seq"] + 1, console.hello["seq"] + 1 + len(seqs)))
+
+    # A console that reconnects after the campaign gets it by replay.
+    late = await connect("agent2", query=f"&since=0&epoch={a2.hello['epoch']}")
+    assert late.hello["resumed"] == "replay"
+    assert (await late.wait_event("customEvent"))["seq"] == ev["seq"]
+
+
+async def test_campaign_event_refusals_fire_nothing(server: Any, connect: Any) -> None:
+    c = await connect("agent2")
+    ok_body = {"agents": ["agent2"], "type": "campaign"}
+    cases: list[tuple[Any, str, int, str]] = [
+        ({"type": "campaign"}, "dialer", 400, "bad_request"),
+        ({**ok_body, "agents": []}, "dialer", 400, "bad_request"),
+        ({**ok_body, "agents": "agent2"}, "dialer", 400, "bad_request"),
+        ({**ok_body, "agents": ["agent2", 7]}, "dialer", 400, "bad_request"),
+        ({**ok_body, "agents": ["agent2", "bad agent"]}, "dialer", 400, "bad_request"),
+        ({**ok_body, "agents": ["agent2", "agent1\n"]}, "dialer", 400, "bad_request"),
+        ({**ok_body, "agents": ["a"] * 50_001}, "dialer", 413, "limit_exceeded"),
+        ({**ok_body, "type": ""}, "dialer", 400, "bad_request"),
+        ({**ok_body, "type": 5}, "dialer", 400, "bad_request"),
+        ({**ok_body, "message": {"x": 1}}, "dialer", 400, "bad_request"),
+        ({**ok_body, "message": "x" * 70_000}, "dialer", 413, "limit_exceeded"),
+        (ok_body, "ivr", 403, "forbidden"),  # no calls:control scope
+        (ok_body, "agent1", 403, "forbidden"),  # another agent's console
+        (ok_body, "sup-blue", 403, "forbidden"),  # supervisors only read
+    ]
+    for body, who, status, code in cases:
+        r = await server.post("/api/events", json=body, headers=auth(server, who))
+        answer = await r.json()
+        assert (r.status, answer["success"], answer["code"]) == (status, False, code), body
+        assert answer["error"]
+    r = await server.post("/api/events", json=ok_body)
+    assert r.status == 401
+    # An agent may fire at its own console.
+    r = await server.post("/api/events", json=ok_body, headers=auth(server, "agent2"))
+    assert (r.status, (await r.json())["agents"]) == (200, 1)
+    await c.wait_event("customEvent", type="campaign")
+    assert c.names() == ["customEvent"]

@@ -47,6 +47,7 @@ REPORT_WORKERS = 16  # connector events of one agent always go to the same worke
 REPORT_RETRY_SECONDS = 60.0  # how long a connector event waits for Redis before it is dropped
 REQUEST_TIMEOUT = 10.0
 CACHED_AGENTS = 20_000  # agent states a node keeps between its own changes
+BULK_IN_FLIGHT = 64  # commits in flight for one change to many agents (a campaign)
 
 
 class ClusterService(CtiService):
@@ -168,6 +169,29 @@ class ClusterService(CtiService):
                 # Another node changed this agent first: read again and redo the change.
                 await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
         raise ClusterUnavailableError(f"the state of {agent} is changing too fast; try again")
+
+    async def _run_many(
+        self, agents: list[str], change: Callable[[CallRegistry, list[str]], list[Event]]
+    ) -> int:
+        # Each agent's state is its own commit in Redis: one change per agent, a bounded
+        # number in flight. A failure stops the rest; those already committed stay.
+        pending = iter(agents)
+        failed: list[Exception] = []
+
+        async def worker() -> None:
+            for agent in pending:
+                if failed:
+                    return
+                try:
+                    await self._run(agent, lambda r, a=agent: change(r, [a]))
+                except Exception as exc:
+                    failed.append(exc)
+                    return
+
+        await asyncio.gather(*(worker() for _ in range(min(BULK_IN_FLIGHT, len(agents)))))
+        if failed:
+            raise failed[0]
+        return len(agents)
 
     async def _read(self, agent: str, look: Callable[[CallRegistry], T]) -> T:
         check_agent_id(agent)

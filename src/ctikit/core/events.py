@@ -6,14 +6,18 @@ that saw event N and reconnects can ask for everything after N.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, ClassVar
+
+import msgspec
 
 from .model import CallType, CallView
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _Event:
+class _Event(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """Immutable, as cheap to make as a tuple (a campaign makes one per agent), and never
+    tracked by the garbage collector: an event refers to nothing that refers back, and an
+    agent keeps up to ``Limits.event_log_size`` of them for replay."""
+
     agent: str
     seq: int
     at: float
@@ -22,8 +26,7 @@ class _Event:
     wire_name: ClassVar[str] = ""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CallBegan(_Event):
+class CallBegan(_Event, frozen=True, kw_only=True, gc=False):
     call: CallView
     wire_name: ClassVar[str] = "callBegin"
 
@@ -31,8 +34,7 @@ class CallBegan(_Event):
         return {"id": self.call.id, "call": self.call.to_dict()}
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CallEnded(_Event):
+class CallEnded(_Event, frozen=True, kw_only=True, gc=False):
     call: CallView
     duration: float
     disposition: str
@@ -49,8 +51,7 @@ class CallEnded(_Event):
         }
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CallUpdated(_Event):
+class CallUpdated(_Event, frozen=True, kw_only=True, gc=False):
     """Line state, mute, attached data or type of an active call changed."""
 
     call: CallView
@@ -60,8 +61,7 @@ class CallUpdated(_Event):
         return {"id": self.call.id, "call": self.call.to_dict()}
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CallsReplaced(_Event):
+class CallsReplaced(_Event, frozen=True, kw_only=True, gc=False):
     """``setCallObjectIds`` replaced the list of active calls."""
 
     ids: tuple[str, ...]
@@ -71,8 +71,7 @@ class CallsReplaced(_Event):
         return {"ids": list(self.ids)}
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CallFailed(_Event):
+class CallFailed(_Event, frozen=True, kw_only=True, gc=False):
     """The telephony side could not carry out something (dial busy, transfer refused...)."""
 
     call_id: str | None
@@ -84,8 +83,7 @@ class CallFailed(_Event):
         return {"id": self.call_id, "reason": self.reason, "number": self.number}
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CallLogSaved(_Event):
+class CallLogSaved(_Event, frozen=True, kw_only=True, gc=False):
     log_id: str
     wire_name: ClassVar[str] = "callLogSaved"
 
@@ -93,8 +91,7 @@ class CallLogSaved(_Event):
         return {"id": self.log_id}
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CtiMessageSent(_Event):
+class CtiMessageSent(_Event, frozen=True, kw_only=True, gc=False):
     message: str
     wire_name: ClassVar[str] = "ctiMessage"
 
@@ -102,8 +99,7 @@ class CtiMessageSent(_Event):
         return {"message": self.message}
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CustomEventFired(_Event):
+class CustomEventFired(_Event, frozen=True, kw_only=True, gc=False):
     """``sforce.console.fireEvent``: a custom event between the frames of one console."""
 
     event_type: str
@@ -114,8 +110,7 @@ class CustomEventFired(_Event):
         return {"type": self.event_type, "message": self.message}
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LineStatusChanged(_Event):
+class LineStatusChanged(_Event, frozen=True, kw_only=True, gc=False):
     """The agent's phone (line) went up or down on the telephony side."""
 
     up: bool

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import CtiRequestError
+from .errors import CtiRequestError, LimitExceededError
 
 
 class CallType(enum.StrEnum):
@@ -55,7 +55,7 @@ class Limits:
     event_log_size: int = 1000  # events kept per agent for replay after a reconnect
 
 
-AGENT_ID_RE = re.compile(r"^[A-Za-z0-9._@+-]{1,64}$")
+AGENT_ID_RE = re.compile(r"^[A-Za-z0-9._@+-]{1,64}\Z")
 
 
 def check_agent_id(agent: object) -> str:
@@ -64,6 +64,25 @@ def check_agent_id(agent: object) -> str:
             "agent ID must be 1 to 64 characters of letters, digits and . _ @ + -"
         )
     return agent
+
+
+def check_agent_list(agents: object, limit: int) -> list[str]:
+    """A non-empty list of at most ``limit`` agent IDs: the valid IDs in order, each once
+    (a repeat is dropped); raises CtiRequestError naming the first bad entry."""
+    if not isinstance(agents, list) or not agents:
+        raise CtiRequestError("agents must be a non-empty list of agent IDs")
+    if len(agents) > limit:
+        raise LimitExceededError(f"more than {limit} agents in one request")
+    seen: dict[str, None] = {}
+    for i, agent in enumerate(agents):
+        if isinstance(agent, str) and agent in seen:
+            continue
+        if not isinstance(agent, str) or not AGENT_ID_RE.match(agent):
+            raise CtiRequestError(
+                f"agents[{i}]: agent ID must be 1 to 64 characters of letters, digits and . _ @ + -"
+            )
+        seen[agent] = None
+    return list(seen)
 
 
 @dataclass(slots=True, kw_only=True)

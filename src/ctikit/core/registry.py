@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from . import telephony as tel
@@ -357,6 +357,14 @@ class CallRegistry:
         self, agent: str, event_type: object, message: object, *, now: float
     ) -> list[Event]:
         """``sforce.console.fireEvent``."""
+        return self.custom_events([agent], event_type, message, now=now)
+
+    def custom_events(
+        self, agents: Sequence[str], event_type: object, message: object, *, now: float
+    ) -> list[Event]:
+        """The same custom event for each of ``agents`` (a campaign start): checked once,
+        then one event per agent, in each agent's own sequence. Agent IDs are checked
+        before any event is emitted, so a bad one fires none."""
         if not isinstance(event_type, str) or not 1 <= len(event_type) <= 255:
             raise CtiRequestError("event type must be a string of 1 to 255 characters")
         if message is not None and not isinstance(message, str):
@@ -366,11 +374,20 @@ class CallRegistry:
             self.limits.max_data_bytes
         ):
             raise LimitExceededError(f"event message over {self.limits.max_data_bytes} bytes")
-        return [
-            self._emit(
-                self.agent(agent), CustomEventFired, now, event_type=event_type, message=message
+        known = self._agents
+        for agent in agents:
+            if agent not in known:
+                check_agent_id(agent)
+        events: list[Event] = []
+        for agent in agents:
+            state = known.get(agent) or self.agent(agent)
+            state.seq += 1
+            event = CustomEventFired(
+                agent=agent, seq=state.seq, at=now, event_type=event_type, message=message
             )
-        ]
+            state.log.append(event)
+            events.append(event)
+        return events
 
     # -------------------------------------------------------------- CTI commands
 

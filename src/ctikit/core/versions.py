@@ -120,7 +120,7 @@ CONSOLE_UNSUPPORTED: dict[str, tuple[int, int | None, bool]] = {
 #: ``sforce.console.ConsoleEvent`` (an enum object) exists from this version.
 CONSOLE_EVENT_ENUM_SINCE = 30
 
-_VERSION_RE = re.compile(r"^(\d{1,3})(?:\.0)?$")
+_VERSION_RE = re.compile(r"^(\d{1,3})(?:\.0)?\Z")
 
 
 def parse_version(text: str) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import struct
 from collections import deque
 from collections.abc import Iterable
 
@@ -21,6 +22,20 @@ from .wire import encode_event
 log = logging.getLogger("ctikit.hub")
 
 CLOSE_TRY_AGAIN = 1013
+
+_HEADER_SHORT = struct.Struct("!BB").pack
+_HEADER_16 = struct.Struct("!BBH").pack
+_HEADER_64 = struct.Struct("!BBQ").pack
+_FIN_TEXT = 0x81  # FIN + opcode 1 (RFC 6455 §5.2)
+
+
+def _text_header(length: int) -> bytes:
+    """The header of an unmasked, final text frame carrying ``length`` bytes."""
+    if length < 126:
+        return _HEADER_SHORT(_FIN_TEXT, length)
+    if length < 65536:
+        return _HEADER_16(_FIN_TEXT, 126, length)
+    return _HEADER_64(_FIN_TEXT, 127, length)
 
 
 class Outbox:
@@ -58,8 +73,11 @@ class Outbox:
         self._closer: asyncio.Task[bool] | None = None
         self._task: asyncio.Task[None] | None = None
         self._sending = False
-        # The socket's transport, for the direct path (None: always queue).
-        self._transport = transport if isinstance(transport, asyncio.WriteTransport) else None
+        # The socket's transport, for the direct path (None: always queue). A compressed
+        # socket always goes through aiohttp's writer, which owns the compressor.
+        self._transport: asyncio.WriteTransport | None = None
+        if isinstance(transport, asyncio.WriteTransport) and not ws.compress:
+            self._transport = transport
 
     def send(self, frame: bytes | str) -> None:
         """Send a text frame (UTF-8 bytes, as ``wire`` encodes them once for every socket)."""
@@ -84,19 +102,10 @@ class Outbox:
         t = self._transport
         if t is None or self.ws.closed or t.is_closing() or t.get_write_buffer_size():
             return False
-        # With an empty buffer the writer never waits for a drain: the coroutine finishes in
-        # its first step, so it is run here rather than through a task (no loop round trip).
-        coro = self.ws.send_frame(frame, WSMsgType.TEXT)
-        try:
-            coro.send(None)
-        except StopIteration:
-            return True
-        except (ConnectionError, RuntimeError):
-            return True  # the socket went away; the handler cleans up
-        # It waits for a drain after all; the frame is already written (the writer writes
-        # first). Stop it there and leave flow control to the task from now on.
-        coro.close()
-        self._transport = None
+        # The frame goes to the transport whole, as aiohttp's writer would put it there
+        # (server frames are unmasked; compression is off), without its per-frame
+        # bookkeeping: a write into an empty buffer never needs flow control.
+        t.write(_text_header(len(frame)) + frame)
         return True
 
     def close(self, code: int, reason: str) -> None:

@@ -6,6 +6,8 @@ from typing import Any
 
 from aiohttp import web
 
+from .service import MAX_CAMPAIGN_AGENTS
+
 openapi_routes = web.RouteTableDef()
 
 _ERR = {"$ref": "#/components/schemas/Error"}
@@ -155,6 +157,33 @@ SPEC: dict[str, Any] = {
                     }
                 ),
                 "responses": {"200": _resp(_ok({})), **_errors(400, 409)},
+            }
+        },
+        "/api/events": {
+            "post": {
+                "summary": "Fire a custom event (sforce.console.addEventListener) in many "
+                "agents' consoles at once, e.g. a campaign start. A service needs the "
+                "calls:control scope; an agent may name only itself.",
+                "requestBody": _body(
+                    {
+                        "type": "object",
+                        "required": ["agents", "type"],
+                        "properties": {
+                            "agents": {
+                                "type": "array",
+                                "minItems": 1,
+                                "maxItems": MAX_CAMPAIGN_AGENTS,
+                                "items": _AGENT["schema"],
+                            },
+                            "type": {"type": "string", "minLength": 1, "maxLength": 255},
+                            "message": {"type": ["string", "null"]},
+                        },
+                    }
+                ),
+                "responses": {
+                    "200": _resp(_ok({"agents": {"type": "integer"}})),
+                    **_errors(400, 413),
+                },
             }
         },
         "/api/agents/{agent}/call-logs": {

@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..core.access import AccessDeniedError, Operation
+from ..core.access import AccessDeniedError, Operation, Role, check, check_global
 from ..core.errors import (
     CommandRejectedError,
     CtiError,
@@ -22,12 +22,12 @@ from ..core.errors import (
     UnknownCallError,
 )
 from ..core.jsonvalue import parse_json_text
-from ..core.model import check_agent_id
+from ..core.model import check_agent_id, check_agent_list
 from ..storage import export_csv, export_json
 from .auth import SESSION_COOKIE, AuthError
 from .guard import principal, readable_agents, require
 from .keys import AUTH, CONFIG, SERVICE
-from .service import CtiService, UnsupportedError
+from .service import MAX_CAMPAIGN_AGENTS, CtiService, UnsupportedError
 
 log = logging.getLogger("ctikit.rest")
 routes = web.RouteTableDef()
@@ -231,6 +231,22 @@ async def cti_message(request: web.Request) -> web.Response:
     body = await _json_body(request)
     await _svc(request).send_cti_message(agent, body.get("message"))
     return ok()
+
+
+@routes.post("/api/events")
+async def fire_events(request: web.Request) -> web.Response:
+    """A custom event to many agents' consoles at once (a campaign start): what
+    ``sforce.console.fireEvent`` does within one console, for every agent named."""
+    body = await _json_body(request)
+    agents = check_agent_list(body.get("agents"), MAX_CAMPAIGN_AGENTS)
+    who = await principal(request)
+    if who.role is Role.SERVICE:
+        check_global(who, Operation.CHANGE_CALLS)
+    else:
+        for agent in agents:  # an agent or supervisor: its own console only
+            check(who, Operation.CHANGE_CALLS, agent, None)
+    reached = await _svc(request).fire_custom_events(agents, body.get("type"), body.get("message"))
+    return ok(agents=reached)
 
 
 @routes.post("/api/agents/{agent}/call-logs")

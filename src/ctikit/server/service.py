@@ -27,7 +27,7 @@ from ..core.errors import (
 )
 from ..core.events import CallBegan, CallEnded, CallsReplaced, CallUpdated, Event
 from ..core.jsonvalue import check_text
-from ..core.model import CallType, CallView
+from ..core.model import CallType, CallView, check_agent_list
 from ..core.registry import CallRegistry
 from ..core.telephony import CallOffered, CallReleased, ConnectorAction, TelephonyEvent
 from ..storage import CallLog, CallLogStore, CallStateStore, NewCallLog
@@ -40,6 +40,8 @@ T = TypeVar("T")
 
 MAX_SUBJECT = 255
 MAX_COMMENTS = 32 * 1024
+#: Agents one campaign request may name (a request body is capped at 1 MiB anyway).
+MAX_CAMPAIGN_AGENTS = 50_000
 
 
 class UnsupportedError(CtiRequestError):
@@ -85,6 +87,14 @@ class CtiService:
     async def _read(self, agent: str, look: Callable[[CallRegistry], T]) -> T:
         """Read the agent's state."""
         return look(self.registry)
+
+    async def _run_many(
+        self, agents: list[str], change: Callable[[CallRegistry, list[str]], list[Event]]
+    ) -> int:
+        """Apply ``change`` to many agents' states at once (one pass here); publish the
+        events and return how many agents it reached."""
+        self._publish(change(self.registry, agents))
+        return len(agents)
 
     # -------------------------------------------------------------- lifecycle
 
@@ -193,6 +203,15 @@ class CtiService:
     async def fire_custom_event(self, agent: str, event_type: object, message: object) -> None:
         await self._run(
             agent, lambda r: r.custom_event(agent, event_type, message, now=self.clock())
+        )
+
+    async def fire_custom_events(self, agents: object, event_type: object, message: object) -> int:
+        """A campaign start: the same custom event to each of ``agents`` (IDs, duplicates
+        fired once). All are checked before any is fired. Returns how many were reached."""
+        targets = check_agent_list(agents, MAX_CAMPAIGN_AGENTS)
+        now = self.clock()
+        return await self._run_many(
+            targets, lambda r, some: r.custom_events(some, event_type, message, now=now)
         )
 
     async def send_cti_message(self, agent: str, message: object) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import msgspec
 
 from ..core.errors import CtiError
-from ..core.events import Event
+from ..core.events import CustomEventFired, Event
 
 PROTOCOL_VERSION = 1
 MAX_REQUEST_ID_LENGTH = 64
@@ -41,6 +41,9 @@ def frame(obj: Any) -> bytes:
 
 
 def encode_event(event: Event) -> bytes:
+    """An event frame: ``{"type":"event","seq":…,"event":…,"at":…,"data":…}``."""
+    if type(event) is CustomEventFired:
+        return _custom_event_frame(event)
     return frame(
         {
             "type": "event",
@@ -50,6 +53,24 @@ def encode_event(event: Event) -> bytes:
             "data": event.payload(),
         }
     )
+
+
+_EVENT_HEAD = b'{"type":"event","seq":'
+#: The last custom event's frame after its ``seq``: a campaign fires the same event to every
+#: agent, and only the sequence number differs from one agent's frame to the next.
+_last_custom: tuple[tuple[str, str | None, float], bytes] = (("", None, 0.0), b"")
+
+
+def _custom_event_frame(event: CustomEventFired) -> bytes:
+    global _last_custom
+    key = (event.event_type, event.message, event.at)
+    seen, tail = _last_custom
+    if key != seen:
+        # Same encoder and key order as the full frame, so the bytes are identical.
+        body = frame({"event": event.wire_name, "at": event.at, "data": event.payload()})
+        tail = b"," + body[1:]
+        _last_custom = (key, tail)
+    return _EVENT_HEAD + str(event.seq).encode() + tail
 
 
 def decode_request(text: str | bytes) -> tuple[Any, str, dict[str, Any]]:
