@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import itertools
 import random
+import socket
 import time
 from collections import Counter
 from typing import Any
@@ -27,6 +28,32 @@ from .stats import Samples
 MAX_VALUES_SENT = 200_000  # raw latency samples a client hands the orchestrator
 BACKOFF_MIN = 0.25  # the console's reconnect back-off (web/console/connection.js)
 BACKOFF_MAX = 5.0
+
+
+IP_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)  # Linux >= 4.2
+
+
+async def _connected(
+    loop: asyncio.AbstractEventLoop, src: str, host: str, port: int
+) -> socket.socket:
+    """A TCP socket from source address ``src`` connected to ``host:port``.
+
+    The source port is chosen at connect time, not at bind time (IP_BIND_ADDRESS_NO_PORT):
+    ``bind((src, 0))`` must find a port no socket holds, and 10,000 ports in TIME_WAIT from
+    the previous run made that search cost the client whole seconds of system time
+    (bench/results/reconnect-diagnosis-20261125.txt); ``connect`` only needs a free 4-tuple
+    and may reuse TIME_WAIT ones on loopback (net.ipv4.tcp_tw_reuse=2, the default).
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1)
+        sock.bind((src, 0))
+        await loop.sock_connect(sock, (host, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 class Frame(msgspec.Struct):
@@ -189,9 +216,7 @@ class LoadClient:
         path = self._path(slot, resume)
         _, sock = await loop.create_connection(
             lambda: LeanSocket(self, slot, host, path, self.origin),
-            self.host,
-            self.port,
-            local_addr=(src, 0),
+            sock=await _connected(loop, src, self.host, self.port),
         )
         slot.sock = sock
         assert slot.hello is not None

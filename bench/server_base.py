@@ -14,6 +14,7 @@ import inspect
 import logging
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ class BenchServer:
         self._day_actions: DayActions | None = None
         self.gc_pauses = [Samples(), Samples(), Samples()]
         self._gc_t0 = 0.0
+        self.full_gcs: list[tuple[float, float, int]] = []  # (time.time(), ms, collected)
         gc.callbacks.append(self._on_gc)
 
     def _on_gc(self, phase: str, info: dict[str, int]) -> None:
@@ -48,7 +50,10 @@ class BenchServer:
         if phase == "start":
             self._gc_t0 = time.perf_counter()
         else:
-            self.gc_pauses[info["generation"]].add((time.perf_counter() - self._gc_t0) * 1e3)
+            ms = (time.perf_counter() - self._gc_t0) * 1e3
+            self.gc_pauses[info["generation"]].add(ms)
+            if info["generation"] == 2:
+                self.full_gcs.append((time.time(), ms, info.get("collected", 0)))
 
     # ------------------------------------------------------------- to implement
 
@@ -132,9 +137,27 @@ class BenchServer:
     async def cmd_gc(self, a: dict[str, Any]) -> dict[str, Any]:
         """Garbage-collection pauses (ms) per generation since the last reset."""
         out = {f"gen{i}": s.summary() for i, s in enumerate(self.gc_pauses)}
+        full = self.full_gcs
         if a.get("reset"):
             self.gc_pauses = [Samples(), Samples(), Samples()]
-        return {"gc": out, "objects": len(gc.get_objects()), "frozen": gc.get_freeze_count()}
+            self.full_gcs = []
+        kinds = Counter(type(o).__qualname__ for o in gc.get_objects())
+        return {
+            "gc": out,
+            "full": full,
+            "tracked_kinds": kinds.most_common(25),
+            "objects": len(gc.get_objects()),
+            "frozen": gc.get_freeze_count(),
+        }
+
+    async def cmd_gc_full(self, a: dict[str, Any]) -> dict[str, Any]:
+        """What ctikit's hourly housekeeping does: unfreeze, full collection, freeze (timed:
+        the loop stands still meanwhile)."""
+        t0 = time.perf_counter()
+        gc.unfreeze()
+        collected = gc.collect()
+        gc.freeze()
+        return {"ms": (time.perf_counter() - t0) * 1e3, "collected": collected}
 
     async def cmd_gc_freeze(self, a: dict[str, Any]) -> dict[str, Any]:
         """Collect, then move every object alive now out of the collector's reach."""

@@ -63,6 +63,8 @@ async def run(args: argparse.Namespace, opts: Options) -> Report:
             "lost",
             "dup",
             "full GCs (n / max ms)",
+            "arrival lag p99 / max ms",
+            "unfreeze + full GC ms",
             "server CPU",
             "client CPU",
             "load avg",
@@ -102,6 +104,7 @@ async def run(args: argparse.Namespace, opts: Options) -> Report:
                 st = await s.stats()
                 probe = (await s.srv("probe"))["probe"] or {}
                 gcs = await s.srv("gc")
+                hourly = await s.srv("gc_full")
             span = day["total_s"]
             full = gcs["gc"]["gen2"]
             lat = st["latency"]
@@ -123,6 +126,8 @@ async def run(args: argparse.Namespace, opts: Options) -> Report:
                     "lost": lost,
                     "dup": st["dup"],
                     "full GCs (n / max ms)": f"{full['n']} / {full['max']:.0f}",
+                    "arrival lag p99 / max ms": "{p99} / {max}".format(**day["schedule_lag_ms"]),
+                    "unfreeze + full GC ms": f"{hourly['ms']:.0f}",
                     "server CPU": f"{cpu:.0%}",
                     "client CPU": ", ".join(f"{c:.0%}" for c in st["client_cpu"]),
                     "load avg": loadavg(),
@@ -134,6 +139,7 @@ async def run(args: argparse.Namespace, opts: Options) -> Report:
                     "day": day,
                     "tail": tail,
                     "gc": gcs,
+                    "unfreeze_full_gc": hourly,
                     "stats": st,
                     "probe": probe,
                 },

@@ -1,0 +1,43 @@
+"""The housekeeping pass: survivors are frozen every pass; the hourly pass still frees
+garbage in reference cycles among frozen objects."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import weakref
+
+from ctikit.server.app import _housekeeping
+from ctikit.server.hub import Hub
+
+
+class Node:
+    def __init__(self) -> None:
+        self.other: Node | None = None
+
+
+def cycle() -> Node:
+    a, b = Node(), Node()
+    a.other, b.other = b, a
+    return a
+
+
+async def _passes(full_every: float, seconds: float) -> None:
+    task = asyncio.create_task(_housekeeping(Hub(), every=0.02, full_every=full_every))
+    await asyncio.sleep(seconds)
+    task.cancel()
+
+
+async def test_frozen_cycles_are_freed_by_the_full_pass_only() -> None:
+    try:
+        live = cycle()  # a console's objects, say
+        kept = weakref.ref(live)
+        await _passes(full_every=3600, seconds=0.1)  # frozen by a pass
+        assert gc.get_freeze_count() > 0
+        del live  # the console went away: garbage, in a cycle
+        gc.collect()  # a full collection does not look at frozen objects...
+        assert kept() is not None
+        await _passes(full_every=0.05, seconds=0.3)  # ...the hourly pass does
+        assert kept() is None
+    finally:
+        gc.unfreeze()
