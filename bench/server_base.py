@@ -264,6 +264,12 @@ def parse_args(description: str, argv: list[str] | None = None) -> argparse.Name
         help="gc.freeze() once started (a proposal in bench/PROPOSALS.md)",
     )
     p.add_argument(
+        "--single-events",
+        action="store_true",
+        help="ctikit: a campaign as one fire_custom_event per agent (what components' "
+        "fireEvent does) instead of one fire_custom_events (POST /api/events)",
+    )
+    p.add_argument(
         "--component",
         action="append",
         default=[],

@@ -27,6 +27,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="messages in the sustained run (rounds = messages / consoles)",
     )
     p.add_argument("--per-agent", type=int, default=1, help="consoles per agent")
+    p.add_argument(
+        "--single-events",
+        action="store_true",
+        help="ctikit fires the campaign agent by agent (fire_custom_event, as a component's "
+        "fireEvent) instead of in one call (fire_custom_events, POST /api/events)",
+    )
 
 
 async def _round(s: Session, rounds: int, profile: bool = False) -> dict[str, Any]:
@@ -80,7 +86,8 @@ async def run(args: argparse.Namespace, opts: Options) -> Report:
         rounds = max(1, args.messages // sockets)
         for target in args.targets:
             opts.say(f"burst: {target}, {sockets} consoles, 1 round then {rounds}")
-            async with Session(opts, target, sockets=sockets) as s:
+            extra = ["--single-events"] if args.single_events and target == "ctikit" else []
+            async with Session(opts, target, sockets=sockets, server_args=extra) as s:
                 conn = await s.connect(agent_ids(n), per_agent=args.per_agent)
                 await _round(s, 1)  # warm-up
                 one = await _round(s, 1)
