@@ -30,6 +30,7 @@ import pytest
 
 from ctikit.server.auth import hash_password
 from ctikit.storage import AccountStore, CallLogStore
+from ctikit.testing import CtikitProcess
 
 PASSWORD = "browser-tests-password"
 _HASH = hash_password(PASSWORD)
@@ -212,7 +213,7 @@ def ctikit_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     for name, path in COMPONENTS.items():
         args += ["--component", f"{name}={component_url}{path}"]
     log_path = tmp / "server.log"
-    server_proc = sys.modules["ctikit_browser_harness_lib"].CtikitProcess(
+    server_proc = CtikitProcess(
         args[3:], log_path, cwd=ROOT
     )
     url, proc = server_proc.url, server_proc.proc

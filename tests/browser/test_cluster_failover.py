@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from ctikit.testing import CtikitProcess
+
 PASSWORD = "browser-cluster-password"
 
 
@@ -44,10 +46,10 @@ def _ctikit(*args: str, stdin: str | None = None) -> str:
 
 
 class Node:
-    """A cluster node process (harness_lib.CtikitProcess) at a fixed port."""
+    """A cluster node process (ctikit.testing.CtikitProcess) at a fixed port."""
 
     def __init__(self, config: Path, port: int, redis_url: str, name: str, log: Path) -> None:
-        self._p = lib.CtikitProcess(
+        self._p = CtikitProcess(
             ["serve", "--config", str(config), "--port", str(port), "--cluster", redis_url,
              "--node-id", name],
             log,

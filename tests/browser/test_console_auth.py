@@ -6,7 +6,6 @@ Runs its own ctikit server (module scope) with users declared in a config file.
 from __future__ import annotations
 
 import json
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -15,6 +14,8 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import expect
+
+from ctikit.testing import CtikitProcess
 
 TIMEOUT = 10_000
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,7 +84,7 @@ role = "supervisor"
 team = "blue"
 password_hash = "{digest}"
 """)
-    server = sys.modules["ctikit_browser_harness_lib"].CtikitProcess(
+    server = CtikitProcess(
         ["serve", "--config", str(tmp / "ctikit.toml"), "--host", "127.0.0.1", "--port", "0",
          "--database", f"sqlite:///{tmp / 'auth.db'}"],
         tmp / "server.log",

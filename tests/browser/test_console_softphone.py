@@ -7,13 +7,14 @@ custom-softphone example's onSendCTIMessage log shows the exact message (compone
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
+
+from ctikit.testing import CtikitProcess
 
 TIMEOUT = 10_000
 ROOT = Path(__file__).resolve().parents[2]
@@ -198,7 +199,7 @@ def test_transfer_to_an_external_number(console: Any, ctikit_server: Any, agent:
 def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``ctikit demo``: agents agent1..agent3 with extensions 1001..1003 in the directory."""
     tmp = tmp_path_factory.mktemp("demo")
-    server = sys.modules["ctikit_browser_harness_lib"].CtikitProcess(
+    server = CtikitProcess(
         ["demo", "--host", "127.0.0.1", "--port", "0",
          "--database", f"sqlite:///{tmp / 'demo.db'}"],
         tmp / "server.log",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import secrets
 import subprocess
 import sys
@@ -17,6 +16,8 @@ import aiohttp
 import asyncpg
 import pytest
 
+from ctikit.testing import CtikitProcess
+
 PG_ADMIN = os.environ.get(
     "CTIKIT_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
@@ -24,55 +25,19 @@ PASSWORD = "cluster-test-password"
 AGENTS = {"agent1": "1001", "agent2": "1002", "agent3": "1003"}
 
 
-class Node:
+class Node(CtikitProcess):
     """One `ctikit serve --cluster` process."""
 
     def __init__(self, name: str, config: Path, redis_url: str, log: Path) -> None:
         self.name = name
-        self._log = log.open("a")
-        self.log_path = log
-        self.p = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "ctikit",
-                "serve",
-                "--config",
-                str(config),
-                "--port",
-                "0",
-                "--cluster",
-                redis_url,
-                "--node-id",
-                name,
-            ],
-            stdout=subprocess.PIPE,
-            stderr=self._log,
-            text=True,
-        )
-        assert self.p.stdout is not None
-        line = self.p.stdout.readline()
-        m = re.search(r"listening on (http://\S+)", line)
-        assert m, f"node {name} did not start: {line!r} {log.read_text()[-3000:]}"
-        self.url = m.group(1)
+        args = ["serve", "--config", str(config), "--port", "0"]
+        super().__init__([*args, "--cluster", redis_url, "--node-id", name], log)
 
     def kill(self) -> None:
-        if self.p.poll() is None:
-            self.p.kill()
-        self.p.wait(10)
-        self._close()
+        self.stop(kill=True)
 
     def terminate(self) -> int:
-        if self.p.poll() is None:
-            self.p.terminate()
-        code = self.p.wait(15)
-        self._close()
-        return code
-
-    def _close(self) -> None:
-        self._log.close()
-        if self.p.stdout is not None:
-            self.p.stdout.close()
+        return self.stop()
 
 
 class Cluster:
@@ -167,7 +132,7 @@ class Cluster:
         deadline = asyncio.get_running_loop().time() + within
         while True:
             for node in self.nodes:
-                if node.p.poll() is None:
+                if node.poll() is None:
                     try:
                         h = await self.health(s, node)
                     except aiohttp.ClientError:

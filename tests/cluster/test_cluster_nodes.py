@@ -106,7 +106,7 @@ async def test_kill_9_a_node_mid_call_consoles_resume_and_the_lease_moves(cluste
         assert (await elsewhere.request("sendCTIMessage", message="/ANSWER"))["success"]
         await on_leader.wait_for("callUpdate", call__lineState="connected")
         # kill -9 the node that drives the connector, mid-call.
-        os.kill(leader.p.pid, signal.SIGKILL)
+        os.kill(leader.pid, signal.SIGKILL)
         leader.kill()
         await on_leader._task  # type: ignore[misc]  # its socket drops
         # While it is down, the IVR attaches data through a live node: not lost.

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -16,6 +15,8 @@ from typing import Any
 
 import aiohttp
 import pytest
+
+from ctikit.testing import CtikitProcess
 
 PG_URL = os.environ.get(
     "CTIKIT_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -35,26 +36,8 @@ def _ctikit(*args: str, stdin: str | None = None) -> str:
     return out.stdout
 
 
-class Proc:
-    def __init__(self, database: str, log: Path) -> None:
-        self.log = log.open("a")
-        self.p = subprocess.Popen(
-            [sys.executable, "-m", "ctikit", "serve", "--port", "0", "--database", database],
-            stdout=subprocess.PIPE,
-            stderr=self.log,
-            text=True,
-        )
-        assert self.p.stdout is not None
-        line = self.p.stdout.readline()
-        m = re.search(r"listening on (http://\S+)", line)
-        assert m, f"server did not start: {line!r} {log.read_text()[-2000:]}"
-        self.url = m.group(1)
-
-    def stop(self) -> None:
-        if self.p.poll() is None:
-            self.p.kill()
-        self.p.wait(10)
-        self.log.close()
+def start_server(database: str, log: Path) -> CtikitProcess:
+    return CtikitProcess(["serve", "--port", "0", "--database", database], log)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -77,7 +60,7 @@ async def _login(session: aiohttp.ClientSession, url: str, user: str) -> str:
 async def test_acknowledged_call_log_survives_kill_9(database: str, tmp_path: Path) -> None:
     agent = f"k9-{uuid.uuid4().hex[:8]}"
     _ctikit("user", "add", agent, "--password-stdin", "--database", database, stdin=PASSWORD + "\n")
-    proc = Proc(database, tmp_path / "server.log")
+    proc = start_server(database, tmp_path / "server.log")
     try:
         async with aiohttp.ClientSession() as s:
             token = await _login(s, proc.url, agent)
@@ -97,10 +80,10 @@ async def test_acknowledged_call_log_survives_kill_9(database: str, tmp_path: Pa
                 if frame.get("event") == "callLogSaved":
                     log_id = frame["data"]["id"]
             # Acknowledged: now the process dies without any chance to flush.
-            os.kill(proc.p.pid, signal.SIGKILL)
+            os.kill(proc.pid, signal.SIGKILL)
             proc.stop()
             await ws.close()
-        proc = Proc(database, tmp_path / "server.log")
+        proc = start_server(database, tmp_path / "server.log")
         async with aiohttp.ClientSession() as s:
             token = await _login(s, proc.url, agent)
             async with s.get(
@@ -118,17 +101,17 @@ async def test_sigterm_closes_consoles_with_1001_and_exits(tmp_path: Path) -> No
     _ctikit(
         "user", "add", "term1", "--password-stdin", "--database", database, stdin=PASSWORD + "\n"
     )
-    proc = Proc(database, tmp_path / "server.log")
+    proc = start_server(database, tmp_path / "server.log")
     try:
         async with aiohttp.ClientSession() as s:
             token = await _login(s, proc.url, "term1")
             ws = await s.ws_connect(f"{proc.url}/ws?agent=term1&token={token}")
             assert (await ws.receive_json())["type"] == "hello"
-            proc.p.send_signal(signal.SIGTERM)
+            proc.send_signal(signal.SIGTERM)
             msg: Any = await ws.receive(timeout=10)
             assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
             assert ws.close_code == 1001
-        assert await asyncio.to_thread(proc.p.wait, 10) == 0
+        assert await asyncio.to_thread(proc.proc.wait, 10) == 0
     finally:
         proc.stop()
 
@@ -146,7 +129,7 @@ async def test_active_calls_come_back_after_a_restart(tmp_path: Path) -> None:
     _ctikit(
         "user", "add", "back1", "--password-stdin", "--database", database, stdin=PASSWORD + "\n"
     )
-    proc = Proc(database, tmp_path / "server.log")
+    proc = start_server(database, tmp_path / "server.log")
     try:
         async with aiohttp.ClientSession() as s:
             token = await _login(s, proc.url, "back1")
@@ -164,10 +147,10 @@ async def test_active_calls_come_back_after_a_restart(tmp_path: Path) -> None:
                     break
                 await asyncio.sleep(0.05)
             await asyncio.sleep(0.6)
-            os.kill(proc.p.pid, signal.SIGKILL)
+            os.kill(proc.pid, signal.SIGKILL)
             proc.stop()
             await ws.close()
-        proc = Proc(database, tmp_path / "server.log")
+        proc = start_server(database, tmp_path / "server.log")
         async with aiohttp.ClientSession() as s:
             token = await _login(s, proc.url, "back1")
             ws = await s.ws_connect(f"{proc.url}/ws?agent=back1&token={token}")

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -198,42 +195,3 @@ def console(page: Any, ctikit_server: Any, agent: str) -> Console:
     return open_console(page, ctikit_server, agent)
 
 
-class CtikitProcess:
-    """A ``python -m ctikit ARGS...`` server process; ``url`` once it said it listens."""
-
-    def __init__(self, args: list[str], log_path: Any, cwd: Any = None, within: float = 30) -> None:
-        self.log_path = log_path
-        self._log = open(log_path, "w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "ctikit", *args],
-            stdout=subprocess.PIPE,
-            stderr=self._log,
-            text=True,
-            cwd=cwd,
-        )
-        assert self.proc.stdout is not None
-        url = None
-        deadline = time.monotonic() + within
-        while url is None and time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                break
-            m = re.search(r"listening on (http://\S+)", line)
-            url = m.group(1).rstrip("/") if m else None
-        if url is None:
-            self.stop(kill=True)
-            raise RuntimeError(f"ctikit did not start; log:\n{open(log_path).read()[-4000:]}")
-        self.url: str = url
-
-    def stop(self, *, kill: bool = False) -> None:
-        """SIGTERM (or SIGKILL), wait, close the pipes."""
-        if self.proc.poll() is None:
-            (self.proc.kill if kill else self.proc.terminate)()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
-        self._log.close()
