@@ -213,9 +213,7 @@ def ctikit_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     for name, path in COMPONENTS.items():
         args += ["--component", f"{name}={component_url}{path}"]
     log_path = tmp / "server.log"
-    server_proc = CtikitProcess(
-        args[3:], log_path, cwd=ROOT
-    )
+    server_proc = CtikitProcess(args[3:], log_path, cwd=ROOT)
     url, proc = server_proc.url, server_proc.proc
     target["url"] = url
     accounts = _Accounts(f"sqlite:///{tmp / 'ctikit.db'}")

@@ -27,9 +27,25 @@ class KnownBug:
     log_signature: tuple[str, ...]
 
 
-#: None open at the last long run (docs/fuzzing.md). An entry looks like:
-#:     KnownBug("B9", "what goes wrong, and where", ("UnicodeDecodeError", "commands.py"))
-OPEN_BUGS: tuple[KnownBug, ...] = ()
+#: Open now (docs/fuzzing.md, "Findings"). An entry looks like:
+#:     KnownBug("B11", "what goes wrong, and where", ("UnicodeDecodeError", "commands.py"))
+OPEN_BUGS: tuple[KnownBug, ...] = (
+    # Found by schemathesis (negative_data_rejection); test_rest_fuzz._known_deviation.
+    KnownBug(
+        "B9",
+        "POST /api/agents/{agent}/calls/{call_id}/data with a call ID over 255 characters "
+        "answers 413 (a body too large) instead of 400; GET of the same call answers 404",
+        (),
+    ),
+    # Found writing the schema of simulate-call; not fuzzed (bodies over 64 KiB are rare).
+    KnownBug(
+        "B10",
+        "POST /api/agents/{agent}/simulate-call with data over 64 KiB answers 200 and a "
+        "callId, but the registry drops the offered call (WARNING) and the line is hung up: "
+        "the call never appears",
+        (),
+    ),
+)
 
 #: Found by these fuzzers and fixed since; their regression tests are plain tests now.
 FIXED: dict[str, str] = {

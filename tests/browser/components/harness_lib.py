@@ -193,5 +193,3 @@ def open_console(page: Any, server: Any, agent: str) -> Console:
 @pytest.fixture
 def console(page: Any, ctikit_server: Any, agent: str) -> Console:
     return open_console(page, ctikit_server, agent)
-
-
