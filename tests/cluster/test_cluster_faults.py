@@ -63,6 +63,11 @@ async def test_redis_restart_loses_nothing_acknowledged(
             # Requests fail cleanly while Redis is away (no hang, no crash).
             r = await console.request("getCallObjectIds")
             assert r["success"] is False and r["code"] == "unavailable", r
+            async with s.get(
+                f"{a.url}/api/agents/agent1/calls", headers=cluster.bearer("ivr")
+            ) as resp:
+                assert resp.status == 503 and resp.headers["Retry-After"] == "1"
+                assert (await resp.json())["code"] == "unavailable"
             redis.start()
             # Nodes reconnect by themselves; the state is all there, on both nodes.
             for node in (a, b):

@@ -29,23 +29,7 @@ class KnownBug:
 
 #: Open now (docs/fuzzing.md, "Findings"). An entry looks like:
 #:     KnownBug("B11", "what goes wrong, and where", ("UnicodeDecodeError", "commands.py"))
-OPEN_BUGS: tuple[KnownBug, ...] = (
-    # Found by schemathesis (negative_data_rejection); test_rest_fuzz._known_deviation.
-    KnownBug(
-        "B9",
-        "POST /api/agents/{agent}/calls/{call_id}/data with a call ID over 255 characters "
-        "answers 413 (a body too large) instead of 400; GET of the same call answers 404",
-        (),
-    ),
-    # Found writing the schema of simulate-call; not fuzzed (bodies over 64 KiB are rare).
-    KnownBug(
-        "B10",
-        "POST /api/agents/{agent}/simulate-call with data over 64 KiB answers 200 and a "
-        "callId, but the registry drops the offered call (WARNING) and the line is hung up: "
-        "the call never appears",
-        (),
-    ),
-)
+OPEN_BUGS: tuple[KnownBug, ...] = ()
 
 #: Found by these fuzzers and fixed since; their regression tests are plain tests now.
 FIXED: dict[str, str] = {
@@ -66,6 +50,10 @@ FIXED: dict[str, str] = {
     "B8": "a lone surrogate escape (\\ud800) in callData or a REST body was stored; every later "
     "encoding of the call failed: getState, GET /calls were internal errors, its event was "
     "never sent (seq gap) and the agent's consoles could not reconnect (hello failed)",
+    "B9": "a call ID over 255 characters in the path of POST .../calls/{call_id}/data was "
+    "answered 413 (content too large); an over-long value is now a 400 (TooLongError)",
+    "B10": "simulate-call with data over 64 KiB answered 200 and a callId, but the registry "
+    "dropped the offered call: the service now checks the data the call would carry first",
 }
 TOLERATE = os.environ.get("CTIKIT_FUZZ_KNOWN_BUGS", "tolerate") != "fail"
 

@@ -178,7 +178,6 @@ def test_b8_lone_surrogate_in_attached_data_bricks_the_agent(live: LiveServer) -
     assert live.errors.take() == []
 
 
-@_xfail("B9", "413 for a call ID over 255 characters in the path")
 def test_b9_over_long_call_id_in_the_path_is_a_bad_request(live: LiveServer) -> None:
     agent = live.add_agent("b9")
     r = _post(live, f"/api/agents/{agent}/calls/{'x' * 256}/data", "{}")
@@ -187,17 +186,8 @@ def test_b9_over_long_call_id_in_the_path_is_a_bad_request(live: LiveServer) -> 
     assert r.json()["code"] in ("bad_request", "limit_exceeded"), r.text
 
 
-@_xfail("B10", "simulate-call with data over 64 KiB answers 200 for a call that never appears")
 def test_b10_simulated_call_with_too_much_data(live: LiveServer) -> None:
     agent = live.add_agent("b10")
     body = json.dumps({"data": {"k": "x" * 70_000}})
     r = _post(live, f"/api/agents/{agent}/simulate-call", body)
-    assert r.status_code < 500, r.text
-    if r.status_code == 200:  # then it must really ring
-        time.sleep(0.1)
-        calls = requests.get(
-            f"{live.url}/api/agents/{agent}/calls", headers=live.headers("service"), timeout=30
-        ).json()["calls"]
-        assert r.json()["callId"] in [c["id"] for c in calls], (r.text, calls)
-    else:
-        assert r.status_code in (400, 413), r.text
+    assert r.status_code == 413 and r.json()["code"] == "limit_exceeded", r.text

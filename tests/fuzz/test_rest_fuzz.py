@@ -252,25 +252,7 @@ def test_openapi(case: Any, who: str, live: LiveServer, http: requests.Session) 
     lowered = {k: v[0] for k, v in response.headers.items() if v}
     if not check_reply(live, response.status_code, lowered, response.content, f"{what} as {who}"):
         return
-    bug = _known_deviation(case, response.status_code)
-    if bug is not None:
-        KNOWN[bug] += 1
-        return  # an open bug (known_bugs.py); the shape of the answer was checked above
     case.validate_response(response, checks=CHECKS, headers=headers)
-
-
-def _known_deviation(case: Any, status: int) -> str | None:
-    """The open bug that explains an answer the schema's checks would refuse, if one does."""
-    call_id = (case.path_parameters or {}).get("call_id")
-    if (
-        known_bugs.is_open("B9")
-        and status == 413
-        and case.operation.path.endswith("/{call_id}/data")
-        and isinstance(call_id, str)
-        and len(call_id) > 255
-    ):
-        return "B9"
-    return None
 
 
 # ----------------------------------------------- what the schema does not describe

@@ -96,7 +96,8 @@ async def test_login_errors_and_lockout(server: Any) -> None:
     for _ in range(5):
         await server.post("/api/login", json={"username": "agent2", "password": "nope"})
     r = await server.post("/api/login", json={"username": "agent2", "password": PASSWORD})
-    assert r.status == 401 and (await r.json())["code"] == "rate_limited"
+    assert r.status == 429 and (await r.json())["code"] == "rate_limited"
+    assert 1 <= int(r.headers["Retry-After"]) <= 60
     r = await server.post("/api/login", json={"username": 5, "password": None})
     assert r.status == 401
 
@@ -212,3 +213,18 @@ async def test_demo_mode_needs_no_login(aiohttp_client: Any, tmp_path: Any) -> N
     assert saved in await r.text()
     r = await client.get("/api/call-logs?agent=agent7")
     assert (await r.json())["total"] == 1
+
+
+async def test_failed_login_memory_is_bounded(server: Any, monkeypatch: Any) -> None:
+    from ctikit.server import auth
+
+    monkeypatch.setattr(auth, "MAX_TRACKED_NAMES", 10)
+    for i in range(25):  # anyone may try any name: 25 names, each failing once
+        r = await server.post("/api/login", json={"username": f"nobody{i}", "password": "x"})
+        assert r.status == 401
+    assert len(server.app[AUTH]._failures) <= 10
+    # A name under attack right now is still locked out.
+    for _ in range(5):
+        await server.post("/api/login", json={"username": "agent1", "password": "nope"})
+    r = await server.post("/api/login", json={"username": "agent1", "password": PASSWORD})
+    assert r.status == 429

@@ -214,3 +214,16 @@ async def test_campaign_event_refusals_fire_nothing(server: Any, connect: Any) -
     assert (r.status, (await r.json())["agents"]) == (200, 1)
     await c.wait_event("customEvent", type="campaign")
     assert c.names() == ["customEvent"]
+
+
+async def test_rest_time_filters_take_rfc3339_in_either_case(server: Any) -> None:
+    for since in ("2026-01-01T00:00:00Z", "2026-01-01t00:00:00z", "2026-01-01T00:00:00+01:00"):
+        r = await server.get("/api/call-logs", params={"since": since}, headers=auth(server))
+        assert r.status == 200, (since, await r.text())
+    r = await server.get("/api/call-logs?since=2026-01-01T00:00:00", headers=auth(server))
+    assert r.status == 400 and "time zone" in (await r.json())["error"]
+
+
+async def test_campaign_needs_credentials_before_anything_else(server: Any) -> None:
+    r = await server.post("/api/events", data=b"{not json")
+    assert r.status == 401 and r.headers["WWW-Authenticate"].startswith("Bearer")

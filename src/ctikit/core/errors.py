@@ -32,7 +32,14 @@ class UnknownCallError(CtiRequestError):
 
 
 class LimitExceededError(CtiRequestError):
+    """Too much: data, a message or a request over its size limit, too many calls..."""
+
     code = "limit_exceeded"
+
+
+class TooLongError(LimitExceededError):
+    """One value (an ID, a label, a subject) longer than its limit: the request is not too
+    large as a whole (REST answers 400, not 413)."""
 
 
 class CommandRejectedError(CtiRequestError):

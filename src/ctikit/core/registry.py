@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict, deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from . import telephony as tel
@@ -37,6 +37,7 @@ from .errors import (
     CtiRequestError,
     LimitExceededError,
     TelephonyError,
+    TooLongError,
     UnknownCallError,
 )
 from .events import (
@@ -515,14 +516,7 @@ class CallRegistry:
             cid = self._check_call_id(ev.call_id)
             if cid in state.calls:
                 raise CtiRequestError(f"call {cid!r} is already active")
-            data: dict[str, Any] = {}
-            if ev.ani is not None:
-                data["ANI"] = ev.ani
-            if ev.dnis is not None:
-                data["DNIS"] = ev.dnis
-            data.update(ev.data)
-            check_json_value(data, "offered call data")
-            self._check_data_size(data)
+            data = self.check_offered_data(ev.ani, ev.dnis, ev.data)
             label = self._check_text(ev.label, "call label", self.limits.max_label_length)
         except CtiRequestError as exc:
             raise TelephonyError(f"connector offered a bad call: {exc.message}") from None
@@ -542,6 +536,21 @@ class CallRegistry:
             return self._add_call(state, call, now)
         except LimitExceededError as exc:
             raise TelephonyError(exc.message) from None
+
+    def check_offered_data(
+        self, ani: str | None, dnis: str | None, data: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """The attached data a call offered with these values would have (ANI and DNIS
+        first); raises CtiRequestError if the registry would refuse it."""
+        merged: dict[str, Any] = {}
+        if ani is not None:
+            merged["ANI"] = ani
+        if dnis is not None:
+            merged["DNIS"] = dnis
+        merged.update(data)
+        check_json_value(merged, "offered call data")
+        self._check_data_size(merged)
+        return merged
 
     def _connector_call(self, state: AgentState, call_id: str) -> Call:
         call = state.calls.get(call_id)
@@ -613,7 +622,7 @@ class CallRegistry:
         if not isinstance(value, str) or not value.strip():
             raise CtiRequestError(f"{what} must be a non-empty string")
         if len(value) > self.limits.max_id_length:
-            raise LimitExceededError(f"{what} longer than {self.limits.max_id_length} characters")
+            raise TooLongError(f"{what} longer than {self.limits.max_id_length} characters")
         if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
             raise CtiRequestError(f"{what} has control characters")
         return check_text(value, what)
@@ -625,7 +634,7 @@ class CallRegistry:
         if not isinstance(value, str):
             raise CtiRequestError(f"{what} must be a string")
         if len(value) > limit:
-            raise LimitExceededError(f"{what} longer than {limit} characters")
+            raise TooLongError(f"{what} longer than {limit} characters")
         return check_text(value, what)
 
     def _check_data_size(self, data: Any) -> None:

@@ -37,6 +37,17 @@ ALGORITHM = "HS256"
 SESSION_COOKIE = "ctikit_session"
 MAX_LOGIN_FAILURES = 5  # per user name within LOCKOUT_SECONDS
 LOCKOUT_SECONDS = 60.0
+MAX_TRACKED_NAMES = 10_000  # user names with recent failures kept in memory
+
+
+class LoginLockedError(CtiRequestError):
+    """Too many failed logins for one user name: wait ``retry_after`` seconds (REST: 429)."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class AuthError(CtiRequestError):
@@ -70,6 +81,18 @@ class Authenticator:
     def __post_init__(self) -> None:
         self._failures: dict[str, list[float]] = {}
 
+    def _remember_failure(self, username: str, recent: list[float], now: float) -> None:
+        # Anyone can try any user name: keep the table bounded. Past the bound, forget
+        # names whose failures are over a minute old, then the oldest entries.
+        failures = self._failures
+        failures.pop(username, None)
+        failures[username] = recent  # newest last
+        if len(failures) > MAX_TRACKED_NAMES:
+            for name in [n for n, ts in failures.items() if now - ts[-1] >= LOCKOUT_SECONDS]:
+                del failures[name]
+            while len(failures) > MAX_TRACKED_NAMES:
+                del failures[next(iter(failures))]
+
     @classmethod
     async def create(cls, accounts: AccountStore, *, token_ttl: float, demo: bool) -> Authenticator:
         secret = await accounts.get_or_create_setting("jwt_secret", secrets.token_urlsafe(48))
@@ -82,8 +105,9 @@ class Authenticator:
         now = time.time()
         recent = [t for t in self._failures.get(username, []) if now - t < LOCKOUT_SECONDS]
         if len(recent) >= MAX_LOGIN_FAILURES:
-            raise AuthError(
-                "too many failed logins for this user: wait a minute", code="rate_limited"
+            raise LoginLockedError(
+                "too many failed logins for this user: wait a minute",
+                retry_after=recent[0] + LOCKOUT_SECONDS - now,
             )
         user = await self.accounts.get_user(username) if len(username) <= 64 else None
         ok = await asyncio.to_thread(
@@ -91,7 +115,7 @@ class Authenticator:
         )
         if user is None or not ok:
             recent.append(now)
-            self._failures[username[:64]] = recent
+            self._remember_failure(username[:64], recent, now)
             log.warning("failed login for %r", username[:64])
             raise AuthError("wrong user name or password")
         self._failures.pop(username, None)

@@ -107,6 +107,8 @@ _WHY = {
     404: "No such call (code unknown_call) or call log (code not_found)",
     409: "Not possible in the current state (code command_rejected or unsupported)",
     413: "Over a size limit (code limit_exceeded): a body over 1 MiB, or what it holds",
+    503: "Cluster mode: this node cannot reach the shared state in Redis now (code "
+    "unavailable); try again",
 }
 
 
@@ -116,6 +118,14 @@ def _resp(schema: dict[str, Any], desc: str = "OK") -> dict[str, Any]:
 
 def _error(status: int, desc: str | None = None) -> dict[str, Any]:
     out = _resp(_ERR, desc or _WHY[status])
+    if status in (429, 503):
+        out["headers"] = {
+            "Retry-After": {
+                "required": True,
+                "description": "Seconds to wait",
+                "schema": {"type": "string", "pattern": "^[0-9]+$"},
+            }
+        }
     if status == 401:
         out["headers"] = {
             "WWW-Authenticate": {
@@ -128,11 +138,12 @@ def _error(status: int, desc: str | None = None) -> dict[str, Any]:
 
 
 def _errors(*codes: int, **why: str) -> dict[str, Any]:
-    """Error responses of an operation that needs credentials (401 always).
+    """Error responses of an operation that needs credentials (401 always; 503 always, as
+    every such operation may need the cluster's Redis).
 
     ``why`` overrides a description: ``_403="..."``.
     """
-    return {str(c): _error(c, why.get(f"_{c}")) for c in sorted({401, *codes})}
+    return {str(c): _error(c, why.get(f"_{c}")) for c in sorted({401, 503, *codes})}
 
 
 def _ok(props: dict[str, Any], *, required: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -231,12 +242,14 @@ _PATHS: dict[str, Any] = {
                 ),
                 "400": _error(400, "The body is not a JSON object"),
                 "401": _error(
-                    401,
-                    "Wrong user name or password, or not strings (code unauthorized); five "
-                    "failures for a user name within a minute lock it for the rest of that "
-                    "minute (code rate_limited)",
+                    401, "Wrong user name or password, or not strings (code unauthorized)"
                 ),
                 "413": _error(413),
+                "429": _error(
+                    429,
+                    "Five failures for a user name within a minute lock it for the rest of "
+                    "that minute (code rate_limited); Retry-After says how long",
+                ),
             },
         }
     },
@@ -443,7 +456,8 @@ _PATHS: dict[str, Any] = {
                     _409="The agent already has its maximum of active calls, or every "
                     "simulator line of the agent is busy (code command_rejected), or the "
                     "connector cannot place test calls (code unsupported)",
-                    _413="The body is over 1 MiB (code limit_exceeded)",
+                    _413="The body is over 1 MiB, or the call's data (with its ANI and "
+                    f"DNIS) over {_LIMITS.max_data_bytes} bytes of JSON (code limit_exceeded)",
                 ),
             },
         }

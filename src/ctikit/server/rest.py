@@ -7,6 +7,7 @@ Every answer is JSON of the protocol's own shape: ``{"success": true, ...}`` or
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -19,12 +20,13 @@ from ..core.errors import (
     CtiError,
     CtiRequestError,
     LimitExceededError,
+    TooLongError,
     UnknownCallError,
 )
 from ..core.jsonvalue import parse_json_text
 from ..core.model import check_agent_id, check_agent_list
 from ..storage import export_csv, export_json
-from .auth import SESSION_COOKIE, AuthError
+from .auth import SESSION_COOKIE, AuthError, LoginLockedError
 from .guard import principal, readable_agents, require
 from .keys import AUTH, CONFIG, SERVICE
 from .service import MAX_CAMPAIGN_AGENTS, CtiService, UnsupportedError
@@ -32,10 +34,14 @@ from .service import MAX_CAMPAIGN_AGENTS, CtiService, UnsupportedError
 log = logging.getLogger("ctikit.rest")
 routes = web.RouteTableDef()
 
+#: Errors of the cluster (ctikit.cluster, which builds on this module): by code.
+_CODE_STATUS = {"unavailable": 503, "corrupt_state": 500}
 _STATUS = {
+    LoginLockedError: 429,
     AuthError: 401,
     AccessDeniedError: 403,
     UnknownCallError: 404,
+    TooLongError: 400,  # a field, not the request: before its base class
     LimitExceededError: 413,
     CommandRejectedError: 409,
     UnsupportedError: 409,
@@ -64,10 +70,16 @@ async def json_errors(
     try:
         return await handler(request)
     except CtiError as exc:
-        status = next((s for cls, s in _STATUS.items() if isinstance(exc, cls)), 400)
+        status = _CODE_STATUS.get(exc.code) or next(
+            (s for cls, s in _STATUS.items() if isinstance(exc, cls)), 400
+        )
         resp = fail(status, exc.message, exc.code)
         if status == 401:
             resp.headers["WWW-Authenticate"] = 'Bearer realm="ctikit"'
+        if isinstance(exc, LoginLockedError):
+            resp.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+        elif status == 503:
+            resp.headers["Retry-After"] = "1"
         return resp
     except web.HTTPException as exc:
         if not request.path.startswith("/api/") or exc.status < 400:
@@ -237,9 +249,9 @@ async def cti_message(request: web.Request) -> web.Response:
 async def fire_events(request: web.Request) -> web.Response:
     """A custom event to many agents' consoles at once (a campaign start): what
     ``sforce.console.fireEvent`` does within one console, for every agent named."""
+    who = await principal(request)
     body = await _json_body(request)
     agents = check_agent_list(body.get("agents"), MAX_CAMPAIGN_AGENTS)
-    who = await principal(request)
     if who.role is Role.SERVICE:
         check_global(who, Operation.CHANGE_CALLS)
     else:
@@ -276,7 +288,8 @@ async def _filters(request: web.Request) -> dict[str, Any]:
     for key in ("since", "until"):
         if key in q:
             try:
-                value = datetime.fromisoformat(q[key].replace("Z", "+00:00"))
+                # RFC 3339 allows "t" and "z" in lower case.
+                value = datetime.fromisoformat(q[key].upper().replace("Z", "+00:00"))
             except ValueError:
                 raise CtiRequestError(f"{key} must be an ISO 8601 time") from None
             if value.tzinfo is None:

@@ -23,6 +23,7 @@ from ..core.errors import (
     CommandRejectedError,
     CtiRequestError,
     TelephonyError,
+    TooLongError,
     UnknownCallError,
 )
 from ..core.events import CallBegan, CallEnded, CallsReplaced, CallUpdated, Event
@@ -257,6 +258,13 @@ class CtiService:
                 raise CtiRequestError(f"{name} must be a phone number")
         if data is not None and not isinstance(data, Mapping):
             raise CtiRequestError("data must be a JSON object")
+        # Refuse here what the registry would drop when the call is offered: numbers the
+        # connector makes up are at most as long as the longest allowed.
+        self.registry.check_offered_data(
+            ani if isinstance(ani, str) else "+" + "0" * 63,
+            dnis if isinstance(dnis, str) else "0" * 64,
+            data if isinstance(data, Mapping) else {},
+        )
         # Missing values are made up by the connector (a realistic random caller).
         try:
             return await self.connector.place_inbound_call(
@@ -446,7 +454,7 @@ def _text(value: object, what: str, limit: int) -> str | None:
     if not isinstance(value, str):
         raise CtiRequestError(f"{what} must be a string")
     if len(value) > limit:
-        raise CtiRequestError(f"{what} longer than {limit} characters", code="limit_exceeded")
+        raise TooLongError(f"{what} longer than {limit} characters")
     return check_text(value, what)
 
 

@@ -173,9 +173,12 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
         await require(request, Operation.READ_CALLS, agent)
     except CtiError as exc:
         status = {"unauthorized": 401, "forbidden": 403}.get(exc.code, 400)
-        return web.json_response(
+        refused = web.json_response(
             {"success": False, "error": exc.message, "code": exc.code}, status=status
         )
+        if status == 401:  # RFC 9110: a 401 names its scheme
+            refused.headers["WWW-Authenticate"] = 'Bearer realm="ctikit"'
+        return refused
     # A supervisor watching an agent's console reads; it never changes a call.
     read_only = who.agent != agent
     since, epoch = request.query.get("since"), request.query.get("epoch")
