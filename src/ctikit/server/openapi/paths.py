@@ -1,180 +1,37 @@
-"""The OpenAPI 3.1 description of the REST API, served at ``/api/openapi.json``.
-
-It describes what the handlers in ``rest.py`` really do, statuses and constraints included:
-schemathesis checks the server against it (tests/fuzz/test_rest_fuzz.py, docs/fuzzing.md).
-Patterns are ECMA-262 (JSON Schema), where ``$`` is the end of the string; the server's
-Python patterns spell it ``\\Z``.
-"""
+"""The operations of the REST API (``rest.py``), with every status they answer."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from aiohttp import web
-
-from ..core.commands import MAX_MESSAGE_LENGTH
-from ..core.model import Limits
-from ..storage.records import CALL_TYPES, MAX_SHORT_TEXT
-from .auth import SESSION_COOKIE
-from .service import MAX_CAMPAIGN_AGENTS, MAX_COMMENTS, MAX_SUBJECT
-
-openapi_routes = web.RouteTableDef()
-
-_LIMITS = Limits()
-
-# ------------------------------------------------------------------- constraints
-
-#: ``model.AGENT_ID_RE``.
-AGENT_ID_PATTERN = "^[A-Za-z0-9._@+-]{1,64}$"
-#: ``commands.NUMBER_RE``: what may be dialled, and a simulated call's ANI and DNIS.
-NUMBER_PATTERN = "^\\+?[0-9A-Za-z*#._-]{1,64}$"
-# What Python's str.strip() removes (str.isspace), beyond the ASCII controls and space.
-_SPACES = "\\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
-#: A call ID (``registry._check_call_id``, ``commands.CALL_ID_RE``): no control characters,
-#: and not only white space; 1 to 255 characters (``maxLength``).
-CALL_ID_PATTERN = "^[^\\x00-\\x1f\\x7f]*[^\\x00-\\x20\\x7f" + _SPACES + "][^\\x00-\\x1f\\x7f]*$"
-#: Text the call-log store keeps (PostgreSQL text cannot hold NUL).
-NO_NUL_PATTERN = "^[^\\x00]*$"
-
-_STRICT_JSON = (
-    "Strict JSON: nested at most 32 deep, no NaN or Infinity, no lone surrogate escapes "
-    "(each is a 400)."
+from ...core.commands import MAX_MESSAGE_LENGTH
+from ...storage.records import MAX_SHORT_TEXT
+from ..auth import SESSION_COOKIE
+from ..service import MAX_CAMPAIGN_AGENTS, MAX_COMMENTS, MAX_SUBJECT
+from .parts import (
+    _AGENT,
+    _AGENT_ID,
+    _CALL,
+    _CALLS,
+    _FILTERS,
+    _LIMITS,
+    _LOGS,
+    _PUBLIC,
+    _ROLE,
+    _STRICT_JSON,
+    NO_NUL_PATTERN,
+    NUMBER_PATTERN,
+    _body,
+    _error,
+    _errors,
+    _ok,
+    _ok_all,
+    _resp,
 )
-
-_AGENT_ID = {
-    "type": "string",
-    "pattern": AGENT_ID_PATTERN,
-    "description": "An agent ID: 1 to 64 letters, digits and . _ @ + -",
-    "examples": ["agent1"],
-}
-_AGENT = {
-    "name": "agent",
-    "in": "path",
-    "required": True,
-    "description": "The agent (a malformed ID is a 400)",
-    "schema": _AGENT_ID,
-}
-_CALL = {
-    "name": "call_id",
-    "in": "path",
-    "required": True,
-    "description": "An active call of the agent",
-    "schema": {
-        "type": "string",
-        "minLength": 1,
-        "maxLength": _LIMITS.max_id_length,
-        "pattern": CALL_ID_PATTERN,
-    },
-}
-_FILTERS = [
-    {
-        "name": "agent",
-        "in": "query",
-        "description": "Only this agent's logs (one the caller may read: else 403)",
-        "schema": _AGENT_ID,
-    },
-    {
-        "name": "callId",
-        "in": "query",
-        "description": "Only this call's logs",
-        "schema": {"type": "string"},
-    },
-    {
-        "name": "since",
-        "in": "query",
-        "description": "Created at or after (with a time zone, e.g. Z)",
-        "schema": {"type": "string", "format": "date-time"},
-    },
-    {
-        "name": "until",
-        "in": "query",
-        "description": "Created before (with a time zone, e.g. Z)",
-        "schema": {"type": "string", "format": "date-time"},
-    },
-]
-
-# --------------------------------------------------------------------- responses
-
-_ERR = {"$ref": "#/components/schemas/Error"}
-
-#: Why each error status is answered, unless an operation says more.
-_WHY = {
-    400: "Bad request: a malformed agent ID, parameter or body (code bad_request, or "
-    "limit_exceeded for a field over its limit)",
-    401: "No credentials, or bad, expired or revoked ones (code unauthorized)",
-    403: "The caller may not do this (code forbidden): another agent's calls, another team's, "
-    "a supervisor changing anything, a service without the scope",
-    404: "No such call (code unknown_call) or call log (code not_found)",
-    409: "Not possible in the current state (code command_rejected or unsupported)",
-    413: "Over a size limit (code limit_exceeded): a body over 1 MiB, or what it holds",
-    503: "Cluster mode: this node cannot reach the shared state in Redis now (code "
-    "unavailable); try again",
-}
-
-
-def _resp(schema: dict[str, Any], desc: str = "OK") -> dict[str, Any]:
-    return {"description": desc, "content": {"application/json": {"schema": schema}}}
-
-
-def _error(status: int, desc: str | None = None) -> dict[str, Any]:
-    out = _resp(_ERR, desc or _WHY[status])
-    if status in (429, 503):
-        out["headers"] = {
-            "Retry-After": {
-                "required": True,
-                "description": "Seconds to wait",
-                "schema": {"type": "string", "pattern": "^[0-9]+$"},
-            }
-        }
-    if status == 401:
-        out["headers"] = {
-            "WWW-Authenticate": {
-                "required": True,
-                "description": 'Bearer realm="ctikit"',
-                "schema": {"type": "string"},
-            }
-        }
-    return out
-
-
-def _errors(*codes: int, **why: str) -> dict[str, Any]:
-    """Error responses of an operation that needs credentials (401 always; 503 always, as
-    every such operation may need the cluster's Redis).
-
-    ``why`` overrides a description: ``_403="..."``.
-    """
-    return {str(c): _error(c, why.get(f"_{c}")) for c in sorted({401, 503, *codes})}
-
-
-def _ok(props: dict[str, Any], *, required: tuple[str, ...] = ()) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "required": ["success", *required],
-        "properties": {"success": {"const": True}, **props},
-    }
-
-
-def _ok_all(props: dict[str, Any]) -> dict[str, Any]:
-    """A success body that always holds every one of ``props``."""
-    return _ok(props, required=tuple(props))
-
-
-def _body(schema: dict[str, Any], *, required: bool = True) -> dict[str, Any]:
-    return {"required": required, "content": {"application/json": {"schema": schema}}}
-
-
-def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
-    return {**schema, "type": [schema["type"], "null"]}
-
-
-_CALLS = {"type": "array", "items": {"$ref": "#/components/schemas/Call"}}
-_LOGS = {"type": "array", "items": {"$ref": "#/components/schemas/CallLog"}}
-_ROLE = {"enum": ["agent", "supervisor", "service"]}
-_PUBLIC: list[dict[str, list[str]]] = []  # ``security`` of an operation that needs none
 
 # -------------------------------------------------------------------------- paths
 
-_PATHS: dict[str, Any] = {
+PATHS: dict[str, Any] = {
     "/api/health": {
         "get": {
             "summary": "Liveness",
@@ -654,156 +511,3 @@ _PATHS: dict[str, Any] = {
         }
     },
 }
-
-# --------------------------------------------------------------------- components
-
-#: Every ``code`` the REST API answers (docs/protocol.md).
-ERROR_CODES = [
-    "bad_request",
-    "unknown_call",
-    "limit_exceeded",
-    "command_rejected",
-    "unsupported",
-    "unauthorized",
-    "forbidden",
-    "not_found",
-    "method_not_allowed",
-    "rate_limited",
-    "internal_error",
-    "unavailable",
-    "corrupt_state",
-]
-
-_TIME = {"type": "string", "format": "date-time"}
-
-_SCHEMAS: dict[str, Any] = {
-    "Error": {
-        "type": "object",
-        "required": ["success", "error", "code"],
-        "properties": {
-            "success": {"const": False},
-            "error": {"type": "string", "minLength": 1},
-            "code": {
-                "enum": ERROR_CODES,
-                "description": "internal_error comes with a 500 (a server bug); unavailable "
-                "and corrupt_state only in cluster mode (Redis)",
-            },
-        },
-    },
-    "Call": {
-        "type": "object",
-        "required": [
-            "id",
-            "type",
-            "label",
-            "data",
-            "startedAt",
-            "lineState",
-            "muted",
-            "answeredAt",
-            "endedAt",
-            "duration",
-            "disposition",
-            "ani",
-            "dnis",
-        ],
-        "properties": {
-            "id": {"type": "string"},
-            "type": {"enum": ["INBOUND", "OUTBOUND", "INTERNAL"]},
-            "label": {"type": ["string", "null"]},
-            "data": {"description": "Attached data: any JSON value (usually an object)"},
-            "startedAt": {"type": "number", "description": "Seconds since the epoch"},
-            "lineState": {
-                "enum": ["ringing", "dialing", "connected", "held", None],
-                "description": "null for calls a component began (no line of ctikit's)",
-            },
-            "muted": {"type": "boolean"},
-            "answeredAt": {"type": ["number", "null"]},
-            "endedAt": {"type": ["number", "null"]},
-            "duration": {"type": ["number", "null"], "minimum": 0},
-            "disposition": {"type": ["string", "null"]},
-            "ani": {"type": ["string", "null"]},
-            "dnis": {"type": ["string", "null"]},
-        },
-    },
-    "CallLog": {
-        "type": "object",
-        "required": [
-            "id",
-            "created_at",
-            "agent_id",
-            "call_id",
-            "call_type",
-            "label",
-            "ani",
-            "dnis",
-            "started_at",
-            "ended_at",
-            "duration_seconds",
-            "disposition",
-            "subject",
-            "comments",
-            "attached_data",
-        ],
-        "properties": {
-            "id": {"type": "string"},
-            "created_at": _TIME,
-            "agent_id": {"type": "string"},
-            "call_id": {"type": "string"},
-            "call_type": {"enum": list(CALL_TYPES)},
-            "label": {"type": ["string", "null"]},
-            "ani": {"type": ["string", "null"]},
-            "dnis": {"type": ["string", "null"]},
-            "attached_data": {"description": "Any JSON value"},
-            "started_at": _nullable(_TIME),
-            "ended_at": _nullable(_TIME),
-            "duration_seconds": {"type": ["integer", "null"], "minimum": 0},
-            "disposition": {"type": ["string", "null"]},
-            "subject": {"type": ["string", "null"]},
-            "comments": {"type": ["string", "null"]},
-        },
-    },
-}
-
-SPEC: dict[str, Any] = {
-    "openapi": "3.1.0",
-    "info": {
-        "title": "ctikit REST API",
-        "version": "1",
-        "description": "Back-office access to ctikit: agents' calls, attached data "
-        "(IVR), call logs, campaign events. Errors: {success: false, error, code}. "
-        "Credentials: a login token or a service token (ctk_...), as a Bearer token, the "
-        "token query parameter, or the session cookie (which changes need an Origin header "
-        "with). Request bodies are strict JSON of at most 1 MiB.",
-    },
-    "security": [{"bearer": []}, {"token": []}, {"session": []}],
-    "paths": _PATHS,
-    "components": {
-        "securitySchemes": {
-            "bearer": {
-                "type": "http",
-                "scheme": "bearer",
-                "description": "A login token (POST /api/login) or a service token (ctk_...)",
-            },
-            "token": {
-                "type": "apiKey",
-                "in": "query",
-                "name": "token",
-                "description": "The same token as a query parameter (consoles' sockets)",
-            },
-            "session": {
-                "type": "apiKey",
-                "in": "cookie",
-                "name": SESSION_COOKIE,
-                "description": "The console's session cookie; a request that changes "
-                "something needs an allowed Origin header with it (else 403)",
-            },
-        },
-        "schemas": _SCHEMAS,
-    },
-}
-
-
-@openapi_routes.get("/api/openapi.json")
-async def openapi_json(request: web.Request) -> web.Response:
-    return web.json_response(SPEC)
