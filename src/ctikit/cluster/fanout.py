@@ -212,7 +212,8 @@ class Fanout:
                 delay = min(delay * 2, 2.0)
             finally:
                 with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()
+                    # redis-py leaves PubSub.aclose unannotated
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     def _confirm(self, channel: object) -> str | None:
         """Redis confirmed a subscription: wake the sockets waiting for it; the agent."""

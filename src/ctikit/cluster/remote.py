@@ -45,7 +45,7 @@ def new_request(
     return reply, _encode(body)
 
 
-def parse_request(raw: bytes, *, prefix: str) -> tuple[Kind, dict[str, Any], str, float]:
+def parse_request(raw: bytes | str, *, prefix: str) -> tuple[Kind, dict[str, Any], str, float]:
     """Validate a popped request; raises ValueError on anything malformed."""
     try:
         obj = _decode(raw)
@@ -62,6 +62,8 @@ def parse_request(raw: bytes, *, prefix: str) -> tuple[Kind, dict[str, Any], str
         raise ValueError("bad reply key")
     if not isinstance(payload, dict) or not isinstance(deadline, int | float):
         raise ValueError("bad payload or deadline")
+    if not isinstance(kind, str):
+        raise ValueError("bad kind")
     return Kind(kind), payload, reply, float(deadline)
 
 
@@ -69,7 +71,7 @@ def encode_reply(*, ok: bool, value: Any = None, error: str | None = None) -> by
     return _encode({"ok": ok, "value": value, "error": error})
 
 
-def parse_reply(raw: bytes) -> Any:
+def parse_reply(raw: bytes | str) -> Any:
     """The value of a successful reply; raises ActionFailedError with the remote's message."""
     try:
         obj = _decode(raw)
@@ -102,9 +104,12 @@ def action_from_dict(raw: Mapping[str, Any]) -> ConnectorAction:
         agent = check_agent_id(raw.get("agent"))
     except Exception as exc:
         raise ValueError(f"bad agent: {exc}") from None
+    action = raw.get("action")
+    if not isinstance(action, str):
+        raise ValueError("action must be a string")
     return ConnectorAction(
         agent=agent,
-        action=Action(raw.get("action")),
+        action=Action(action),
         call_id=raw.get("call_id"),
         number=raw.get("number"),
         digits=raw.get("digits"),

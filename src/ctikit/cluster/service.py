@@ -178,12 +178,15 @@ class ClusterService(CtiService):
         pending = iter(agents)
         failed: list[Exception] = []
 
+        def only(agent: str) -> Callable[[CallRegistry], list[Event]]:
+            return lambda r: change(r, [agent])
+
         async def worker() -> None:
             for agent in pending:
                 if failed:
                     return
                 try:
-                    await self._run(agent, lambda r, a=agent: change(r, [a]))
+                    await self._run(agent, only(agent))
                 except Exception as exc:
                     failed.append(exc)
                     return
@@ -235,7 +238,7 @@ class ClusterService(CtiService):
         out = []
         for agent in await self.state.agents():
             try:
-                out.append((agent, len(await self._read(agent, lambda r, a=agent: r.call_ids(a)))))
+                out.append((agent, len(await self._read(agent, _call_ids_of(agent)))))
             except (CorruptStateError, CtiRequestError):
                 continue  # a damaged or hostile entry: not an agent to show
         return out
@@ -316,11 +319,12 @@ class ClusterService(CtiService):
                 if not event.done():
                     event.set_result(None)
                 continue
+            apply = self._applying(event)
             deadline = asyncio.get_running_loop().time() + REPORT_RETRY_SECONDS
             delay = 0.05
             while True:
                 try:
-                    await self._run(event.agent, lambda r, e=event: r.apply(e, now=self.clock()))
+                    await self._run(event.agent, apply)
                     break
                 except TelephonyError as exc:
                     self._dropped(event, exc)
@@ -337,6 +341,10 @@ class ClusterService(CtiService):
                 except CorruptStateError as exc:
                     self._dropped(event, TelephonyError(exc.message))
                     break
+
+    def _applying(self, event: TelephonyEvent) -> Callable[[CallRegistry], list[Event]]:
+        # The clock is read on each attempt, as the retries may come much later.
+        return lambda r: r.apply(event, now=self.clock())
 
     # ------------------------------------------------------------ the lease
 
@@ -412,7 +420,7 @@ class ClusterService(CtiService):
             if item is not None:
                 self._spawn(self._serve_one(item[1]))
 
-    async def _serve_one(self, raw: bytes) -> None:
+    async def _serve_one(self, raw: bytes | str) -> None:
         try:
             kind, payload, reply, deadline = remote.parse_request(raw, prefix=self.prefix)
         except ValueError as exc:
@@ -516,6 +524,10 @@ class ClusterConnector:
         if not isinstance(call_id, str):
             raise ActionFailedError("the connector node sent a malformed call ID")
         return call_id
+
+
+def _call_ids_of(agent: str) -> Callable[[CallRegistry], list[str]]:
+    return lambda r: r.call_ids(agent)
 
 
 def _str(value: object) -> str | None:

@@ -136,6 +136,8 @@ class RedisState:
         if raw is None and ver is None:
             return Loaded(None, 0, 0)
         try:
+            if raw is None or ver is None or seq is None:
+                raise ValueError("ver, seq or state is missing")
             dump = _decode(raw)
             if not isinstance(dump, dict):
                 raise ValueError("not an object")
@@ -173,7 +175,7 @@ class RedisState:
             f"{self.prefix}epoch",
         ]
         try:
-            result = await self._commit(keys=keys, args=args)
+            result: int = await self._commit(keys=keys, args=args)  # the script returns integers
         except ResponseError as exc:  # WRONGTYPE and friends: a damaged key
             raise CorruptStateError(f"cannot write the state of {agent}: {exc}") from None
         except RedisError as exc:
@@ -198,9 +200,13 @@ class RedisState:
             raise CorruptStateError(f"the event log of {agent} is damaged: {exc}") from None
         except RedisError as exc:
             raise _unavailable(exc) from None
+        if entries is None:  # XRANGE never answers nil; if it did, nothing could be replayed
+            return None
         out: list[tuple[int, bytes]] = []
         expected = after + 1
         for entry_id, fields in entries:
+            if not isinstance(entry_id, bytes) or fields is None:
+                return None  # not an entry this client reads: treat it as a hole
             seq = int(entry_id.split(b"-", 1)[0])
             frame = fields.get(b"f")
             if seq != expected or not isinstance(frame, bytes):
@@ -216,7 +222,7 @@ class RedisState:
             raise CorruptStateError(f"the agent list in Redis is damaged: {exc}") from None
         except RedisError as exc:
             raise _unavailable(exc) from None
-        return sorted(m.decode(errors="replace") for m in members)
+        return sorted(m.decode(errors="replace") if isinstance(m, bytes) else m for m in members)
 
 
 def _unavailable(exc: Exception) -> ClusterUnavailableError:
