@@ -14,9 +14,9 @@ from ctikit.server.hub import Outbox
 SIZES = [0, 1, 125, 126, 127, 65535, 65536, 200_000]
 
 
-async def _serve(aiohttp_client: Any, script: Any) -> Any:
+async def _serve(aiohttp_client: Any, script: Any, compress: bool = False) -> Any:
     async def handler(request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(compress=False)
+        ws = web.WebSocketResponse(compress=compress)
         await ws.prepare(request)
         box = Outbox(ws, "a1", limit=10_000, transport=request.transport)
         await script(box)
@@ -67,20 +67,11 @@ async def test_a_full_buffer_sends_the_rest_through_the_queue_in_order(
 async def test_compressed_sockets_never_take_the_direct_path(aiohttp_client: Any) -> None:
     seen: list[Any] = []
 
-    async def handler(request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(compress=True)
-        await ws.prepare(request)
-        box = Outbox(ws, "a1", limit=100, transport=request.transport)
+    async def script(box: Outbox) -> None:
         seen.append(box._transport)
         box.send(b'{"hello":1}')
-        async for _ in ws:
-            pass
-        await box.aclose()
-        return ws
 
-    app = web.Application()
-    app.router.add_get("/ws", handler)
-    client = await aiohttp_client(app)
+    client = await _serve(aiohttp_client, script, compress=True)
     ws = await client.ws_connect("/ws", compress=15)
     assert (await ws.receive_json(timeout=5)) == {"hello": 1}
     assert seen == [None]

@@ -153,3 +153,18 @@ async def test_export_json(store: CallLogStore, make_log: MakeLog) -> None:
     assert [item["id"] for item in only] == [logs[1].id]
     since = json.loads(await collect(export_json(store, since=logs[2].created_at)))
     assert [item["id"] for item in since] == [logs[2].id]
+
+
+def test_one_list_of_call_log_fields() -> None:
+    from datetime import UTC, datetime
+
+    from ctikit.storage.records import CALL_LOG_FIELDS, CallLog
+
+    log = CallLog(
+        id="log_1",
+        created_at=datetime(2026, 1, 1, tzinfo=UTC),
+        agent_id="a1",
+        call_id="c1",
+        call_type="INBOUND",
+    )
+    assert tuple(log.to_dict()) == CALL_LOG_FIELDS == CSV_COLUMNS

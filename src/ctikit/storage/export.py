@@ -18,26 +18,10 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any, Final
 
-from .records import CallLog, encode_json
+from .records import CALL_LOG_FIELDS, CallLog, encode_json
 from .store import CallLogStore
 
-CSV_COLUMNS: Final = (
-    "id",
-    "created_at",
-    "agent_id",
-    "call_id",
-    "call_type",
-    "label",
-    "ani",
-    "dnis",
-    "started_at",
-    "ended_at",
-    "duration_seconds",
-    "disposition",
-    "subject",
-    "comments",
-    "attached_data",
-)
+CSV_COLUMNS: Final = CALL_LOG_FIELDS
 
 _FORMULA_PREFIXES: Final = ("=", "+", "-", "@", "\t", "\r")
 

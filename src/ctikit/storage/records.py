@@ -88,6 +88,25 @@ class CallLog(NewCallLog):
 
 
 NEW_CALL_LOG_FIELDS: Final = tuple(f.name for f in fields(NewCallLog))
+#: A saved call log's fields, in the order of :meth:`CallLog.to_dict`, CSV exports and the
+#: REST schema.
+CALL_LOG_FIELDS: Final = (
+    "id",
+    "created_at",
+    "agent_id",
+    "call_id",
+    "call_type",
+    "label",
+    "ani",
+    "dnis",
+    "started_at",
+    "ended_at",
+    "duration_seconds",
+    "disposition",
+    "subject",
+    "comments",
+    "attached_data",
+)
 
 
 def _iso_or_none(value: datetime | None) -> str | None:

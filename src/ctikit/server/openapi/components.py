@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...storage.records import CALL_TYPES
+from ...storage.records import CALL_LOG_FIELDS, CALL_TYPES
 from .parts import _nullable
 
 # --------------------------------------------------------------------- components
@@ -80,23 +80,7 @@ SCHEMAS: dict[str, Any] = {
     },
     "CallLog": {
         "type": "object",
-        "required": [
-            "id",
-            "created_at",
-            "agent_id",
-            "call_id",
-            "call_type",
-            "label",
-            "ani",
-            "dnis",
-            "started_at",
-            "ended_at",
-            "duration_seconds",
-            "disposition",
-            "subject",
-            "comments",
-            "attached_data",
-        ],
+        "required": list(CALL_LOG_FIELDS),
         "properties": {
             "id": {"type": "string"},
             "created_at": _TIME,
