@@ -555,6 +555,21 @@ def test_custom_events_between_frames(console: Console) -> None:
     assert stays(lambda: h1.event_count(key) == 2, console.page, 0.3)
 
 
+def test_a_campaign_from_the_back_office_reaches_every_frame(console: Console) -> None:
+    """POST /api/events (a dialer's campaign start) -> addEventListener in both components,
+    once each, in a real console."""
+    k1 = console.h1.listen("addEventListener", before=("campaign",))
+    k2 = console.h2.listen("addEventListener", before=("campaign",))
+    body = {"agents": [console.agent, "someone-else"], "type": "campaign", "message": "Q4 go"}
+    assert api(console.server, "POST", "/api/events", body) == {"success": True, "agents": 2}
+    assert console.h1.events(k1, 1) == [{"message": "Q4 go"}]
+    assert console.h2.events(k2, 1) == [{"message": "Q4 go"}]
+    console.h1.ok("fireEvent", "campaign", "barrier")  # after it, nothing more than this
+    assert console.h2.events(k2, 2)[1] == {"message": "barrier"}
+    assert stays(lambda: console.h1.event_count(k1) == 2, console.page, 0.3)
+    assert console.page.page_errors == []
+
+
 def test_console_event_enum(console: Console) -> None:
     enum = console.h1.eval("() => sforce.console.ConsoleEvent")
     assert {"OPEN_TAB", "CLOSE_TAB", "CONSOLE_LOGOUT"} <= set(enum)
