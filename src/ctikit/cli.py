@@ -8,11 +8,9 @@ import json
 import logging
 import os
 import sys
-import urllib.error
-import urllib.request
-from typing import Any
 
 from . import accounts_cli
+from .client import Client, CtikitError
 from .config import DEMO_AGENTS, ComponentConfig, Config, ConfigError, load_config, parse_component
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -148,29 +146,17 @@ def _simulate_call(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: --data is not valid JSON: {exc}", file=sys.stderr)
         return 2
-    body: dict[str, Any] = {"data": data}
-    if args.ani:
-        body["ani"] = args.ani
-    if args.dnis:
-        body["dnis"] = args.dnis
-    url = f"{args.server.rstrip('/')}/api/agents/{args.agent}/simulate-call"
-    req = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode(),
-        method="POST",
-        headers={"Content-Type": "application/json"},
-    )
+    if not isinstance(data, dict):
+        print("error: --data must be a JSON object", file=sys.stderr)
+        return 2
     try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            result = json.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        result = json.loads(exc.read() or b"{}")
-        print(f"error: {result.get('error', exc.reason)}", file=sys.stderr)
+        call_id = Client(args.server, token=args.token).simulate_call(
+            args.agent, ani=args.ani, dnis=args.dnis, data=data
+        )
+    except CtikitError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
         return 1
-    except (urllib.error.URLError, OSError) as exc:
-        print(f"error: cannot reach ctikit at {args.server}: {exc}", file=sys.stderr)
-        return 1
-    print(f"call {result['callId']} is ringing at {args.agent}")
+    print(f"call {call_id} is ringing at {args.agent}")
     return 0
 
 
