@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import weakref
+from pathlib import Path
+from typing import Any
 
 from ctikit.server.app import _housekeeping
 from ctikit.server.hub import Hub
@@ -41,3 +43,17 @@ async def test_frozen_cycles_are_freed_by_the_full_pass_only() -> None:
         assert kept() is None
     finally:
         gc.unfreeze()
+
+
+async def test_a_stopped_server_leaves_nothing_frozen(aiohttp_client: Any, tmp_path: Path) -> None:
+    from ctikit.config import Config
+    from ctikit.server.app import build_app
+
+    app = await build_app(Config(database=f"sqlite:///{tmp_path / 'c.db'}", demo=True))
+    client = await aiohttp_client(app)
+    try:
+        gc.freeze()  # as a housekeeping pass would have, had the test waited 2 s
+        assert gc.get_freeze_count() > 0
+    finally:
+        await client.close()
+    assert gc.get_freeze_count() == 0  # a process embedding ctikit (a test run) can collect again

@@ -108,6 +108,7 @@ async def build_app(
         if task is not None:
             task.cancel()
         housekeeping.cancel()
+        gc.unfreeze()  # an embedding process (tests) gets its heap back to collect
         await service.stop()
         if owned_store:
             await store.close()
