@@ -6,8 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,19 +13,9 @@ from pathlib import Path
 import pytest
 
 from ctikit.client import Client, CtikitError
-from ctikit.testing import CtikitProcess
+from ctikit.testing import CtikitProcess, run_ctikit
 
 PASSWORD = "client-test-password"
-
-
-def _ctikit(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ctikit", *args],
-        input=stdin,
-        text=True,
-        capture_output=True,
-        timeout=60,
-    )
 
 
 @dataclass
@@ -41,11 +29,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("client")
     db = f"sqlite:///{tmp / 'ctikit.db'}"
     for user in ("alice", "bob"):
-        done = _ctikit("user", "add", user, "--password-stdin", "--database", db, stdin=PASSWORD)
-        assert done.returncode == 0, done.stderr
+        run_ctikit("user", "add", user, "--password-stdin", "--database", db, stdin=PASSWORD)
     scopes = ["--scope", "calls:attach", "--scope", "calls:control", "--scope", "logs:read"]
-    made = _ctikit("token", "create", "backoffice", *scopes, "--database", db)
-    assert made.returncode == 0, made.stderr
+    made = run_ctikit("token", "create", "backoffice", *scopes, "--database", db)
     with CtikitProcess(["serve", "--port", "0", "--database", db], tmp / "server.log") as proc:
         yield Server(proc.url, made.stdout.strip().splitlines()[-1])
 
@@ -126,9 +112,9 @@ def test_an_unreachable_server_is_an_error_not_a_hang() -> None:
 
 def test_cli_simulate_call_uses_the_token(server: Server, tmp_path: Path) -> None:
     args = ["simulate-call", "--server", server.url, "--agent", "alice", "--data", '{"q": 1}']
-    done = _ctikit(*args, "--token", server.token)
+    done = run_ctikit(*args, "--token", server.token, check=False)
     assert done.returncode == 0 and "is ringing at alice" in done.stdout, done.stderr
-    refused = _ctikit(*args)
+    refused = run_ctikit(*args, check=False)
     assert refused.returncode == 1 and "error:" in refused.stderr
-    bad = _ctikit(*args[:-2], "--data", "[1]", "--token", server.token)
+    bad = run_ctikit(*args[:-2], "--data", "[1]", "--token", server.token, check=False)
     assert bad.returncode == 2 and "JSON object" in bad.stderr

@@ -8,6 +8,7 @@
 
 The process is ``python -m ctikit ARGS`` with the running interpreter; ``url`` is what it
 printed on its first ``listening on`` line. Its stderr (the log) goes to ``log_path``.
+:func:`run_ctikit` runs one command to its end (``user add``, ``token create``...).
 """
 
 from __future__ import annotations
@@ -23,6 +24,23 @@ from pathlib import Path
 from types import TracebackType
 
 _LISTENING = re.compile(r"listening on (http://\S+)")
+
+
+def run_ctikit(
+    *args: str, stdin: str | None = None, check: bool = True, timeout: float = 60.0
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m ctikit ARGS`` to its end, its output captured. With ``check``, a
+    non-zero exit raises RuntimeError carrying what it printed on stderr."""
+    done = subprocess.run(
+        [sys.executable, "-m", "ctikit", *args],
+        input=stdin,
+        text=True,
+        capture_output=True,
+        timeout=timeout,
+    )
+    if check and done.returncode != 0:
+        raise RuntimeError(f"ctikit {' '.join(args)} exited {done.returncode}: {done.stderr}")
+    return done
 
 
 class CtikitProcess:

@@ -8,7 +8,6 @@ import json
 import re
 import secrets
 import socket
-import subprocess
 import sys
 import urllib.error
 import urllib.request
@@ -19,7 +18,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from ctikit.testing import CtikitProcess
+from ctikit.testing import CtikitProcess, run_ctikit
 
 PASSWORD = "browser-cluster-password"
 
@@ -31,18 +30,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def _ctikit(*args: str, stdin: str | None = None) -> str:
-    out = subprocess.run(
-        [sys.executable, "-m", "ctikit", *args],
-        input=stdin,
-        text=True,
-        capture_output=True,
-        timeout=60,
-    )
-    assert out.returncode == 0, out.stderr
-    return out.stdout
 
 
 class Node:
@@ -76,9 +63,9 @@ class TwoNodes:
             f'[[components]]\nname = "harness2"\n'
             f'url = "{component_url}/components/harness.html?v=31&name=second"\n'
         )
-        _ctikit("user", "add", agent, "--password-stdin", "--database", database, stdin=PASSWORD)
-        out = _ctikit("token", "create", "svc", "--scope", "calls:attach", "--scope",
-                      "calls:control", "--scope", "logs:read", "--database", database)  # fmt: skip
+        run_ctikit("user", "add", agent, "--password-stdin", "--database", database, stdin=PASSWORD)
+        scopes = ["--scope", "calls:attach", "--scope", "calls:control", "--scope", "logs:read"]
+        out = run_ctikit("token", "create", "svc", *scopes, "--database", database).stdout
         self.service_token = out.strip().splitlines()[-1].split()[-1]
         self.a = Node(config, ports[0], redis_url, "a", root / "a.log")
         self.b = Node(config, ports[1], redis_url, "b", root / "b.log")

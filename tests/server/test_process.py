@@ -6,8 +6,6 @@ import asyncio
 import json
 import os
 import signal
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,24 +14,12 @@ from typing import Any
 import aiohttp
 import pytest
 
-from ctikit.testing import CtikitProcess
+from ctikit.testing import CtikitProcess, run_ctikit
 
 PG_URL = os.environ.get(
     "CTIKIT_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
 PASSWORD = "process-test-password"
-
-
-def _ctikit(*args: str, stdin: str | None = None) -> str:
-    out = subprocess.run(
-        [sys.executable, "-m", "ctikit", *args],
-        input=stdin,
-        text=True,
-        capture_output=True,
-        timeout=60,
-    )
-    assert out.returncode == 0, out.stderr
-    return out.stdout
 
 
 def start_server(database: str, log: Path) -> CtikitProcess:
@@ -59,7 +45,9 @@ async def _login(session: aiohttp.ClientSession, url: str, user: str) -> str:
 
 async def test_acknowledged_call_log_survives_kill_9(database: str, tmp_path: Path) -> None:
     agent = f"k9-{uuid.uuid4().hex[:8]}"
-    _ctikit("user", "add", agent, "--password-stdin", "--database", database, stdin=PASSWORD + "\n")
+    run_ctikit(
+        "user", "add", agent, "--password-stdin", "--database", database, stdin=PASSWORD + "\n"
+    )
     proc = start_server(database, tmp_path / "server.log")
     try:
         async with aiohttp.ClientSession() as s:
@@ -98,7 +86,7 @@ async def test_acknowledged_call_log_survives_kill_9(database: str, tmp_path: Pa
 
 async def test_sigterm_closes_consoles_with_1001_and_exits(tmp_path: Path) -> None:
     database = f"sqlite:///{tmp_path / 'ctikit.db'}"
-    _ctikit(
+    run_ctikit(
         "user", "add", "term1", "--password-stdin", "--database", database, stdin=PASSWORD + "\n"
     )
     proc = start_server(database, tmp_path / "server.log")
@@ -126,7 +114,7 @@ async def _ws_request(ws: Any, rid: int, op: str, **fields: Any) -> dict[str, An
 
 async def test_active_calls_come_back_after_a_restart(tmp_path: Path) -> None:
     database = f"sqlite:///{tmp_path / 'ctikit.db'}"
-    _ctikit(
+    run_ctikit(
         "user", "add", "back1", "--password-stdin", "--database", database, stdin=PASSWORD + "\n"
     )
     proc = start_server(database, tmp_path / "server.log")
