@@ -1,7 +1,8 @@
-"""Suite-wide ordering, and a private Redis for cluster-mode tests."""
+"""Suite-wide ordering, the SIP binaries check, and a private Redis for cluster-mode tests."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -17,6 +18,22 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # main thread for the whole session (the browser fixture is session-scoped), which
     # would break every asyncio test collected after it.
     items.sort(key=lambda item: "tests/browser/" in str(item.path))
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test marked ``sip`` needs kamailio, baresip and sipp: fail (not skip) when one is
+    missing, unless CTIKIT_SKIP_SIP=1."""
+    if item.get_closest_marker("sip") is None:
+        return
+    if os.environ.get("CTIKIT_SKIP_SIP") == "1":
+        pytest.skip("CTIKIT_SKIP_SIP=1")
+    missing = [b for b in ("kamailio", "baresip", "sipp") if shutil.which(b) is None]
+    if missing:
+        pytest.fail(
+            f"SIP tests need {', '.join(missing)} on PATH (apt-get install kamailio "
+            "baresip-core sip-tester), or set CTIKIT_SKIP_SIP=1 to skip them",
+            pytrace=False,
+        )
 
 
 class RedisServer:

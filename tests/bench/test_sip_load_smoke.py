@@ -8,8 +8,6 @@ answered and end events exactly once at the right console, every saved log in th
 
 from __future__ import annotations
 
-import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -25,22 +23,8 @@ from bench.scenarios.sip_load import SipLoadParams, analyse, measure  # noqa: E4
 from ctikit.connectors.sip.load import SippCall  # noqa: E402
 
 
-def _require_sip_binaries() -> None:
-    """As tests/connectors/sip: fail (not skip) when a binary is missing."""
-    if os.environ.get("CTIKIT_SKIP_SIP") == "1":
-        pytest.skip("CTIKIT_SKIP_SIP=1")
-    missing = [b for b in ("kamailio", "baresip", "sipp") if shutil.which(b) is None]
-    if missing:
-        pytest.fail(
-            f"SIP tests need {', '.join(missing)} on PATH (apt-get install kamailio "
-            "baresip-core sip-tester), or set CTIKIT_SKIP_SIP=1 to skip them",
-            pytrace=False,
-        )
-
-
 @pytest.mark.sip
 async def test_ten_concurrent_calls_server_to_consoles(tmp_path: Path) -> None:
-    _require_sip_binaries()
     params = SipLoadParams(
         agents=3,
         lines=4,

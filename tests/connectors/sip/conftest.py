@@ -10,7 +10,7 @@ import pytest
 from ctikit.connectors.sip import SipConnector
 from ctikit.connectors.sip.labconfig import AgentSpec, LabOptions, LabPlan, plan_lab
 
-from .sipkit import RecordingSink, require_sip_binaries
+from .sipkit import RecordingSink
 
 LabFactory = Callable[..., Awaitable[tuple[LabPlan, SipConnector, RecordingSink]]]
 
@@ -23,7 +23,6 @@ async def sip_lab(tmp_path: Path) -> AsyncIterator[LabFactory]:
     callers cust1 and cust2 (``placer`` names the one ``place_inbound_call`` uses).
     Everything is stopped (SIGTERM, then SIGKILL) at teardown.
     """
-    require_sip_binaries()
     started: list[SipConnector] = []
 
     async def make(

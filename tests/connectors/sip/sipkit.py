@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 import time
 from collections.abc import Callable
 from typing import TypeVar
-
-import pytest
 
 from ctikit.connectors.sip import CtrlConnection, SipConnector
 from ctikit.connectors.sip.baresip import BaresipEvent, Response
@@ -20,19 +16,6 @@ from ctikit.core.telephony import TelephonyEvent
 
 T = TypeVar("T")
 WAIT = 5.0  # seconds: loopback SIP answers in milliseconds, this is only a safety net
-
-
-def require_sip_binaries() -> None:
-    """Fail (not skip) if a binary is missing, unless CTIKIT_SKIP_SIP=1."""
-    if os.environ.get("CTIKIT_SKIP_SIP") == "1":
-        pytest.skip("CTIKIT_SKIP_SIP=1")
-    missing = [b for b in ("kamailio", "baresip", "sipp") if shutil.which(b) is None]
-    if missing:
-        pytest.fail(
-            f"SIP tests need {', '.join(missing)} on PATH (apt-get install kamailio "
-            "baresip-core sip-tester), or set CTIKIT_SKIP_SIP=1 to skip them",
-            pytrace=False,
-        )
 
 
 class RecordingSink:

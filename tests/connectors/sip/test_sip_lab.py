@@ -26,8 +26,6 @@ from ctikit.connectors.sip.labconfig import (
 )
 from ctikit.connectors.sip.procs import ManagedProcess
 
-from .sipkit import require_sip_binaries
-
 AGENTS = [
     AgentSpec(agent="agent1", extension="1001", lines=2, queues=("8000",)),
     AgentSpec(agent="agent2", extension="1002", lines=3, queues=("8000", "8001")),
@@ -183,7 +181,6 @@ async def test_a_program_that_cannot_start_raises(tmp_path: Path) -> None:
 
 @pytest.mark.sip
 def test_kamailio_accepts_the_generated_config(tmp_path: Path) -> None:
-    require_sip_binaries()
     plan = plan_lab(tmp_path, AGENTS, ["cust1"])
     write_lab(plan)
     kamailio = shutil.which("kamailio")

@@ -13,13 +13,10 @@ from ctikit.connectors.sip.labconfig import AgentSpec, plan_lab
 from ctikit.connectors.sip.load import AnsweringSink, run_sipp
 from ctikit.core.telephony import CallAnswered, CallOffered, CallReleased
 
-from .sipkit import require_sip_binaries
-
 pytestmark = pytest.mark.sip
 
 
 async def test_ten_concurrent_sipp_calls(tmp_path: Path) -> None:
-    require_sip_binaries()
     agents = [AgentSpec(agent=f"agent{i}", extension=str(2000 + i)) for i in range(1, 6)]
     plan = plan_lab(tmp_path, agents, [])
     conn = SipConnector.for_lab(plan)

@@ -14,13 +14,12 @@ from ctikit.server.hub import Hub
 from ctikit.server.service import CtiService
 from ctikit.storage import CallLogStore
 
-from .sipkit import eventually, require_sip_binaries
+from .sipkit import eventually
 
 pytestmark = pytest.mark.sip
 
 
 async def test_commands_through_the_service_reach_real_phones(tmp_path: Path) -> None:
-    require_sip_binaries()
     conn = SipConnector.with_new_lab({"agent1": "1001", "agent2": "1002"}, root=tmp_path)
     store = await CallLogStore.open(f"sqlite:///{tmp_path / 'calls.db'}")
     service = CtiService(CallRegistry(), conn, store, Hub())
