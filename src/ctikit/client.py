@@ -93,15 +93,9 @@ class Client:
         data: Mapping[str, Any] | None = None,
     ) -> str:
         """Make a test call ring at ``agent`` (simulator connector); returns its call ID."""
-        body: dict[str, Any] = {
-            "ani": ani,
-            "dnis": dnis,
-            "data": None if data is None else dict(data),
-        }
-        path = f"/api/agents/{_seg(agent)}/simulate-call"
-        return str(
-            self._json("POST", path, {k: v for k, v in body.items() if v is not None})["callId"]
-        )
+        body = {"ani": ani, "dnis": dnis, "data": None if data is None else dict(data)}
+        path = f"/api/agents/{_seg(agent)}/simulate-call"  # null: the simulator makes it up
+        return str(self._json("POST", path, body)["callId"])
 
     def fire_event(self, agents: Sequence[str], event_type: str, message: str | None = None) -> int:
         """A custom event in every named agent's consoles (a campaign start): components
@@ -128,10 +122,7 @@ class Client:
             "comments": comments,
             "disposition": disposition,
         }
-        path = f"/api/agents/{_seg(agent)}/call-logs"
-        return dict(
-            self._json("POST", path, {k: v for k, v in body.items() if v is not None})["log"]
-        )
+        return dict(self._json("POST", f"/api/agents/{_seg(agent)}/call-logs", body)["log"])
 
     def call_log(self, log_id: str) -> dict[str, Any]:
         return dict(self._json("GET", f"/api/call-logs/{_seg(log_id)}")["log"])
