@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from ctikit.testing import free_port, redis_server_command
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # Browser tests last: Playwright's sync API keeps its event loop marked running in the
@@ -42,31 +44,14 @@ class RedisServer:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        exe = shutil.which("redis-server") or "redis-server"
         self.proc = subprocess.Popen(
-            [
-                shutil.which("redis-server") or "redis-server",
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--dir",
-                str(self.root),
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "always",
-                "--save",
-                "",
-                "--protected-mode",
-                "yes",
-                "--logfile",
-                str(self.root / "redis.log"),
-            ],
+            redis_server_command(exe, self.port, self.root),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -87,12 +72,6 @@ class RedisServer:
             (self.proc.kill if kill else self.proc.terminate)()
             self.proc.wait(10)
         self.proc = None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

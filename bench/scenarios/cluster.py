@@ -46,7 +46,6 @@ import resource
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -58,6 +57,8 @@ from typing import Any
 
 import aiohttp
 import redis.asyncio as aioredis
+
+from ctikit.testing import free_port, redis_server_command
 
 from .. import sysinfo
 from ..control import REPO_ROOT, Child
@@ -198,12 +199,6 @@ def cpus_allowed(pid: int) -> str:
     return "?"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class PrivateRedis:
     """A redis-server of this run: AOF on, no RDB snapshots, ``appendfsync`` as asked."""
 
@@ -211,7 +206,7 @@ class PrivateRedis:
         self.root = root
         self.fsync = fsync
         self.cpus = cpus
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.proc: asyncio.subprocess.Process | None = None
 
@@ -221,23 +216,7 @@ class PrivateRedis:
         if exe is None:
             raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
         self.proc = await asyncio.create_subprocess_exec(
-            exe,
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--dir",
-            str(self.root),
-            "--save",
-            "",
-            "--appendonly",
-            "yes",
-            "--appendfsync",
-            self.fsync,
-            "--protected-mode",
-            "yes",
-            "--logfile",
-            str(self.root / "redis.log"),
+            *redis_server_command(exe, self.port, self.root, appendfsync=self.fsync),
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
             preexec_fn=lambda: _child_setup(self.cpus),

@@ -17,6 +17,7 @@ import os
 import re
 import selectors
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -24,6 +25,40 @@ from pathlib import Path
 from types import TracebackType
 
 _LISTENING = re.compile(r"listening on (http://\S+)")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def redis_server_command(
+    exe: str, port: int, root: Path, *, appendfsync: str = "always"
+) -> list[str]:
+    """A private ``redis-server`` on 127.0.0.1:``port`` keeping its files in ``root``, with
+    the persistence cluster mode needs: the append-only file (fsynced as ``appendfsync``
+    says), no RDB snapshots (docs/deploy.md)."""
+    return [
+        exe,
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--dir",
+        str(root),
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        appendfsync,
+        "--save",
+        "",
+        "--protected-mode",
+        "yes",
+        "--logfile",
+        str(root / "redis.log"),
+    ]
 
 
 def run_ctikit(

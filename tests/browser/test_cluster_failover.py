@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import re
 import secrets
-import socket
 import sys
 import urllib.error
 import urllib.request
@@ -18,18 +17,12 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from ctikit.testing import CtikitProcess, run_ctikit
+from ctikit.testing import CtikitProcess, free_port, run_ctikit
 
 PASSWORD = "browser-cluster-password"
 
 
 lib = sys.modules["ctikit_browser_harness_lib"]  # conftest.py loads components/harness_lib.py
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Node:
@@ -52,7 +45,7 @@ class TwoNodes:
 
     def __init__(self, root: Path, redis_url: str, component_url: str, agent: str) -> None:
         database = f"sqlite:///{root / 'cluster.db'}"
-        ports = [_free_port(), _free_port()]
+        ports = [free_port(), free_port()]
         nodes = ", ".join(f'"http://127.0.0.1:{p}"' for p in ports)
         config = root / "cluster.toml"
         config.write_text(
