@@ -213,7 +213,7 @@ class Fanout:
             finally:
                 with contextlib.suppress(RedisError, OSError):
                     # redis-py leaves PubSub.aclose unannotated
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()
 
     def _confirm(self, channel: object) -> str | None:
         """Redis confirmed a subscription: wake the sockets waiting for it; the agent."""
