@@ -17,20 +17,28 @@ WAIT_MS, Harness, find_frame = lib.WAIT_MS, lib.Harness, lib.find_frame
 
 MEMBERS_JS = """() => {
     const c = sforce.console, fns = o => Object.keys(o).filter(k => typeof o[k] === 'function');
-    return {cti: fns(c.cti).sort(), console: fns(c).sort(),
-            consoleEvent: typeof c.ConsoleEvent,
-            undefinedCti: ['fireOnCallBegin', 'fireOnCallEnd', 'onCallLogSaved',
-                           'fireOnCallLogSaved', 'onSendCTIMessage', 'setCallAttachedData',
-                           'setCallObjectIds'].filter(n => typeof c.cti[n] === 'undefined')};
+    const out = {namespaces: {console: fns(c).sort()}, enums: {}};
+    for (const ns of ['cti', 'chat', 'presence']) {
+        if (c[ns] !== undefined) out.namespaces[ns] = fns(c[ns]).sort();
+    }
+    for (const e of ['TabLink', 'Region', 'ComponentType', 'ConsoleEvent']) {
+        if (c[e] !== undefined) out.enums[e] = JSON.parse(JSON.stringify(c[e]));
+    }
+    out.undefinedCti = ['fireOnCallBegin', 'fireOnCallEnd', 'onCallLogSaved',
+                        'fireOnCallLogSaved', 'onSendCTIMessage', 'setCallAttachedData',
+                        'setCallObjectIds'].filter(n => !c.cti || typeof c.cti[n] === 'undefined');
+    return out;
 }"""
 
 
 def _expected(version: int) -> dict[str, Any]:
-    table = api_table(version)
+    table: Any = api_table(version)
     return {
-        "cti": sorted(table["cti"]),
-        "console": sorted(table["implemented"] + table["unsupported"] + table["unsupportedEvents"]),
-        "consoleEvent": "object" if table["consoleEventEnum"] else "undefined",
+        "namespaces": {
+            ns: sorted(spec["implemented"] + list(spec["unsupported"]))
+            for ns, spec in table["namespaces"].items()
+        },
+        "enums": table["enums"],
     }
 
 
@@ -41,13 +49,12 @@ def _members(page: Any, server: Any, version: int) -> dict[str, Any]:
     return h.eval(MEMBERS_JS)
 
 
-@pytest.mark.parametrize("version", [24, 25, 28, 29, 30, 31, 32, 36, 66])
+@pytest.mark.parametrize("version", [20, 22, 23, 24, 25, 28, 29, 30, 31, 32, 36, 66])
 def test_members_of_each_version(page: Any, ctikit_server: Any, version: int) -> None:
     got = _members(page, ctikit_server, version)
     expected = _expected(version)
-    assert got["cti"] == expected["cti"]
-    assert got["console"] == expected["console"]
-    assert got["consoleEvent"] == expected["consoleEvent"]
+    assert got["namespaces"] == expected["namespaces"]
+    assert got["enums"] == expected["enums"]
     if version < 31:
         # Methods of a later version are not defined at all (typeof === 'undefined').
         assert len(got["undefinedCti"]) == 7
@@ -91,7 +98,7 @@ def test_every_served_version(page: Any, ctikit_server: Any) -> None:
 
 def test_unserved_version_is_404(ctikit_server: Any) -> None:
     for path in (
-        "/support/console/23.0/integration.js",
+        "/support/console/19.0/integration.js",
         "/support/console/67.0/integration.js",
         "/support/console/abc/integration.js",
     ):

@@ -16,13 +16,13 @@ async def test_integration_js_for_every_version(server: Any) -> None:
         assert r.headers["Content-Type"].startswith("application/javascript")
         text = await r.text()
         assert "__CTIKIT_API__" not in text
-        m = re.search(r'\{"version": ' + str(version) + r"[^\n]*?\]\}", text)
+        m = re.search(r"\}\)\((\{.*\})\);\s*$", text, re.S)
         assert m is not None, version
-        assert json.loads(m.group(0)) == api_table(version)
+        assert json.loads(m.group(1)) == api_table(version)
 
 
 async def test_unknown_versions_are_404(server: Any) -> None:
-    for bad in ("23.0", "67.0", "abc", "31.5"):
+    for bad in ("19.0", "67.0", "abc", "31.5"):
         r = await server.get(f"/support/console/{bad}/integration.js")
         assert r.status == 404, bad
 

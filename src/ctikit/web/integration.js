@@ -4,7 +4,8 @@
  *
  * The server serves this file as /support/console/NN.0/integration.js and fills in the API
  * table of version NN (ctikit.core.versions.api_table) as the argument of the function below,
- * so every version gets exactly the members that version had.
+ * so every version gets exactly the members that version had: the implemented ones are written
+ * here; every other member answers "not supported" with the result fields it documents.
  *
  * How it works (docs/protocol.md section 2): the console puts `ctiConsoleOrigin` and `nonce` in
  * this frame's URL. We say `hello` with the nonce to window.parent, the console answers
@@ -12,7 +13,9 @@
  * events are pushed down to every ready component. Messages are only ever sent to, and only
  * ever accepted from, window.parent at ctiConsoleOrigin.
  *
- * Plain ES2017, no dependencies; the only global touched is `sforce`.
+ * Plain ES2017, no dependencies; the only global touched is `sforce`. Identifiers that come
+ * from components or the console (event types, call IDs, request IDs) are only ever Map keys,
+ * never keys of plain objects: '__proto__' or 'constructor' is data like any other.
  */
 (function (API) {
   'use strict';
@@ -27,7 +30,6 @@
 
   var sforce = window.sforce = window.sforce || {};
   var sconsole = sforce.console = sforce.console || {};
-  var cti = sconsole.cti = sconsole.cti || {};
 
   // ------------------------------------------------------------------ small helpers
 
@@ -91,6 +93,19 @@
     return { value: value };
   }
 
+  // A message text (sendCTIMessage, fireEvent): the original turns every argument into a
+  // string to send it across frames, and pages rely on it (a number as the message), so a
+  // number or a boolean is sent as its string form. An object would arrive as
+  // "[object Object]": refused, with a hint. `optional`: null and undefined mean "none".
+  function messageArg(value, name, optional) {
+    var type = typeof value;
+    if (type === 'string') return { value: value };
+    if (type === 'number' || type === 'boolean' || type === 'bigint') return { value: String(value) };
+    if (optional && (value === undefined || value === null)) return { value: null };
+    var hint = value !== null && type === 'object' ? ' (use JSON.stringify for structured data)' : '';
+    return { error: name + ' must be a string, got ' + describe(value) + hint };
+  }
+
   function describe(value) {
     if (value === undefined) return 'undefined';
     if (typeof value === 'string') return JSON.stringify(value.length > 40 ? value.slice(0, 40) + '...' : value);
@@ -143,7 +158,7 @@
   var link = {
     state: 'idle', // idle -> waiting -> ready; waiting -> failed (no console) -> waiting ...
     queue: [], // requests waiting for `ready`: {message, finish}
-    pending: {}, // id -> finish(response) for requests sent to the console
+    pending: new Map(), // request ID -> finish(response), for requests sent to the console
     nextId: 1,
     // Several copies of this script in one page each listen to the same messages: a random
     // prefix keeps their request IDs apart.
@@ -197,14 +212,14 @@
     // (same window, same origin) cannot act for us without knowing it.
     item.message.nonce = nonce;
     var timer = setTimeout(function () {
-      delete link.pending[id];
+      link.pending.delete(id);
       item.finish({ success: false, error: NO_ANSWER });
     }, REQUEST_TIMEOUT_MS);
-    link.pending[id] = function (response) {
+    link.pending.set(id, function (response) {
       clearTimeout(timer);
-      delete link.pending[id];
+      link.pending.delete(id);
       item.finish(response);
-    };
+    });
     post(item.message);
   }
 
@@ -238,8 +253,7 @@
     if (msg.kind === 'ready') {
       if (msg.nonce === nonce && link.state !== 'idle') onReady();
     } else if (msg.kind === 'response') {
-      var finish = (typeof msg.id === 'string' || typeof msg.id === 'number') &&
-        Object.prototype.hasOwnProperty.call(link.pending, msg.id) ? link.pending[msg.id] : null;
+      var finish = link.pending.get(msg.id);
       if (finish) finish(msg);
     } else if (msg.kind === 'event') {
       if (link.state === 'ready' && typeof msg.event === 'string' && isObject(msg.data)) {
@@ -258,10 +272,10 @@
 
   // ------------------------------------------------------------------ event handlers
 
-  // name -> list of {fn, callId?}; the same function may be registered several times and
-  // then runs that many times, in registration order.
-  var handlers = { callBegin: [], callEnd: [], callLogSaved: [], ctiMessage: [] };
-  var listeners = {}; // custom event type -> [fn, ...]
+  // CTI event name -> list of {fn, callId?}; the same function may be registered several times
+  // and then runs that many times, in registration order.
+  var handlers = new Map([['callBegin', []], ['callEnd', []], ['callLogSaved', []], ['ctiMessage', []]]);
+  var listeners = new Map(); // event type (custom, or a standard one) -> [fn, ...]
   // A component registering in a loop would slow every event of the console: cap it
   // (docs/security.md). Registrations have no callback in the API, so refusals are logged.
   var MAX_HANDLERS = 100;
@@ -271,11 +285,11 @@
       logError(method + ': the event handler must be a function, got ' + describe(fn));
       return;
     }
-    if (handlers[name].length >= MAX_HANDLERS) {
+    if (handlers.get(name).length >= MAX_HANDLERS) {
       logError(method + ': more than ' + MAX_HANDLERS + ' handlers registered; this one is ignored');
       return;
     }
-    handlers[name].push({ fn: fn, callId: callId });
+    handlers.get(name).push({ fn: fn, callId: callId });
   }
 
   // An ID in an event: a string (or a number, stringified); anything else marks a bad event.
@@ -288,13 +302,13 @@
     var id = eventId(data.id);
     switch (event) {
       case 'callBegin':
-        if (id !== null) run(handlers.callBegin, function () { return { id: id }; }, 'onCallBegin');
+        if (id !== null) run(handlers.get('callBegin'), function () { return { id: id }; }, 'onCallBegin');
         break;
       case 'callEnd': {
         if (id === null) break;
-        var all = handlers.callEnd;
+        var all = handlers.get('callEnd');
         // A handler bound to this call fires once and goes; unbound ones stay.
-        handlers.callEnd = all.filter(function (h) { return h.callId !== id; });
+        handlers.set('callEnd', all.filter(function (h) { return h.callId !== id; }));
         var due = all.filter(function (h) { return h.callId === undefined || h.callId === id; });
         var duration = data.duration === undefined || data.duration === null ? '0' : String(data.duration);
         var disposition = typeof data.disposition === 'string' ? data.disposition : '';
@@ -304,17 +318,18 @@
         break;
       }
       case 'callLogSaved':
-        if (id !== null) run(handlers.callLogSaved, function () { return { id: id }; }, 'onCallLogSaved');
+        if (id !== null) run(handlers.get('callLogSaved'), function () { return { id: id }; }, 'onCallLogSaved');
         break;
       case 'ctiMessage':
         if (typeof data.message === 'string') {
-          run(handlers.ctiMessage, function () { return { message: data.message }; }, 'onSendCTIMessage');
+          run(handlers.get('ctiMessage'), function () { return { message: data.message }; }, 'onSendCTIMessage');
         }
         break;
       case 'customEvent': {
-        if (typeof data.type !== 'string' || !Object.prototype.hasOwnProperty.call(listeners, data.type)) break;
+        var registered = typeof data.type === 'string' ? listeners.get(data.type) : undefined;
+        if (!registered) break;
         var message = typeof data.message === 'string' ? data.message : null;
-        run(listeners[data.type].map(function (fn) { return { fn: fn }; }), function () {
+        run(registered.map(function (fn) { return { fn: fn }; }), function () {
           return { message: message };
         }, 'event listener of ' + data.type);
         break;
@@ -391,8 +406,10 @@
 
     sendCTIMessage: function (msg, callback) {
       if (!checkCallback(callback, 'sendCTIMessage')) return;
-      if (typeof msg !== 'string' || msg === '') return fail(callback, 'msg must be a non-empty string');
-      request('sendCTIMessage', { message: msg }, answer(callback));
+      var text = messageArg(msg, 'msg', false);
+      if (text.error) return fail(callback, text.error);
+      if (text.value === '') return fail(callback, 'msg must not be empty');
+      request('sendCTIMessage', { message: text.value }, answer(callback));
     },
 
     fireOnCallBegin: function (callObjectId, callType, callLabel, callback) {
@@ -486,19 +503,18 @@
   };
 
   // Wrap every method so that nothing a component passes can make it throw.
-  function guarded(name, fn, params) {
-    var full = (methods[name] === fn ? 'sforce.console.cti.' : 'sforce.console.') + name;
+  function guarded(path, fn, params) {
     var cbAt = params ? params.indexOf('callback') : -1;
     return function () {
       var last = lastFunctionIndex(arguments);
       try {
         if (cbAt > 0 && !isFunction(arguments[cbAt]) && last >= 0 && last < cbAt) {
-          return fail(arguments[last], 'missing arguments: call ' + full + '(' + params.join(', ') + ')');
+          return fail(arguments[last], 'missing arguments: call ' + path + '(' + params.join(', ') + ')');
         }
         return fn.apply(null, arguments);
       } catch (err) {
-        logError(full + ' failed', err);
-        if (last >= 0) fail(arguments[last], full + ' failed: ' + (err && err.message));
+        logError(path + ' failed', err);
+        if (last >= 0) fail(arguments[last], path + ' failed: ' + (err && err.message));
       }
     };
   }
@@ -512,10 +528,6 @@
     var i = lastFunctionIndex(args);
     return i >= 0 ? args[i] : null;
   }
-
-  (API.cti || []).forEach(function (name) {
-    if (methods[name]) cti[name] = guarded(name, methods[name], SIGNATURES[name]);
-  });
 
   // ------------------------------------------------------------------ the rest of sforce.console
 
@@ -531,24 +543,31 @@
       return inConsole;
     },
 
-    addEventListener: function (eventType, listener) {
+    // Standard console events (tabs, logout, presence) are accepted but never fire: ctikit
+    // has no tabs. additionalParams.tabId narrows a tab event to one tab, as in the original.
+    addEventListener: function (eventType, listener, additionalParams) {
       if (typeof eventType !== 'string' || eventType === '') {
         return logError('addEventListener: eventType must be a non-empty string, got ' + describe(eventType));
       }
       if (!isFunction(listener)) {
         return logError('addEventListener: the listener must be a function, got ' + describe(listener));
       }
-      // Standard console events (tabs, logout) are accepted but never fire: ctikit has no tabs.
-      if (!Object.prototype.hasOwnProperty.call(listeners, eventType)) listeners[eventType] = [];
-      if (listeners[eventType].length >= MAX_HANDLERS) {
+      var key = listenerKey(eventType, additionalParams);
+      var list = listeners.get(key);
+      if (!list) listeners.set(key, list = []);
+      if (list.length >= MAX_HANDLERS) {
         return logError('addEventListener: more than ' + MAX_HANDLERS + ' listeners for ' + eventType + '; ignored');
       }
-      listeners[eventType].push(listener);
+      list.push(listener);
     },
 
-    removeEventListener: function (eventType, listener) {
-      if (typeof eventType !== 'string' || !Object.prototype.hasOwnProperty.call(listeners, eventType)) return;
-      listeners[eventType] = listeners[eventType].filter(function (fn) { return fn !== listener; });
+    removeEventListener: function (eventType, listener, additionalParams) {
+      if (typeof eventType !== 'string') return;
+      var key = listenerKey(eventType, additionalParams);
+      var list = listeners.get(key);
+      if (!list) return;
+      list = list.filter(function (fn) { return fn !== listener; });
+      if (list.length) listeners.set(key, list); else listeners.delete(key);
     },
 
     fireEvent: function (eventType, message, callback) {
@@ -559,46 +578,92 @@
       if (standardEvents.indexOf(eventType) >= 0) {
         return fail(callback, eventType + ' is a standard console event: only the console fires it');
       }
-      var text = optTextArg(message, 'message');
+      var text = messageArg(message, 'message', true);
       if (text.error) return fail(callback, text.error);
       request('fireEvent', { eventType: eventType, message: text.value }, answer(callback));
     },
   };
 
-  (API.implemented || []).forEach(function (name) {
-    if (members[name]) sconsole[name] = guarded(name, members[name], SIGNATURES[name]);
-  });
-
-  // Members ctikit does not implement (yet): defined from their version so that components
-  // calling them keep running; the callback hears "not supported by ctikit".
-  (API.unsupported || []).forEach(function (name) {
-    sconsole[name] = function () {
-      var cb = lastFunction(arguments);
-      if (cb) fail(cb, NOT_SUPPORTED);
-    };
-  });
-  // Event registrations (onTabSave, onFocusedSubtab...): accepted, never fire.
-  (API.unsupportedEvents || []).forEach(function (name) {
-    sconsole[name] = function () { /* accepted; ctikit never fires this event */ };
-  });
-
-  // sforce.console.ConsoleEvent: the standard events, from 30.0 (CONSOLE_LOGOUT from 31.0,
-  // the Omni-Channel PRESENCE events from 32.0). Values follow the original's naming scheme
-  // (not confirmed against it). Listeners for them are accepted and never fire.
+  // The standard events of this version (the values of sforce.console.ConsoleEvent).
   var standardEvents = [];
-  if (API.consoleEventEnum) {
-    var enumeration = { OPEN_TAB: 'SFORCE_CONSOLE:OPEN_TAB', CLOSE_TAB: 'SFORCE_CONSOLE:CLOSE_TAB' };
-    if (API.version >= 31) enumeration.CONSOLE_LOGOUT = 'SFORCE_CONSOLE:CONSOLE_LOGOUT';
-    if (API.version >= 32) {
-      var presence = {};
-      ['LOGIN_SUCCESS', 'STATUS_CHANGED', 'LOGOUT', 'WORK_ASSIGNED', 'WORK_ACCEPTED', 'WORK_DECLINED',
-        'WORK_CLOSED', 'WORKLOAD_CHANGED'].forEach(function (n) { presence[n] = 'SFORCE_PRESENCE:' + n; });
-      enumeration.PRESENCE = Object.freeze(presence);
-      Object.keys(presence).forEach(function (n) { standardEvents.push(presence[n]); });
-    }
-    Object.keys(enumeration).forEach(function (n) {
-      if (typeof enumeration[n] === 'string') standardEvents.push(enumeration[n]);
+  (function collect(values) {
+    Object.keys(values).forEach(function (k) {
+      if (typeof values[k] === 'string') standardEvents.push(values[k]); else collect(values[k]);
     });
-    sconsole.ConsoleEvent = Object.freeze(enumeration);
+  })((API.enums && API.enums.ConsoleEvent) || {});
+
+  function listenerKey(eventType, additionalParams) {
+    var tabId = isObject(additionalParams) ? additionalParams.tabId : undefined;
+    if (standardEvents.indexOf(eventType) >= 0 && /_TAB$/.test(eventType) &&
+        typeof tabId === 'string' && tabId !== '') {
+      return eventType + ':' + tabId;
+    }
+    return eventType;
   }
+
+  // ------------------------------------------------------------------ assembling the namespace
+
+  // What a member ctikit does not implement answers: {success: false, error} and every result
+  // field its documentation lists, empty (the table says how: ctikit.core.versions.EMPTY_FIELDS).
+  var EMPTY = {
+    ids: function () { return compatIds([]); },
+    list: function () { return []; },
+    reason: function () { return NOT_SUPPORTED; },
+  };
+
+  function notSupported(fields) {
+    var result = { success: false, error: NOT_SUPPORTED };
+    Object.keys(fields).forEach(function (k) {
+      result[k] = Object.prototype.hasOwnProperty.call(EMPTY, fields[k]) ? EMPTY[fields[k]]() : null;
+    });
+    return result;
+  }
+
+  var warned = new Map();
+  function warnOnce(path) {
+    if (warned.has(path)) return;
+    warned.set(path, true);
+    try { window.console.warn('ctikit integration.js: ' + path + ' is ' + NOT_SUPPORTED); } catch (e) { /* none */ }
+  }
+
+  // Defined from their version so that components calling them keep running; nothing throws.
+  function unsupportedMember(path, kind, fields) {
+    if (kind === 'event') {
+      return function () { /* accepted; ctikit never fires this event */ };
+    }
+    return function () {
+      var callback = kind === 'call' ? lastFunction(arguments) : null;
+      if (callback) later(callback, notSupported(fields), 'callback');
+      else warnOnce(path);
+    };
+  }
+
+  var IMPLEMENTATIONS = { console: members, cti: methods };
+
+  Object.keys(API.namespaces || {}).forEach(function (ns) {
+    var spec = API.namespaces[ns];
+    var prefix = ns === 'console' ? 'sforce.console.' : 'sforce.console.' + ns + '.';
+    var target = ns === 'console' ? sconsole : (sconsole[ns] = sconsole[ns] || {});
+    var real = IMPLEMENTATIONS[ns] || {};
+    spec.implemented.forEach(function (name) {
+      if (Object.prototype.hasOwnProperty.call(real, name)) {
+        target[name] = guarded(prefix + name, real[name], SIGNATURES[name]);
+      }
+    });
+    Object.keys(spec.unsupported).forEach(function (name) {
+      var how = spec.unsupported[name];
+      target[name] = unsupportedMember(prefix + name, how[0], how[1]);
+    });
+  });
+
+  // Enumerations (TabLink, Region, ComponentType, ConsoleEvent), frozen as the values are
+  // constants of the API.
+  function deepFreeze(value) {
+    if (value !== null && typeof value === 'object') {
+      Object.keys(value).forEach(function (k) { deepFreeze(value[k]); });
+      Object.freeze(value);
+    }
+    return value;
+  }
+  Object.keys(API.enums || {}).forEach(function (name) { sconsole[name] = deepFreeze(API.enums[name]); });
 })(__CTIKIT_API__);
