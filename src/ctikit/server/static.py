@@ -21,11 +21,13 @@ routes = web.RouteTableDef()
 
 @lru_cache(maxsize=64)
 def render_integration_js(version: int) -> bytes:
-    """The library with this version's API table injected (one token, replaced once)."""
+    """The library with this version's API table (core/versions.py) injected: one token,
+    replaced once. Every version from 20.0 on is served; members come and go with it."""
     source = (WEB / "integration.js").read_text()
     if source.count(API_TOKEN) != 1:
         raise RuntimeError(f"integration.js must contain {API_TOKEN} exactly once")
-    return source.replace(API_TOKEN, json.dumps(api_table(version))).encode()
+    table = json.dumps(api_table(version), separators=(",", ":"))
+    return source.replace(API_TOKEN, table).encode()
 
 
 @routes.get("/support/console/{version}/integration.js")
