@@ -3,8 +3,9 @@
  * puts the parts together: one connection, the component host (bridge), the call store,
  * the views that render it, and the console config (components, directory, read-only).
  *
- * window.CtikitConsole afterwards also holds the running parts (conn, store, bridge,
- * softphone, log, notices, config), for the tests and for debugging.
+ * window.CtikitConsole afterwards also holds the running parts (conn, store, host, bridge,
+ * softphone, log, notices, config), for the tests and for debugging. A new view is made in
+ * assemble() and added to the list renderOnChange() renders.
  */
 (function (global) {
   'use strict';
@@ -29,8 +30,23 @@
     showAgentInUrl(agent);
     doc.title = agent + ' · ctikit console';
 
+    var parts = assemble(agent, session);
+    Object.assign(C, parts, {agent: agent, who: session.who});
+    parts.conn.start();
+    loadConfig(agent, parts.conn, session).then(function (cfg) {
+      if (cfg) applyConfig(cfg, agent, parts);
+    }).catch(function (e) {
+      C.notices.show('error', 'Could not load the console configuration (' + e.message + '); components are not shown.',
+        {testid: 'config-error'});
+    });
+    global.setInterval(function () { parts.softphone.tick(); }, TICK_MS); // live call timers
+  }
+
+  /** The running console: one connection, and everything that listens to it. */
+  function assemble(agent, session) {
     var conn = new global.CtikitConnection({url: socketUrl(global.location.origin, agent)}); // the session cookie goes with it
-    // First: the bridge has already posted each event to the components when the views see it.
+    // The component host first: the bridge posts each event to the components before the
+    // store and the views see it.
     var host = new C.ComponentHost({connection: conn, root: byId('components'), empty: byId('components-empty')});
     var store = new C.Store(conn);
     store.follow(conn);
@@ -40,7 +56,6 @@
     session.watch(conn);
     C.header.status(conn.status);
     C.header.bindSimulate(conn, C.notices);
-
     var softphone = new C.Softphone({
       store: store, conn: conn, notices: C.notices,
       linesRoot: byId('lines'),
@@ -54,28 +69,23 @@
     });
     var log = new C.InteractionLog({store: store, conn: conn, root: byId('interaction-log')});
     renderOnChange(store, [softphone, log, banners, C.header]);
-    Object.assign(C, {conn: conn, store: store, bridge: host.bridge, softphone: softphone, log: log, agent: agent, who: session.who});
+    return {conn: conn, store: store, host: host, bridge: host.bridge, softphone: softphone, log: log};
+  }
 
-    conn.start();
-    loadConfig(agent, conn, session).then(function (cfg) {
-      if (!cfg) return;
-      C.config = cfg;
-      if (cfg.user && cfg.user.readOnly) setReadOnly(agent, softphone, log);
-      if (cfg.connector) store.setConnector(cfg.connector);
-      if (Array.isArray(cfg.nodes)) {
-        conn.setUrls(cfg.nodes.map(function (n) { return socketUrl(String(n), agent); }));
-      }
-      if (cfg.demo) {
-        C.notices.show('info', 'Demo mode: press "Simulate call" to make a test call ring on this console.', {testid: 'demo-hint'});
-      }
-      C.header.agentDetail(cfg.agents, agent);
-      softphone.setDirectory(cfg.agents, agent);
-      host.add(cfg.components);
-    }).catch(function (e) {
-      C.notices.show('error', 'Could not load the console configuration (' + e.message + '); components are not shown.',
-        {testid: 'config-error'});
-    });
-    global.setInterval(function () { softphone.tick(); }, TICK_MS); // live call timers
+  /** What the console config says: read-only, the line, cluster nodes, directory, components. */
+  function applyConfig(cfg, agent, parts) {
+    C.config = cfg;
+    if (cfg.user && cfg.user.readOnly) setReadOnly(agent, parts);
+    if (cfg.connector) parts.store.setConnector(cfg.connector);
+    if (Array.isArray(cfg.nodes)) {
+      parts.conn.setUrls(cfg.nodes.map(function (n) { return socketUrl(String(n), agent); }));
+    }
+    if (cfg.demo) {
+      C.notices.show('info', 'Demo mode: press "Simulate call" to make a test call ring on this console.', {testid: 'demo-hint'});
+    }
+    C.header.agentDetail(cfg.agents, agent);
+    parts.softphone.setDirectory(cfg.agents, agent);
+    parts.host.add(cfg.components);
   }
 
   /** ws(s)://host/ws?agent=... from an http(s) origin. */
@@ -138,10 +148,10 @@
   }
 
   /** A supervisor watching an agent's console: everything shows, nothing can be changed. */
-  function setReadOnly(agent, softphone, log) {
+  function setReadOnly(agent, parts) {
     C.header.setReadOnly();
-    log.setReadOnly();
-    softphone.setReadOnly();
+    parts.log.setReadOnly();
+    parts.softphone.setReadOnly();
     C.notices.show('info', 'You are watching ' + agent + "'s console: read-only.", {testid: 'read-only-hint'});
   }
 
