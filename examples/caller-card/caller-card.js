@@ -7,14 +7,16 @@
  *
  * The API has no "data changed" event and a softphone may attach data just after the call
  * begins, so while a call is shown the card re-reads its data every few seconds.
- * Everything the caller or the telephony side sent is shown with textContent (never as HTML).
+ * Everything the caller or the telephony side sent is shown with textContent (never as HTML),
+ * and call IDs and data keys are data: calls are kept in a Map, data fields are read only if
+ * they are the data's own, so a call "__proto__" or a key "toString" is shown like any other.
  */
 (function () {
   'use strict';
 
   var REFRESH_MS = 1500;
   var cti = window.sforce && sforce.console && sforce.console.cti;
-  var calls = {};      // id -> {id, type, data (object or null), loaded}
+  var calls = new Map(); // id -> {id, type, data (object or null), loaded}
   var order = [];      // active call IDs, arrival order
   var pinned = null;   // a call the agent chose from "other calls"; else show the latest
 
@@ -23,8 +25,8 @@
 
   function addCall(id) {
     id = String(id);
-    if (!calls[id]) {
-      calls[id] = {id: id, type: null, data: null, loaded: false};
+    if (!calls.has(id)) {
+      calls.set(id, {id: id, type: null, data: null, loaded: false});
       order.push(id);
     }
     loadData(id);
@@ -32,7 +34,7 @@
 
   function removeCall(id) {
     id = String(id);
-    delete calls[id];
+    calls.delete(id);
     order = order.filter(function (x) { return x !== id; });
     if (pinned === id) pinned = null;
     render();
@@ -40,7 +42,7 @@
 
   function loadData(id) {
     cti.getCallAttachedData(id, function (result) {
-      var call = calls[id];
+      var call = calls.get(id);
       if (!call) return;
       if (!result.success || result.data === null || result.data === undefined) {
         // Not active any more (ended while we asked).
@@ -62,10 +64,10 @@
       if (!result.success) return;
       var ids = [];
       for (var i = 0; i < result.ids.length; i++) ids.push(String(result.ids[i]));
-      ids.forEach(function (id) { if (!calls[id]) addCall(id); });
-      known.forEach(function (id) { if (calls[id] && ids.indexOf(id) < 0) removeCall(id); });
-      var newer = order.filter(function (id) { return ids.indexOf(id) < 0 && calls[id]; });
-      order = ids.filter(function (id) { return calls[id]; }).concat(newer);
+      ids.forEach(function (id) { if (!calls.has(id)) addCall(id); });
+      known.forEach(function (id) { if (calls.has(id) && ids.indexOf(id) < 0) removeCall(id); });
+      var newer = order.filter(function (id) { return ids.indexOf(id) < 0 && calls.has(id); });
+      order = ids.filter(function (id) { return calls.has(id); }).concat(newer);
       render();
     });
   }
@@ -73,7 +75,9 @@
   function pick(data, names) {
     if (!data || typeof data !== 'object') return '';
     for (var i = 0; i < names.length; i++) {
-      if (data[names[i]] !== undefined && data[names[i]] !== null) return String(data[names[i]]);
+      if (!Object.prototype.hasOwnProperty.call(data, names[i])) continue;
+      var value = data[names[i]];
+      if (value !== undefined && value !== null) return String(value);
     }
     return '';
   }
@@ -84,13 +88,13 @@
   }
 
   function shownId() {
-    if (pinned && calls[pinned]) return pinned;
+    if (pinned && calls.has(pinned)) return pinned;
     return order.length ? order[order.length - 1] : null;
   }
 
   function render() {
     var id = shownId();
-    var call = id ? calls[id] : null;
+    var call = id ? calls.get(id) : null;
     $('empty').hidden = !!call;
     $('card').hidden = !call;
     var body = $('card-data');
@@ -128,7 +132,7 @@
     while (list.firstChild) list.removeChild(list.firstChild);
     $('others-box').hidden = others.length === 0;
     others.forEach(function (otherId) {
-      var other = calls[otherId];
+      var other = calls.get(otherId);
       var li = document.createElement('li');
       var b = document.createElement('button');
       b.type = 'button';

@@ -18,22 +18,33 @@
 
   // The operations a component may ask for: the CTI API and custom events, each with the
   // fields it may carry. (saveCallLog, simulateCall and getState are for the console itself.)
-  var COMPONENT_OPS = {
-    getCallObjectIds: [],
-    getCallAttachedData: ['callId', 'getCallType'],
-    setCallObjectIds: ['ids'],
-    setCallAttachedData: ['callId', 'data', 'callType'],
-    fireOnCallBegin: ['callId', 'callType', 'label'],
-    fireOnCallEnd: ['callId', 'duration', 'disposition'],
-    fireOnCallLogSaved: ['logId'],
-    sendCTIMessage: ['message'],
-    fireEvent: ['eventType', 'message'],
-    ping: [],
-  };
+  // A Map: the op name comes from the component ("__proto__" is just unknown).
+  var COMPONENT_OPS = new Map([
+    ['getCallObjectIds', []],
+    ['getCallAttachedData', ['callId', 'getCallType']],
+    ['setCallObjectIds', ['ids']],
+    ['setCallAttachedData', ['callId', 'data', 'callType']],
+    ['fireOnCallBegin', ['callId', 'callType', 'label']],
+    ['fireOnCallEnd', ['callId', 'duration', 'disposition']],
+    ['fireOnCallLogSaved', ['logId']],
+    ['sendCTIMessage', ['message']],
+    ['fireEvent', ['eventType', 'message']],
+    ['ping', []],
+  ]);
   var PARAM_NAMES = ['ctiConsoleOrigin', 'nonce'];
   var MAX_PENDING_PER_COMPONENT = 200; // a looping component cannot pile up unbounded work
 
   function isObject(o) { return o !== null && typeof o === 'object' && !Array.isArray(o); }
+
+  // Copy source's own fields onto target as own fields, whatever their names: plain
+  // assignment of a field named "__proto__" would set target's prototype instead.
+  function copyFields(target, source, skip) {
+    Object.keys(source).forEach(function (k) {
+      if (skip && skip.indexOf(k) >= 0) return;
+      Object.defineProperty(target, k, { value: source[k], enumerable: true, writable: true, configurable: true });
+    });
+    return target;
+  }
 
   function warn(what, detail) {
     try { window.console.warn('ctikit bridge: ' + what, detail === undefined ? '' : detail); } catch (e) { /* none */ }
@@ -145,21 +156,20 @@
     var self = this;
     var reply = function (response) {
       comp.pending--;
-      var out = { kind: 'response' };
-      Object.keys(response).forEach(function (k) { if (k !== 'type' && k !== 'id') out[k] = response[k]; });
+      var out = copyFields({ kind: 'response' }, response, ['type', 'id', 'kind']);
       out.id = msg.id;
       if (typeof out.success !== 'boolean') out.success = false;
       self._post(comp, out);
     };
     comp.pending++;
-    if (typeof msg.op !== 'string' || !Object.prototype.hasOwnProperty.call(COMPONENT_OPS, msg.op)) {
+    if (typeof msg.op !== 'string' || !COMPONENT_OPS.has(msg.op)) {
       return reply({ success: false, error: 'unknown operation ' + JSON.stringify(String(msg.op)).slice(0, 80), code: 'bad_request' });
     }
     if (comp.pending > MAX_PENDING_PER_COMPONENT) {
       return reply({ success: false, error: 'too many requests in flight', code: 'limit_exceeded' });
     }
     var fields = {};
-    COMPONENT_OPS[msg.op].forEach(function (k) {
+    COMPONENT_OPS.get(msg.op).forEach(function (k) {
       if (Object.prototype.hasOwnProperty.call(msg, k)) fields[k] = msg[k];
     });
     var answered;
@@ -184,7 +194,7 @@
   };
 
   CtikitBridge.prototype._post = function (comp, message) {
-    var out = Object.assign({ ctikit: 1 }, message);
+    var out = copyFields({ ctikit: 1 }, message);
     try {
       // targetOrigin: if the iframe has navigated elsewhere, the browser drops the message.
       comp.window.postMessage(out, comp.origin);

@@ -49,7 +49,7 @@
     this._started = false;
     this._stopped = false;
     this._nextId = 1;
-    this._pending = {};         // id -> {resolve, timer, sent}
+    this._pending = new Map();  // request id -> {resolve, timer, sent}
     this._queue = [];           // frames waiting for a connection
     this._attempt = 0;
     this._retryTimer = null;
@@ -77,7 +77,7 @@
     this._ws = null;
     this._ready = false;
     if (ws) { try { ws.close(1000, 'stopped'); } catch (e) { /* ignore */ } }
-    var ids = Object.keys(this._pending);
+    var ids = Array.from(this._pending.keys());
     for (var i = 0; i < ids.length; i++) this._settle(ids[i], {success: false, error: 'not connected'});
     this._queue = [];
   };
@@ -121,9 +121,10 @@
     var id = this._nextId++;
     var frame = {};
     if (fields && typeof fields === 'object') {
-      for (var k in fields) {
-        if (Object.prototype.hasOwnProperty.call(fields, k)) frame[k] = fields[k];
-      }
+      // defineProperty, not assignment: a field named "__proto__" stays a field.
+      Object.keys(fields).forEach(function (k) {
+        Object.defineProperty(frame, k, {value: fields[k], enumerable: true, writable: true, configurable: true});
+      });
     }
     frame.id = id;
     frame.op = op;
@@ -135,7 +136,7 @@
         self._queue = self._queue.filter(function (f) { return f.id !== id; });
         self._settle(id, {success: false, error: err});
       }, self.timeoutMs);
-      self._pending[id] = entry;
+      self._pending.set(id, entry);
       if (self._stopped) {
         self._settle(id, {success: false, error: 'not connected'});
         return;
@@ -151,18 +152,18 @@
   // ---- internals ---------------------------------------------------------
 
   CtikitConnection.prototype._settle = function (id, resp) {
-    var entry = this._pending[id];
+    var entry = this._pending.get(id);
     if (!entry) return false;
-    delete this._pending[id];
+    this._pending.delete(id);
     clearTimeout(entry.timer);
     if (resp.type === undefined) resp.type = 'response';
-    if (resp.id === undefined) resp.id = isNaN(Number(id)) ? id : Number(id);
+    if (resp.id === undefined) resp.id = id;
     try { entry.resolve(resp); } catch (e) { /* ignore */ }
     return true;
   };
 
   CtikitConnection.prototype._send = function (frame) {
-    var entry = this._pending[frame.id];
+    var entry = this._pending.get(frame.id);
     try {
       this._ws.send(JSON.stringify(frame));
       if (entry) entry.sent = true;
@@ -176,7 +177,7 @@
     var queue = this._queue;
     this._queue = [];
     for (var i = 0; i < queue.length; i++) {
-      if (this._pending[queue[i].id]) this._send(queue[i]);
+      if (this._pending.has(queue[i].id)) this._send(queue[i]);
     }
   };
 
@@ -221,9 +222,9 @@
     this._ready = false;
     // Requests already sent on the dead socket cannot be answered any more; re-sending them
     // could repeat a command (a /DIAL twice), so they resolve as failed now.
-    var ids = Object.keys(this._pending);
+    var ids = Array.from(this._pending.keys());
     for (var i = 0; i < ids.length; i++) {
-      var entry = this._pending[ids[i]];
+      var entry = this._pending.get(ids[i]);
       if (entry && entry.sent) this._settle(ids[i], {success: false, error: 'not connected'});
     }
     if (this._stopped) return;
@@ -268,7 +269,7 @@
         this._flush();
         break;
       case 'response':
-        if (frame.id === null || frame.id === undefined || !this._pending[frame.id]) {
+        if (!this._pending.has(frame.id)) {
           if (frame.id === null || frame.id === undefined) {
             console.warn('ctikit: server rejected a frame', frame.error);
           }

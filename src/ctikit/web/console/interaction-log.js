@@ -8,9 +8,8 @@
 (function (global) {
   'use strict';
 
-  function C() { return global.CtikitConsole; }
-  function h() { return C().h.apply(null, arguments); }
-  var TYPE_TEXT = {INBOUND: 'Inbound', OUTBOUND: 'Outbound', INTERNAL: 'Internal'};
+  var C = global.CtikitConsole;
+  var h = C.h;
 
   function InteractionLog(opts) {
     var self = this;
@@ -32,7 +31,7 @@
     this.savedList = root.querySelector('#saved-logs');
     this.selected = null;     // call ID
     this.signature = null;    // of the option list last rendered
-    this.logged = {};         // call ID -> [log IDs saved from this console]
+    this.logged = new Map();  // call ID -> [log IDs saved from this console]
     this.readOnly = false;    // a supervisor watching: nothing can be saved
 
     this.select.addEventListener('change', function () {
@@ -47,15 +46,23 @@
     this.render(this.store);
   }
 
+  /** A supervisor watching: the log shows, nothing can be saved. */
+  InteractionLog.prototype.setReadOnly = function () {
+    this.readOnly = true;
+    Array.prototype.forEach.call(this.form.querySelectorAll('input, select, textarea, button'),
+      function (el) { el.disabled = true; });
+    this.render(this.store);
+  };
+
   /** Active calls (arrival order), then ended ones (newest first). */
   InteractionLog.prototype.choices = function (store) {
     var list = [];
-    var seen = {};
-    store.calls.forEach(function (c) { seen[c.id] = true; list.push({call: c, active: true}); });
+    var seen = new Set();
+    store.calls.forEach(function (c) { seen.add(c.id); list.push({call: c, active: true}); });
     for (var i = store.recent.length - 1; i >= 0; i--) {
       var c = store.recent[i];
-      if (seen[c.id]) continue;
-      seen[c.id] = true;
+      if (seen.has(c.id)) continue;
+      seen.add(c.id);
       list.push({call: c, active: false});
     }
     return list;
@@ -63,15 +70,15 @@
 
   InteractionLog.prototype._optionText = function (choice) {
     var call = choice.call;
-    var text = C().callTitle(call);
+    var text = C.callTitle(call);
     if (choice.active) return text + ' — active';
-    return text + ' — ended ' + C().formatClock(call.endedAt);
+    return text + ' — ended ' + C.formatClock(call.endedAt);
   };
 
   InteractionLog.prototype.render = function (store) {
     var self = this;
     var choices = this.choices(store);
-    var texts = choices.map(function (ch) { return ch.call.id + '\u0000' + self._optionText(ch) + (self.logged[ch.call.id] ? '*' : ''); });
+    var texts = choices.map(function (ch) { return ch.call.id + '\u0000' + self._optionText(ch) + (self.logged.has(ch.call.id) ? '*' : ''); });
     var ids = choices.map(function (ch) { return ch.call.id; });
     if (!this.selected || ids.indexOf(this.selected) < 0) {
       this.selected = ids.length ? ids[0] : null;
@@ -86,7 +93,7 @@
       }
       var activeGroup = null, endedGroup = null;
       choices.forEach(function (ch) {
-        var opt = h('option', {value: ch.call.id, text: self._optionText(ch) + (self.logged[ch.call.id] ? ' ✓' : '')});
+        var opt = h('option', {value: ch.call.id, text: self._optionText(ch) + (self.logged.has(ch.call.id) ? ' ✓' : '')});
         if (ch.active) {
           if (!activeGroup) activeGroup = sel.appendChild(h('optgroup', {label: 'Active calls'}));
           activeGroup.appendChild(opt);
@@ -109,16 +116,16 @@
   InteractionLog.prototype._renderHint = function () {
     var call = this.selected ? this._findCall(this.selected) : null;
     if (!call) { this.hint.textContent = 'Calls appear here when they begin; ended calls stay for wrap-up.'; return; }
-    var parts = [TYPE_TEXT[call.type] || call.type];
-    var num = C().callNumber(call);
+    var parts = [C.typeText(call.type) || call.type];
+    var num = C.callNumber(call);
     if (num) parts.push(num);
     if (call.endedAt) {
       var dur = call.duration !== null && call.duration !== undefined ? Number(call.duration) : (call.endedAt - call.startedAt);
-      parts.push('lasted ' + C().formatDuration(dur));
+      parts.push('lasted ' + C.formatDuration(dur));
     } else {
-      parts.push('started ' + C().formatClock(call.startedAt));
+      parts.push('started ' + C.formatClock(call.startedAt));
     }
-    if (this.logged[call.id]) parts.push('logged as ' + this.logged[call.id].join(', '));
+    if (this.logged.has(call.id)) parts.push('logged as ' + this.logged.get(call.id).join(', '));
     this.hint.textContent = parts.join(' · ');
   };
 
@@ -144,7 +151,8 @@
       self.saveButton.disabled = !self.selected || self.readOnly;
       if (!resp.success) { self._error('Not saved: ' + (resp.error || 'unknown error')); return; }
       var logId = resp.logId === undefined || resp.logId === null ? '?' : String(resp.logId);
-      (self.logged[callId] = self.logged[callId] || []).push(logId);
+      if (!self.logged.has(callId)) self.logged.set(callId, []);
+      self.logged.get(callId).push(logId);
       self.savedMsg.textContent = '';
       self.savedMsg.appendChild(document.createTextNode('Saved (log ID '));
       self.savedMsg.appendChild(h('span', {'data-testid': 'log-saved-id', className: 'mono', text: logId}));
@@ -153,7 +161,7 @@
       var call = self._findCall(callId);
       self.savedList.insertBefore(h('li', {'data-testid': 'saved-log'},
         h('span', {className: 'mono', text: logId}), ' ',
-        h('span', {className: 'muted', text: (call ? C().callTitle(call) : callId) + (subject ? ' — ' + subject : '')})),
+        h('span', {className: 'muted', text: (call ? C.callTitle(call) : callId) + (subject ? ' — ' + subject : '')})),
         self.savedList.firstChild);
       self.savedBox.hidden = false;
       self.subject.value = '';
@@ -171,5 +179,5 @@
     this.errorMsg.hidden = false;
   };
 
-  global.CtikitInteractionLog = InteractionLog;
+  C.InteractionLog = InteractionLog;
 })(window);

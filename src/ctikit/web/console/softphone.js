@@ -9,12 +9,9 @@
 (function (global) {
   'use strict';
 
+  var C = global.CtikitConsole;
+  var h = C.h;
   var KEYS = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '*', '0', '#'];
-  var STATE_TEXT = {ringing: 'Ringing', dialing: 'Dialing', connected: 'Connected', held: 'On hold'};
-  var TYPE_TEXT = {INBOUND: 'Inbound', OUTBOUND: 'Outbound', INTERNAL: 'Internal'};
-
-  function C() { return global.CtikitConsole; }
-  function h() { return C().h.apply(null, arguments); }
 
   /** Build a CTI command text: /NAME?KEY=value&... with URL-encoded values. */
   function ctiCommand(name, params) {
@@ -32,10 +29,27 @@
     this.notices = opts.notices;
     this.linesRoot = opts.linesRoot;
     this.noCalls = opts.noCalls;
-    this.rows = {};   // call ID -> row object
+    this.rows = new Map();   // call ID -> row object
     this.announcer = opts.announcer || null;
+    this.dialForm = opts.dialForm;
+    this.transferTargets = opts.transferTargets || null;
     this._initDialpad(opts);
   }
+
+  /** The directory: every other agent is offered as a transfer target. */
+  Softphone.prototype.setDirectory = function (agents, ownId) {
+    if (!Array.isArray(agents) || !this.transferTargets) return;
+    var targets = this.transferTargets;
+    agents.forEach(function (a) {
+      if (!a || typeof a.id !== 'string' || a.id === ownId) return;
+      targets.appendChild(h('option', {value: a.extension || a.id, label: (a.name || a.id) + (a.extension ? ' (' + a.id + ')' : '')}));
+    });
+  };
+
+  /** A supervisor watching: calls show, nothing can be dialled or changed. */
+  Softphone.prototype.setReadOnly = function () {
+    Array.prototype.forEach.call(this.dialForm.querySelectorAll('input, button'), function (el) { el.disabled = true; });
+  };
 
   Softphone.prototype.send = function (message, what) {
     var self = this;
@@ -79,37 +93,37 @@
 
   // ---- lines -----------------------------------------------------------------------------
   Softphone.prototype.render = function (store) {
+    var self = this;
     var calls = store.calls;
-    var seen = {};
+    var seen = new Set();
     for (var i = 0; i < calls.length; i++) {
       var call = calls[i];
-      seen[call.id] = true;
-      var row = this.rows[call.id] || (this.rows[call.id] = this._createRow(call.id));
+      seen.add(call.id);
+      var row = this.rows.get(call.id);
+      if (!row) { row = this._createRow(call.id); this.rows.set(call.id, row); }
       this._updateRow(row, call);
       this.linesRoot.appendChild(row.el); // keeps arrival order
     }
-    for (var id in this.rows) {
-      if (!seen[id]) {
-        var gone = this.rows[id];
-        if (gone.call) this._announce('Call ended: ' + C().callTitle(gone.call));
-        if (gone.el.parentNode) gone.el.parentNode.removeChild(gone.el);
-        delete this.rows[id];
-      }
-    }
+    this.rows.forEach(function (gone, id) {
+      if (seen.has(id)) return;
+      if (gone.call) self._announce('Call ended: ' + C.callTitle(gone.call));
+      if (gone.el.parentNode) gone.el.parentNode.removeChild(gone.el);
+      self.rows.delete(id);
+    });
     this.noCalls.hidden = calls.length > 0;
     this.tick();
   };
 
   Softphone.prototype.tick = function () {
     var now = this.store.now();
-    for (var id in this.rows) {
-      var row = this.rows[id], call = row.call;
-      if (!call) continue;
+    this.rows.forEach(function (row) {
+      var call = row.call;
+      if (!call) return;
       var since = (call.lineState === 'connected' || call.lineState === 'held') && call.answeredAt
         ? call.answeredAt : call.startedAt;
-      row.timer.textContent = C().formatDuration(now - (since || now));
+      row.timer.textContent = C.formatDuration(now - (since || now));
       row.timer.title = since === call.answeredAt ? 'Time since answered' : 'Time since the call began';
-    }
+    });
   };
 
   Softphone.prototype._createRow = function (callId) {
@@ -223,22 +237,22 @@
     var announced = state + (call.muted ? ' muted' : '');
     if (row.announced !== announced) {
       row.announced = announced;
-      var who = C().callTitle(call);
+      var who = C.callTitle(call);
       this._announce(state === 'ringing' ? 'Incoming call from ' + who
-        : (STATE_TEXT[state] || 'Call') + ': ' + who + (call.muted ? ', muted' : ''));
+        : (C.stateText(state) || 'Call') + ': ' + who + (call.muted ? ', muted' : ''));
     }
     var el = row.el;
     el.dataset.state = state;
     el.dataset.muted = call.muted ? 'true' : 'false';
     el.classList.toggle('is-ringing', state === 'ringing');
-    var number = C().callNumber(call);
-    row.state.textContent = STATE_TEXT[state] || 'In progress';
+    var number = C.callNumber(call);
+    row.state.textContent = C.stateText(state) || 'In progress';
     row.state.className = 'pill line-state state-' + state;
     row.muted.hidden = !call.muted;
     row.number.textContent = number || call.id;
     row.label.textContent = call.label && call.label !== number ? call.label : '';
-    row.type.textContent = TYPE_TEXT[call.type] || '';
-    el.setAttribute('aria-label', (STATE_TEXT[state] || 'Call') + ' ' + (number || call.id));
+    row.type.textContent = C.typeText(call.type);
+    el.setAttribute('aria-label', (C.stateText(state) || 'Call') + ' ' + (number || call.id));
 
     var b = row.buttons;
     var controlled = !!call.lineState;
@@ -265,10 +279,10 @@
     row.transferPanel.hidden = row.panel !== 'transfer';
     row.keypadPanel.hidden = row.panel !== 'keypad';
     if (!controlled) {
-      row.type.textContent = (TYPE_TEXT[call.type] || '') + ' · managed by a component';
+      row.type.textContent = C.typeText(call.type) + ' · managed by a component';
     }
   };
 
-  global.CtikitSoftphone = Softphone;
-  global.CtikitSoftphone.ctiCommand = ctiCommand;
+  Softphone.ctiCommand = ctiCommand;
+  C.Softphone = Softphone;
 })(window);

@@ -1,12 +1,16 @@
 /*
  * ctikit supervisor page: a read-only view of agents, their calls and the latest call logs,
- * refreshed every few seconds from the REST API. Data is shown with textContent only.
+ * refreshed every few seconds from the REST API. Data is shown with textContent only, and
+ * identifiers from outside (agent IDs, call states) are looked up in Maps, never as keys of
+ * plain objects (an agent named "__proto__" or "toString" is just another agent).
  */
 (function () {
   'use strict';
 
   var REFRESH_MS = 3000;
-  var STATE_TEXT = {ringing: 'Ringing', dialing: 'Dialing', connected: 'Connected', held: 'On hold'};
+  var STATE_TEXT = new Map([
+    ['ringing', 'Ringing'], ['dialing', 'Dialing'], ['connected', 'Connected'], ['held', 'On hold']
+  ]);
 
   function $(id) { return document.getElementById(id); }
   function el(tag, text, cls) {
@@ -86,7 +90,7 @@
     var state = call.lineState || 'component';
     var who = call.type === 'OUTBOUND' ? (call.dnis || call.label) : (call.ani || call.label);
     var since = call.answeredAt || call.startedAt;
-    var text = (STATE_TEXT[state] || 'In progress') + ' · ' + (who || call.id) +
+    var text = (STATE_TEXT.get(state) || 'In progress') + ' · ' + (who || call.id) +
       (since ? ' · ' + duration(Date.now() / 1000 - since) : '') + (call.muted ? ' · muted' : '');
     var pill = el('span', text, 'pill state-' + state);
     pill.setAttribute('data-testid', 'agent-call');
@@ -109,7 +113,7 @@
       tr.appendChild(el('td', a.connections));
       tr.appendChild(el('td', a.activeCalls));
       var calls = el('td');
-      (callsByAgent[a.id] || []).forEach(function (c) { calls.appendChild(callPill(c)); });
+      (callsByAgent.get(a.id) || []).forEach(function (c) { calls.appendChild(callPill(c)); });
       tr.appendChild(calls);
       body.appendChild(tr);
     });
@@ -147,9 +151,7 @@
         return getJSON('/api/agents/' + encodeURIComponent(a.id) + '/calls')
           .then(function (r) { return [a.id, r.calls || []]; }, function () { return [a.id, []]; });
       })).then(function (pairs) {
-        var byAgent = {};
-        pairs.forEach(function (p) { byAgent[p[0]] = p[1]; });
-        renderAgents(agents, byAgent);
+        renderAgents(agents, new Map(pairs));
         renderLogs(logs);
         $('error').hidden = true;
         $('updated').textContent = 'Updated ' + new Date().toLocaleTimeString();
