@@ -536,11 +536,6 @@ def test_hostile_call_ids(console: Console) -> None:
     _hostile_call_ids(console)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the console page keys its softphone rows by call ID in a plain object "
-    "(web/console/softphone.js); the console's own Map work fixes it: then drop this mark",
-)
 def test_hostile_call_ids_leave_the_console_page_working(console: Console) -> None:
     _hostile_call_ids(console)
     assert console.page.page_errors == []
