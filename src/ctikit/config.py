@@ -1,190 +1,523 @@
-"""Server configuration: a TOML file, overridden by command-line flags (cli.py)."""
+"""Server configuration: a TOML file, overridden by command-line flags (cli.py).
+
+The schema is the types in this module: msgspec Structs whose fields carry their range or
+pattern (``Meta``). A file is converted with msgspec, and a refusal becomes one line naming
+the file, the key, what is wrong and what is expected (:func:`_explain`). Rules that span
+keys (duplicates, ``/examples/`` without ``examples_dir``) run after the conversion.
+docs/configuration.md lists every key; a test checks it against this schema.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
+import json
+import os
+import re
 import tomllib
-from dataclasses import dataclass, field, fields, replace
+import typing
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Annotated, Any, Literal
 
-from .core.model import Limits, check_agent_id
+import msgspec
+import msgspec.inspect as mi
+from msgspec import Meta
+
+from .core.model import AGENT_ID_RE, Limits
 
 
 class ConfigError(Exception):
-    """The configuration is invalid; the message names the setting."""
+    """The configuration is invalid; the message is one line naming the setting."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ComponentConfig:
+AgentId = Annotated[
+    str, Meta(pattern=AGENT_ID_RE.pattern, description="1 to 64 letters, digits or . _ @ + -")
+]
+Number = Annotated[
+    str, Meta(pattern=r"^[A-Za-z0-9]{1,32}$", description="1 to 32 letters or digits, quoted")
+]
+Name = Annotated[str, Meta(min_length=1, max_length=100)]
+PathText = Annotated[str, Meta(min_length=1, description="a file or directory path")]
+HttpUrl = Annotated[str, Meta(pattern=r"^https?://[^/\s?#]+\S*$", description="an http(s):// URL")]
+Origin = Annotated[
+    str,
+    Meta(
+        pattern=r"^https?://[^/\s?#]+$",
+        description="an origin such as https://crm.example.com (no path)",
+    ),
+]
+DatabaseUrl = Annotated[
+    str,
+    Meta(
+        pattern=r"^(?:(?:sqlite|postgres|postgresql)(?:\+\w+)?://\S*|(?!.*://)\S.*)$",
+        description="a SQLite file path, sqlite:///FILE or postgresql+asyncpg://USER:PASS@HOST/DB",
+    ),
+]
+RedisUrl = Annotated[
+    str,
+    Meta(pattern=r"^(?:redis|rediss|unix)://\S+$", description="redis://HOST:PORT/DB"),
+]
+
+
+class ComponentConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A custom component the console loads in an iframe."""
 
-    name: str
-    url: str  # absolute http(s) URL, or a path on this server ("/examples/...")
-    height: int = 360
+    name: Name
+    url: Annotated[
+        str,
+        Meta(
+            pattern=r"^(?:https?://[^/\s?#]+|/(?!/))\S*$",
+            description="an absolute http(s):// URL or a path on this server (/examples/...)",
+        ),
+    ]
+    height: Annotated[int, Meta(ge=50, le=4000)] = 360  # pixels
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AgentConfig:
-    id: str
-    extension: str | None = None
-    name: str | None = None
+class AgentConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """An agent the telephony connector knows (the simulator routes by extension)."""
+
+    id: AgentId
+    extension: Number | None = None
+    name: Name | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class UserConfig:
+class UserConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A user declared in the config file (added to the database at start if absent)."""
 
-    username: str
-    role: str = "agent"
-    agent: str | None = None
-    team: str | None = None
-    password_hash: str = ""
+    username: AgentId
+    password_hash: Annotated[
+        str,
+        Meta(
+            pattern=r"^\$argon2",
+            description="an argon2 hash printed by `ctikit user hash-password`",
+        ),
+    ]
+    role: Literal["agent", "supervisor"] = "agent"
+    agent: AgentId | None = None
+    team: Annotated[str, Meta(min_length=1, max_length=64)] | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Config:
-    host: str = "127.0.0.1"
-    port: int = 8080
-    database: str = "sqlite:///ctikit.db"
-    connector: str = "sim"  # "sim" (built-in simulator) or "sip" (kamailio + baresip lab)
-    sip_lines: int = 2  # SIP: baresip lines (phones) per agent
-    sip_queue: str | None = None  # SIP: a contact-centre number every agent answers
-    sip_root: str | None = None  # SIP: where lab files go (default: a new temp dir)
-    scenario: str | None = None
+class Config(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything the server reads. Each ``[server]`` key is a field here; ``components``,
+    ``agents``, ``users`` and ``limits`` are the file's other sections."""
+
+    host: Annotated[str, Meta(min_length=1, description="an address or host name")] = "127.0.0.1"
+    port: Annotated[int, Meta(ge=0, le=65535)] = 8080
+    database: DatabaseUrl = "sqlite:///ctikit.db"
+    connector: Literal["sim", "sip"] = "sim"  # the simulator, or a kamailio + baresip lab
+    sip_lines: Annotated[int, Meta(ge=1, le=50)] = 2  # SIP: baresip lines per agent
+    sip_queue: Number | None = None  # SIP: a contact-centre number every agent answers
+    sip_root: PathText | None = None  # SIP: where lab files go (default: a new temp dir)
+    scenario: PathText | None = None
+    examples_dir: PathText | None = None  # served at /examples/ when set
+    demo: bool = False
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    max_frame_bytes: Annotated[int, Meta(ge=1024, le=64 * 1024 * 1024)] = 256 * 1024
+    # Frames queued for a slow console before it is dropped.
+    send_queue_frames: Annotated[int, Meta(ge=1, le=1_000_000)] = 2000
+    # Pending connections the kernel keeps (reconnect storms).
+    listen_backlog: Annotated[int, Meta(ge=1, le=65535)] = 4096
+    token_ttl: Annotated[float, Meta(ge=60, le=30 * 86400)] = 12 * 3600  # seconds
+    # Per console socket: average requests per second, burst, refusals in a row to close.
+    max_requests_per_second: Annotated[float, Meta(gt=0, le=1_000_000)] = 50.0
+    max_request_burst: Annotated[int, Meta(ge=1, le=1_000_000)] = 200
+    abuse_close_after: Annotated[int, Meta(ge=1, le=1_000_000)] = 500
+    allowed_origins: tuple[Origin, ...] = ()  # extra origins allowed to open console sockets
+    # Cluster mode (docs/deploy.md): nodes share call state and events through Redis.
+    cluster: RedisUrl | None = None  # None: a single node, no Redis
+    cluster_prefix: Annotated[str, Meta(max_length=64)] = "ctikit:"
+    cluster_lease_seconds: Annotated[float, Meta(ge=0.5, le=300)] = 3.0
+    node_id: (
+        Annotated[
+            str, Meta(pattern=r"^[A-Za-z0-9._-]{1,64}$", description="1 to 64 of A-Z a-z 0-9 . _ -")
+        ]
+        | None
+    ) = None
+    cluster_nodes: tuple[HttpUrl, ...] = ()  # every node's public URL: consoles fail over
     components: tuple[ComponentConfig, ...] = ()
     agents: tuple[AgentConfig, ...] = ()
-    examples_dir: str | None = None  # served at /examples/ when set
-    demo: bool = False
-    log_level: str = "info"
-    max_frame_bytes: int = 256 * 1024
-    send_queue_frames: int = 2000  # frames queued for a slow console before it is dropped
-    listen_backlog: int = 4096  # pending connections the kernel keeps (reconnect storms)
-    token_ttl: float = 12 * 3600  # seconds a console login lasts
-    max_requests_per_second: float = 50.0  # per console socket, on average
-    max_request_burst: int = 200  # requests a socket may send at once
-    abuse_close_after: int = 500  # refused requests in a row before the socket is closed
-    allowed_origins: tuple[str, ...] = ()  # extra origins allowed to open console sockets
     users: tuple[UserConfig, ...] = ()
-    limits: Limits = field(default_factory=Limits)
-    # Cluster mode (docs/deploy.md): nodes share call state and events through Redis.
-    cluster: str | None = None  # redis://HOST:PORT/DB; None: a single node, no Redis
-    cluster_prefix: str = "ctikit:"  # key prefix in Redis (several clusters, one Redis)
-    cluster_lease_seconds: float = 3.0  # how soon another node takes over the connector
-    node_id: str | None = None  # this node's name in logs and leases (default: random)
-    cluster_nodes: tuple[str, ...] = ()  # every node's public URL: consoles fail over
+    limits: Limits = msgspec.field(default_factory=Limits)
 
     def with_overrides(self, **changes: Any) -> Config:
-        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+        """A copy with the changes that are not None (unchecked: use :func:`apply_flags`
+        for values from a user)."""
+        return msgspec.structs.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+# ----------------------------------------------------------------- the file's schema
+
+ARRAY_SECTIONS = ("agents", "components", "users")
+TABLE_SECTIONS = ("server", "limits")
+# Limits live in the core (without ranges); a limit missing here is only checked >= 0 and a
+# test fails until it gets its range.
+LIMIT_RANGES: dict[str, tuple[int, int]] = {
+    "max_active_calls": (1, 1000),
+    "max_data_bytes": (2, 16 * 1024 * 1024),
+    "max_id_length": (1, 255),  # IDs, labels and dispositions are VARCHAR(255) columns
+    "max_label_length": (1, 255),
+    "max_disposition_length": (1, 255),
+    "max_pending_data": (1, 10_000),
+    "max_recent_ended": (1, 10_000),
+    "event_log_size": (1, 1_000_000),
+}
+
+
+def _limits_section() -> type[msgspec.Struct]:
+    hints = typing.get_type_hints(Limits)
+    fields = []
+    for f in dataclasses.fields(Limits):
+        lo, hi = LIMIT_RANGES.get(f.name, (0, None))
+        fields.append((f.name, Annotated[hints[f.name], Meta(ge=lo, le=hi)], f.default))
+    return msgspec.defstruct("limits", fields, kw_only=True, forbid_unknown_fields=True)
+
+
+SERVER_KEYS = tuple(
+    f.name for f in msgspec.structs.fields(Config) if f.name not in ARRAY_SECTIONS + TABLE_SECTIONS
+)
+_Server = msgspec.defstruct(
+    "server",
+    [(f.name, f.type, f.default) for f in msgspec.structs.fields(Config) if f.name in SERVER_KEYS],
+    kw_only=True,
+    forbid_unknown_fields=True,
+)
+_Limits = _limits_section()
+_File = msgspec.defstruct(
+    "file",
+    [
+        ("server", _Server, msgspec.field(default_factory=_Server)),
+        ("limits", _Limits, msgspec.field(default_factory=_Limits)),
+        *((f.name, f.type, ()) for f in msgspec.structs.fields(Config) if f.name in ARRAY_SECTIONS),
+    ],
+    kw_only=True,
+    forbid_unknown_fields=True,
+)
+_FILE_TYPE = mi.type_info(_File)
+
+Path_ = list[str | int]  # a key's place: section, then field names and array indices
+KeyName = Callable[[Path_], str]
+
+
+def file_key(path: Path_) -> str:
+    """``[server].port``, ``[[agents]]#2.id`` (entries count from 1), ``[sever]``."""
+    if not path:
+        return "the file"
+    head, rest = str(path[0]), path[1:]
+    if head in ARRAY_SECTIONS:
+        text = f"[[{head}]]"
+    elif head in TABLE_SECTIONS:
+        text = f"[{head}]"
+    else:
+        text = head
+    for part in rest:
+        text += f"#{part + 1}" if isinstance(part, int) else f".{part}"
+    return text
+
+
+# ----------------------------------------------------------------- loading
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and check a TOML config file (see docs/configuration.md)."""
+    try:
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(
+            f"{path}: cannot read the config file: {exc.strerror or exc}; check the --config path"
+        ) from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file (TOML is UTF-8)") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return config_from_dict(raw, str(path))
+
+
+def config_from_dict(raw: Mapping[str, Any], where: str = "config") -> Config:
+    """Check a parsed config file; ``where`` (the file's name) starts every error."""
+    file: Any = _convert(raw, _File, _FILE_TYPE, file_key, where)
+    config = Config(
+        **msgspec.structs.asdict(file.server),
+        components=file.components,
+        agents=file.agents,
+        users=file.users,
+        limits=Limits(**msgspec.structs.asdict(file.limits)),
+    )
+    config = _normalised(config)
+    _check_rules(config, lambda p: f"{where}: {file_key(p)}")
+    return config
+
+
+def apply_flags(
+    config: Config,
+    flags: Mapping[str, Any],
+    names: Mapping[str, str],
+    *,
+    where: str,
+    components: Sequence[str] = (),
+) -> Config:
+    """``config`` with the ``[server]`` keys in ``flags`` (None: not given) and the
+    ``--component NAME=URL`` values added, all checked as the file is. ``names`` maps a key to
+    its flag for errors; ``where`` names the file the rest came from."""
+    given = {k: v for k, v in flags.items() if v is not None}
+
+    def flag_key(path: Path_) -> str:
+        name = str(path[0])
+        return names.get(name, f"--{name.replace('_', '-')}")
+
+    server: Any = _convert(given, _Server, mi.type_info(_Server), flag_key, None)
+    changes = {k: getattr(server, k) for k in given}
+    extra = tuple(parse_component(c) for c in components)
+    if extra:
+        changes["components"] = config.components + extra
+    merged = _normalised(msgspec.structs.replace(config, **changes))
+    file_components = len(config.components)
+
+    def key(path: Path_) -> str:
+        if path[0] == "components" and isinstance(path[1], int) and path[1] >= file_components:
+            return f"--component {components[path[1] - file_components]!r}"
+        if path[0] == "server" and path[1] in given:
+            return names.get(str(path[1]), str(path[1]))
+        return f"{where}: {file_key(path)}"
+
+    _check_rules(merged, key)
+    return merged
 
 
 def parse_component(text: str) -> ComponentConfig:
     """``NAME=URL`` from the command line."""
     name, sep, url = text.partition("=")
     if not sep or not name or not url:
-        raise ConfigError(f"--component wants NAME=URL, got {text!r}")
-    return _component({"name": name, "url": url}, "--component")
-
-
-def _component(raw: Any, where: str) -> ComponentConfig:
-    if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
-        raise ConfigError(f"{where}: a component needs a name and a url")
-    url = raw.get("url")
-    if not isinstance(url, str) or not url:
-        raise ConfigError(f"{where}: component {raw['name']!r} needs a url")
-    if not url.startswith("/"):
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ConfigError(
-                f"{where}: component {raw['name']!r} url must be http(s)://... or /path"
-            )
-    height = raw.get("height", 360)
-    if not isinstance(height, int) or not 50 <= height <= 4000:
-        raise ConfigError(f"{where}: component height must be 50..4000 pixels")
-    return ComponentConfig(name=raw["name"], url=url, height=height)
-
-
-def load_config(path: str | Path) -> Config:
-    """Read a TOML config file (see docs/configuration.md)."""
-    try:
-        raw = tomllib.loads(Path(path).read_text())
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
-    return config_from_dict(raw, str(path))
-
-
-def config_from_dict(raw: dict[str, Any], where: str = "config") -> Config:
-    simple = {f.name for f in fields(Config)} - {"components", "agents", "limits", "users"}
-    server = raw.get("server", {})
-    if not isinstance(server, dict):
-        raise ConfigError(f"{where}: [server] must be a table")
-    unknown = set(server) - simple
-    if unknown:
-        raise ConfigError(f"{where}: unknown setting server.{sorted(unknown)[0]}")
-    kwargs: dict[str, Any] = dict(server)
-    comps = raw.get("components", [])
-    if not isinstance(comps, list):
-        raise ConfigError(f"{where}: [[components]] must be an array of tables")
-    kwargs["components"] = tuple(_component(c, where) for c in comps)
-    agents = raw.get("agents", [])
-    if not isinstance(agents, list):
-        raise ConfigError(f"{where}: [[agents]] must be an array of tables")
-    parsed_agents = []
-    for a in agents:
-        if not isinstance(a, dict) or "id" not in a:
-            raise ConfigError(f"{where}: every [[agents]] entry needs an id")
-        try:
-            check_agent_id(a["id"])
-        except Exception as exc:
-            raise ConfigError(f"{where}: agent {a['id']!r}: {exc}") from None
-        parsed_agents.append(
-            AgentConfig(id=a["id"], extension=a.get("extension"), name=a.get("name"))
+        raise ConfigError(
+            f"--component {text!r}: expected NAME=URL, e.g. "
+            "'Caller card=https://crm.example.com/card.html'"
         )
-    kwargs["agents"] = tuple(parsed_agents)
-    if "cluster_nodes" in kwargs:
-        nodes = kwargs["cluster_nodes"]
-        if not isinstance(nodes, list) or not all(
-            isinstance(n, str) and n.startswith(("http://", "https://")) for n in nodes
-        ):
-            raise ConfigError(f"{where}: server.cluster_nodes must be a list of http(s) URLs")
-        kwargs["cluster_nodes"] = tuple(n.rstrip("/") for n in nodes)
-    if "allowed_origins" in kwargs:
-        origins = kwargs["allowed_origins"]
-        if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
-            raise ConfigError(f"{where}: server.allowed_origins must be a list of origins")
-        kwargs["allowed_origins"] = tuple(origins)
-    users = raw.get("users", [])
-    if not isinstance(users, list):
-        raise ConfigError(f"{where}: [[users]] must be an array of tables")
-    parsed_users = []
-    for u in users:
-        if not isinstance(u, dict) or not isinstance(u.get("username"), str):
-            raise ConfigError(f"{where}: every [[users]] entry needs a username")
-        if not str(u.get("password_hash", "")).startswith("$argon2"):
-            raise ConfigError(
-                f"{where}: user {u['username']!r} needs a password_hash made by "
-                "`ctikit user hash-password` (argon2)"
+    component: ComponentConfig = _convert(
+        {"name": name, "url": url},
+        ComponentConfig,
+        mi.type_info(ComponentConfig),
+        lambda p: f"--component {text!r}: {'.'.join(str(x) for x in p)}",
+        None,
+    )
+    return component
+
+
+def _normalised(config: Config) -> Config:
+    nodes = tuple(n.rstrip("/") for n in config.cluster_nodes)
+    return (
+        config
+        if nodes == config.cluster_nodes
+        else msgspec.structs.replace(config, cluster_nodes=nodes)
+    )
+
+
+# ----------------------------------------------------------------- rules across keys
+
+
+def _check_rules(config: Config, key: KeyName) -> None:
+    for path, problem in _problems(config):
+        raise ConfigError(f"{key(path)}: {problem}")
+
+
+def _problems(config: Config) -> typing.Iterator[tuple[Path_, str]]:
+    for section, entries, field in (
+        ("agents", config.agents, "id"),
+        ("agents", config.agents, "extension"),
+        ("users", config.users, "username"),
+    ):
+        first: dict[object, int] = {}
+        for i, entry in enumerate(entries):
+            value = getattr(entry, field)
+            if value is None:
+                continue
+            if value in first:
+                yield (
+                    [section, i, field],
+                    f"{_shown(value)} is also the {field} of {file_key([section, first[value]])}; "
+                    f"each {field} once",
+                )
+            first.setdefault(value, i)
+    if config.examples_dir is not None and not Path(config.examples_dir).is_dir():
+        yield (
+            ["server", "examples_dir"],
+            f"no directory {_shown(config.examples_dir)} (relative paths start at "
+            f"{os.getcwd()}); expected the folder to serve at /examples/",
+        )
+    for i, component in enumerate(config.components):
+        if component.url.startswith("/examples/") and config.examples_dir is None:
+            yield (
+                ["components", i, "url"],
+                f"{_shown(component.url)} is under /examples/, which is served only when "
+                "[server].examples_dir is set; set it or use another URL",
             )
-        if u.get("role", "agent") not in ("agent", "supervisor"):
-            raise ConfigError(f"{where}: user {u['username']!r}: role is agent or supervisor")
+    if config.scenario is not None and config.connector != "sim":
+        yield (
+            ["server", "scenario"],
+            f'a scenario needs connector = "sim" (the simulator), not {_shown(config.connector)}',
+        )
+
+
+# ----------------------------------------------------------------- msgspec's refusals
+
+
+_AT = re.compile(r" - at `\$(?P<path>.*)`$")
+_PATH_PART = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
+_UNKNOWN = re.compile(r"^Object contains unknown field `(?P<name>.*)`")
+_MISSING = re.compile(r"^Object missing required field `(?P<name>.*)`")
+
+
+def _convert(raw: Any, target: Any, info: mi.Type, key: KeyName, where: str | None) -> Any:
+    try:
+        return msgspec.convert(raw, target)
+    except msgspec.ValidationError as exc:
+        text = _explain(str(exc), raw, info, key)
+        raise ConfigError(f"{where}: {text}" if where else text) from None
+
+
+def _explain(message: str, raw: Any, info: mi.Type, key: KeyName) -> str:
+    """msgspec's refusal as ``KEY: what is wrong; what is expected``. Only the path and the
+    kind of refusal come from msgspec's text; the rest is from the schema and the value."""
+    m = _AT.search(message)
+    path: Path_ = []
+    if m:
+        message = message[: m.start()]
+        for name, index in _PATH_PART.findall(m.group("path")):
+            path.append(int(index) if index else name)
+    node, value = _schema_at(info, path), _value_at(raw, path)
+    if unknown := _UNKNOWN.match(message):
+        return _unknown(path, unknown.group("name"), node, value, key)
+    if len(path) == 1 and path[0] in ARRAY_SECTIONS and isinstance(value, dict):
+        return f"[{path[0]}]: write [[{path[0]}]], one such table per entry"
+    if missing := _MISSING.match(message):
+        name = missing.group("name")
+        field_type = next(f.type for f in _fields(node) if f.name == name)
+        return f"{key([*path, name])}: missing; expected {describe(field_type)}"
+    hint = ""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if isinstance(_plain(node), mi.StrType):
+            hint = f' (write it in quotes: "{value}")'
+    return f"{key(path)}: expected {describe(node)}, got {_shown(value)}{hint}"
+
+
+def _unknown(path: Path_, name: str, node: mi.Type, value: Any, key: KeyName) -> str:
+    known = [f.name for f in _fields(node)]
+    child = value.get(name) if isinstance(value, dict) else None
+    if path:
+        shown = key([*path, name])
+        guess = difflib.get_close_matches(name, known, n=1)
+        return (
+            f"{shown}: unknown key{f'; did you mean {guess[0]}?' if guess else ''} "
+            f"(known: {', '.join(known)})"
+        )
+    sections = [f"[[{s}]]" if s in ARRAY_SECTIONS else f"[{s}]" for s in known]
+    listed = f"the sections are {', '.join(sections)}"
+    if isinstance(child, dict | list):
+        guess = difflib.get_close_matches(name, known, n=1)
+        if guess:
+            listed = f"did you mean {file_key([guess[0]])}? {listed}"
+        shown = f"[[{name}]]" if isinstance(child, list) else f"[{name}]"
+        return f"{shown}: unknown section; {listed}"
+    if name in SERVER_KEYS:
+        return f"{name}: outside any section; put it under [server]"
+    return f"{name}: unknown key outside any section; {listed}"
+
+
+def _plain(t: mi.Type) -> mi.Type:
+    """The type without metadata, and without ``| None`` (TOML has no null)."""
+    while True:
+        if isinstance(t, mi.Metadata):
+            t = t.type
+        elif isinstance(t, mi.UnionType):
+            real = [m for m in t.types if not isinstance(m, mi.NoneType)]
+            if len(real) != 1:
+                return t
+            t = real[0]
+        else:
+            return t
+
+
+def _fields(t: mi.Type) -> tuple[mi.Field, ...]:
+    plain = _plain(t)
+    return plain.fields if isinstance(plain, mi.StructType) else ()
+
+
+def _schema_at(t: mi.Type, path: Path_) -> mi.Type:
+    for part in path:
+        plain = _plain(t)
+        if isinstance(part, int) and isinstance(plain, mi.ListType | mi.VarTupleType):
+            t = plain.item_type
+        else:
+            t = next((f.type for f in _fields(plain) if f.name == part), mi.AnyType())
+    return t
+
+
+def _value_at(raw: Any, path: Path_) -> Any:
+    for part in path:
         try:
-            parsed_users.append(UserConfig(**u))
-        except TypeError as exc:
-            raise ConfigError(f"{where}: user {u['username']!r}: {exc}") from None
-    kwargs["users"] = tuple(parsed_users)
-    limits = raw.get("limits", {})
-    if not isinstance(limits, dict):
-        raise ConfigError(f"{where}: [limits] must be a table")
-    try:
-        kwargs["limits"] = Limits(**limits)
-    except TypeError as exc:
-        raise ConfigError(f"{where}: [limits]: {exc}") from None
-    try:
-        return Config(**kwargs)
-    except TypeError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
+            raw = raw[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return raw
+
+
+def describe(t: mi.Type) -> str:
+    """What a value of type ``t`` must be, in an operator's words."""
+    if isinstance(t, mi.Metadata):
+        described = (t.extra_json_schema or {}).get("description")
+        if described:
+            return str(described)
+    plain = _plain(t)
+    if isinstance(plain, mi.IntType):
+        return _range("an integer", plain)
+    if isinstance(plain, mi.FloatType):
+        return _range("a number", plain)
+    if isinstance(plain, mi.StrType):
+        if plain.min_length and plain.max_length:
+            return f"a string of {plain.min_length} to {plain.max_length} characters"
+        if plain.max_length is not None:
+            return f"a string of at most {plain.max_length} characters"
+        return "a non-empty string" if plain.min_length else "a string"
+    if isinstance(plain, mi.BoolType):
+        return "true or false"
+    if isinstance(plain, mi.LiteralType):
+        return "one of " + ", ".join(json.dumps(v) for v in plain.values)
+    if isinstance(plain, mi.ListType | mi.VarTupleType):
+        item = _plain(plain.item_type)
+        if isinstance(item, mi.StructType):
+            return "an array of tables"
+        return f"an array, each {describe(plain.item_type)}"
+    if isinstance(plain, mi.StructType | mi.DataclassType):
+        return "a table"
+    return "something else"
+
+
+def _range(kind: str, t: mi.IntType | mi.FloatType) -> str:
+    def num(x: float) -> str:
+        return f"{x:g}" if isinstance(x, float) else str(x)
+
+    low = f">= {num(t.ge)}" if t.ge is not None else f"> {num(t.gt)}" if t.gt is not None else ""
+    high = f"<= {num(t.le)}" if t.le is not None else f"< {num(t.lt)}" if t.lt is not None else ""
+    if t.ge is not None and t.le is not None:
+        return f"{kind} {num(t.ge)}-{num(t.le)}"
+    return " ".join(x for x in (kind, low, "and" if low and high else "", high) if x)
+
+
+def _shown(value: Any) -> str:
+    """A value as it looks in TOML (strings quoted), briefly."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        text = json.dumps(value, ensure_ascii=False)
+        return text if len(text) <= 80 else text[:76] + '..."'
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    if value is None:
+        return "nothing"
+    return f"a date/time ({value})"
 
 
 DEMO_AGENTS = (
