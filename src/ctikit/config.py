@@ -35,10 +35,12 @@ AgentId = Annotated[
     str, Meta(pattern=AGENT_ID_RE.pattern, description="1 to 64 letters, digits or . _ @ + -")
 ]
 Number = Annotated[
-    str, Meta(pattern=r"^[A-Za-z0-9]{1,32}$", description="1 to 32 letters or digits, quoted")
+    str,
+    Meta(pattern=r"^[A-Za-z0-9]{1,32}$", description='1 to 32 letters or digits, quoted ("1001")'),
 ]
 Name = Annotated[str, Meta(min_length=1, max_length=100)]
-PathText = Annotated[str, Meta(min_length=1, description="a file or directory path")]
+FilePath = Annotated[str, Meta(min_length=1, description="a file path")]
+DirPath = Annotated[str, Meta(min_length=1, description="a directory path")]
 HttpUrl = Annotated[str, Meta(pattern=r"^https?://[^/\s?#]+\S*$", description="an http(s):// URL")]
 Origin = Annotated[
     str,
@@ -102,15 +104,15 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     """Everything the server reads. Each ``[server]`` key is a field here; ``components``,
     ``agents``, ``users`` and ``limits`` are the file's other sections."""
 
-    host: Annotated[str, Meta(min_length=1, description="an address or host name")] = "127.0.0.1"
+    host: Annotated[str, Meta(min_length=1, description="an IP address or host name")] = "127.0.0.1"
     port: Annotated[int, Meta(ge=0, le=65535)] = 8080
     database: DatabaseUrl = "sqlite:///ctikit.db"
     connector: Literal["sim", "sip"] = "sim"  # the simulator, or a kamailio + baresip lab
     sip_lines: Annotated[int, Meta(ge=1, le=50)] = 2  # SIP: baresip lines per agent
     sip_queue: Number | None = None  # SIP: a contact-centre number every agent answers
-    sip_root: PathText | None = None  # SIP: where lab files go (default: a new temp dir)
-    scenario: PathText | None = None
-    examples_dir: PathText | None = None  # served at /examples/ when set
+    sip_root: DirPath | None = None  # SIP: where lab files go (default: a new temp dir)
+    scenario: FilePath | None = None
+    examples_dir: DirPath | None = None  # served at /examples/ when set
     demo: bool = False
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     max_frame_bytes: Annotated[int, Meta(ge=1024, le=64 * 1024 * 1024)] = 256 * 1024
@@ -462,6 +464,9 @@ def _value_at(raw: Any, path: Path_) -> Any:
 
 def describe(t: mi.Type) -> str:
     """What a value of type ``t`` must be, in an operator's words."""
+    if isinstance(t, mi.UnionType):  # ``X | None``: TOML has no null, so X
+        real = [m for m in t.types if not isinstance(m, mi.NoneType)]
+        t = real[0] if len(real) == 1 else t
     if isinstance(t, mi.Metadata):
         described = (t.extra_json_schema or {}).get("description")
         if described:
