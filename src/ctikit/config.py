@@ -17,6 +17,7 @@ import re
 import tomllib
 import typing
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -62,7 +63,8 @@ RedisUrl = Annotated[
 ]
 
 
-class ComponentConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ComponentConfig:
     """A custom component the console loads in an iframe."""
 
     name: Name
@@ -76,7 +78,8 @@ class ComponentConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     height: Annotated[int, Meta(ge=50, le=4000)] = 360  # pixels
 
 
-class AgentConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentConfig:
     """An agent the telephony connector knows (the simulator routes by extension)."""
 
     id: AgentId
@@ -84,7 +87,8 @@ class AgentConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     name: Name | None = None
 
 
-class UserConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserConfig:
     """A user declared in the config file (added to the database at start if absent)."""
 
     username: AgentId
@@ -100,7 +104,8 @@ class UserConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     team: Annotated[str, Meta(min_length=1, max_length=64)] | None = None
 
 
-class Config(msgspec.Struct, frozen=True, kw_only=True):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Config:
     """Everything the server reads. Each ``[server]`` key is a field here; ``components``,
     ``agents``, ``users`` and ``limits`` are the file's other sections."""
 
@@ -140,12 +145,12 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     components: tuple[ComponentConfig, ...] = ()
     agents: tuple[AgentConfig, ...] = ()
     users: tuple[UserConfig, ...] = ()
-    limits: Limits = msgspec.field(default_factory=Limits)
+    limits: Limits = field(default_factory=Limits)
 
     def with_overrides(self, **changes: Any) -> Config:
         """A copy with the changes that are not None (unchecked: use :func:`apply_flags`
         for values from a user)."""
-        return msgspec.structs.replace(self, **{k: v for k, v in changes.items() if v is not None})
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
 # ----------------------------------------------------------------- the file's schema
@@ -166,35 +171,65 @@ LIMIT_RANGES: dict[str, tuple[int, int]] = {
 }
 
 
-def _limits_section() -> type[msgspec.Struct]:
-    hints = typing.get_type_hints(Limits)
-    fields = []
-    for f in dataclasses.fields(Limits):
-        lo, hi = LIMIT_RANGES.get(f.name, (0, None))
-        fields.append((f.name, Annotated[hints[f.name], Meta(ge=lo, le=hi)], f.default))
-    return msgspec.defstruct("limits", fields, kw_only=True, forbid_unknown_fields=True)
+def _strict(
+    cls: type[Any],
+    name: str,
+    *,
+    only: Sequence[str] | None = None,
+    types: Mapping[str, Any] | None = None,
+) -> type[msgspec.Struct]:
+    """The file's schema for the dataclass ``cls``: its fields (or ``only`` those), their
+    annotated types (or ``types``' instead), defaults, and unknown keys refused."""
+    hints = {**typing.get_type_hints(cls, include_extras=True), **(types or {})}
+    fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
+    for f in dataclasses.fields(cls):
+        if only is not None and f.name not in only:
+            continue
+        if f.default is not dataclasses.MISSING:
+            fields.append((f.name, hints[f.name], f.default))
+        elif f.default_factory is not dataclasses.MISSING:
+            fields.append((f.name, hints[f.name], msgspec.field(default_factory=f.default_factory)))
+        else:
+            fields.append((f.name, hints[f.name]))
+    return msgspec.defstruct(name, fields, kw_only=True, forbid_unknown_fields=True)
+
+
+def _limit_types() -> dict[str, Any]:
+    ranged = {}
+    for name, kind in typing.get_type_hints(Limits).items():
+        low, high = LIMIT_RANGES.get(name, (0, None))
+        ranged[name] = Annotated[kind, Meta(ge=low, le=high)]
+    return ranged
 
 
 SERVER_KEYS = tuple(
-    f.name for f in msgspec.structs.fields(Config) if f.name not in ARRAY_SECTIONS + TABLE_SECTIONS
+    f.name for f in dataclasses.fields(Config) if f.name not in ARRAY_SECTIONS + TABLE_SECTIONS
 )
-_Server = msgspec.defstruct(
-    "server",
-    [(f.name, f.type, f.default) for f in msgspec.structs.fields(Config) if f.name in SERVER_KEYS],
-    kw_only=True,
-    forbid_unknown_fields=True,
-)
-_Limits = _limits_section()
+_Server = _strict(Config, "server", only=SERVER_KEYS)
+_Limits = _strict(Limits, "limits", types=_limit_types())
+_Agent = _strict(AgentConfig, "agent")
+_Component = _strict(ComponentConfig, "component")
+_User = _strict(UserConfig, "user")
 _File = msgspec.defstruct(
     "file",
     [
         ("server", _Server, msgspec.field(default_factory=_Server)),
         ("limits", _Limits, msgspec.field(default_factory=_Limits)),
-        *((f.name, f.type, ()) for f in msgspec.structs.fields(Config) if f.name in ARRAY_SECTIONS),
+        ("components", tuple[_Component, ...], ()),  # type: ignore[valid-type]
+        ("agents", tuple[_Agent, ...], ()),  # type: ignore[valid-type]
+        ("users", tuple[_User, ...], ()),  # type: ignore[valid-type]
     ],
     kw_only=True,
     forbid_unknown_fields=True,
 )
+SECTIONS: dict[str, type[msgspec.Struct]] = {
+    "[server]": _Server,
+    "[limits]": _Limits,
+    "[[agents]]": _Agent,
+    "[[components]]": _Component,
+    "[[users]]": _User,
+}
+"""Each section's schema (docs/configuration.md lists the same keys)."""
 _FILE_TYPE = mi.type_info(_File)
 
 Path_ = list[str | int]  # a key's place: section, then field names and array indices
@@ -238,12 +273,13 @@ def load_config(path: str | Path) -> Config:
 def config_from_dict(raw: Mapping[str, Any], where: str = "config") -> Config:
     """Check a parsed config file; ``where`` (the file's name) starts every error."""
     file: Any = _convert(raw, _File, _FILE_TYPE, file_key, where)
+    asdict = msgspec.structs.asdict
     config = Config(
-        **msgspec.structs.asdict(file.server),
-        components=file.components,
-        agents=file.agents,
-        users=file.users,
-        limits=Limits(**msgspec.structs.asdict(file.limits)),
+        **asdict(file.server),
+        components=tuple(ComponentConfig(**asdict(c)) for c in file.components),
+        agents=tuple(AgentConfig(**asdict(a)) for a in file.agents),
+        users=tuple(UserConfig(**asdict(u)) for u in file.users),
+        limits=Limits(**asdict(file.limits)),
     )
     config = _normalised(config)
     _check_rules(config, lambda p: f"{where}: {file_key(p)}")
@@ -272,7 +308,7 @@ def apply_flags(
     extra = tuple(parse_component(c) for c in components)
     if extra:
         changes["components"] = config.components + extra
-    merged = _normalised(msgspec.structs.replace(config, **changes))
+    merged = _normalised(replace(config, **changes))
     file_components = len(config.components)
 
     def key(path: Path_) -> str:
@@ -294,23 +330,19 @@ def parse_component(text: str) -> ComponentConfig:
             f"--component {text!r}: expected NAME=URL, e.g. "
             "'Caller card=https://crm.example.com/card.html'"
         )
-    component: ComponentConfig = _convert(
+    component = _convert(
         {"name": name, "url": url},
-        ComponentConfig,
-        mi.type_info(ComponentConfig),
+        _Component,
+        mi.type_info(_Component),
         lambda p: f"--component {text!r}: {'.'.join(str(x) for x in p)}",
         None,
     )
-    return component
+    return ComponentConfig(**msgspec.structs.asdict(component))
 
 
 def _normalised(config: Config) -> Config:
     nodes = tuple(n.rstrip("/") for n in config.cluster_nodes)
-    return (
-        config
-        if nodes == config.cluster_nodes
-        else msgspec.structs.replace(config, cluster_nodes=nodes)
-    )
+    return config if nodes == config.cluster_nodes else replace(config, cluster_nodes=nodes)
 
 
 # ----------------------------------------------------------------- rules across keys
@@ -322,21 +354,21 @@ def _check_rules(config: Config, key: KeyName) -> None:
 
 
 def _problems(config: Config) -> typing.Iterator[tuple[Path_, str]]:
-    for section, entries, field in (
+    for section, entries, key in (
         ("agents", config.agents, "id"),
         ("agents", config.agents, "extension"),
         ("users", config.users, "username"),
     ):
         first: dict[object, int] = {}
         for i, entry in enumerate(entries):
-            value = getattr(entry, field)
+            value = getattr(entry, key)
             if value is None:
                 continue
             if value in first:
                 yield (
-                    [section, i, field],
-                    f"{_shown(value)} is also the {field} of {file_key([section, first[value]])}; "
-                    f"each {field} once",
+                    [section, i, key],
+                    f"{_shown(value)} is also the {key} of {file_key([section, first[value]])}; "
+                    f"each {key} once",
                 )
             first.setdefault(value, i)
     if config.examples_dir is not None and not Path(config.examples_dir).is_dir():
