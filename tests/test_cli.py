@@ -137,6 +137,11 @@ def test_a_config_file_that_is_missing_or_not_toml(tmp_path: Path) -> None:
     assert line.startswith("error: ctikit.toml: not valid TOML: ") and "line 1" in line
 
 
+def test_a_scenario_that_does_not_parse_is_refused_before_start(tmp_path: Path) -> None:
+    line = refused(tmp_path, "demo", "--port", "0", "--scenario", "nope.toml", status=2)
+    assert line == "error: --scenario: nope.toml: cannot read: No such file or directory"
+
+
 # --- the command line
 
 

@@ -105,7 +105,11 @@ def test_a_full_file_becomes_the_config(tmp_path: Path) -> None:
         ({"users": [{"username": "s", "password_hash": HASH}] * 2},
          'f.toml: [[users]]#2.username: "s" is also the username of [[users]]#1; '
          "each username once"),
-        ({"server": {"scenario": "calls.toml", "connector": "sip"}},
+        ({"server": {"connector": "sip"}, "agents": [{"id": "a"}]},
+         'f.toml: [server].connector: "sip" needs [[agents]] with an extension each (their '
+         "phones get those numbers)"),
+        ({"server": {"scenario": "calls.toml", "connector": "sip"},
+          "agents": [{"id": "a", "extension": "1001"}]},
          'f.toml: [server].scenario: a scenario needs connector = "sim" (the simulator), '
          'not "sip"'),
         ({"port": 8080}, "f.toml: port: outside any section; put it under [server]"),
@@ -167,7 +171,9 @@ def test_flags_are_checked_and_named_like_the_file() -> None:
 
 
 def test_rules_after_flags_name_the_flag_or_the_file() -> None:
-    file = config_from_dict({"server": {"connector": "sip"}}, "f.toml")
+    file = config_from_dict(
+        {"server": {"connector": "sip"}, "agents": [{"id": "a", "extension": "1"}]}, "f.toml"
+    )
     with pytest.raises(ConfigError, match=r'^--scenario: a scenario needs connector = "sim"'):
         apply_flags(file, {"scenario": "s.toml"}, {"scenario": "--scenario"}, where="f.toml")
     with pytest.raises(ConfigError, match=r"^--component 'c=/examples/c.html': .*examples_dir"):

@@ -384,6 +384,11 @@ def _problems(config: Config) -> typing.Iterator[tuple[Path_, str]]:
                 f"{_shown(component.url)} is under /examples/, which is served only when "
                 "[server].examples_dir is set; set it or use another URL",
             )
+    if config.connector == "sip" and not any(a.extension for a in config.agents):
+        yield (
+            ["server", "connector"],
+            '"sip" needs [[agents]] with an extension each (their phones get those numbers)',
+        )
     if config.scenario is not None and config.connector != "sim":
         yield (
             ["server", "scenario"],
