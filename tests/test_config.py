@@ -138,6 +138,12 @@ def test_unknown_keys_name_the_known_ones() -> None:
     )
 
 
+def test_odd_key_names_are_quoted_on_one_line() -> None:
+    assert error_of({"a\nb": 1}).startswith('f.toml: "a\\nb": unknown key outside any section')
+    assert error_of({"server": {"": 1}}).startswith('f.toml: [server]."": unknown key (known: ')
+    assert error_of({"se rver": {}}).startswith('f.toml: ["se rver"]: unknown section; did you')
+
+
 def test_examples_dir_must_be_a_directory(tmp_path: Path) -> None:
     line = error_of({"server": {"examples_dir": str(tmp_path / "nope")}})
     assert line.startswith(f'f.toml: [server].examples_dir: no directory "{tmp_path / "nope"}"')
@@ -299,6 +305,7 @@ def test_any_document_gives_a_config_or_one_line_naming_the_file(raw: dict[str, 
         text = str(exc)
         assert text.startswith("f.toml: ") and "\n" not in text, text
         assert "Expected `" not in text, text  # msgspec's words are always translated
+        assert "expected a table, got a table" not in text, text
     else:
         assert isinstance(config, Config)
 

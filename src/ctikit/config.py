@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import json
 import os
 import re
 import tomllib
@@ -26,6 +25,7 @@ import msgspec.inspect as mi
 from msgspec import Meta
 
 from .core.model import AGENT_ID_RE, Limits
+from .schema import Path_, bare_key, describe, fields_of, plain, shown, type_at, value_at
 
 
 class ConfigError(Exception):
@@ -232,7 +232,6 @@ SECTIONS: dict[str, type[msgspec.Struct]] = {
 """Each section's schema (docs/configuration.md lists the same keys)."""
 _FILE_TYPE = mi.type_info(_File)
 
-Path_ = list[str | int]  # a key's place: section, then field names and array indices
 KeyName = Callable[[Path_], str]
 
 
@@ -246,9 +245,9 @@ def file_key(path: Path_) -> str:
     elif head in TABLE_SECTIONS:
         text = f"[{head}]"
     else:
-        text = head
+        text = bare_key(head)
     for part in rest:
-        text += f"#{part + 1}" if isinstance(part, int) else f".{part}"
+        text += f"#{part + 1}" if isinstance(part, int) else f".{bare_key(part)}"
     return text
 
 
@@ -367,21 +366,21 @@ def _problems(config: Config) -> typing.Iterator[tuple[Path_, str]]:
             if value in first:
                 yield (
                     [section, i, key],
-                    f"{_shown(value)} is also the {key} of {file_key([section, first[value]])}; "
+                    f"{shown(value)} is also the {key} of {file_key([section, first[value]])}; "
                     f"each {key} once",
                 )
             first.setdefault(value, i)
     if config.examples_dir is not None and not Path(config.examples_dir).is_dir():
         yield (
             ["server", "examples_dir"],
-            f"no directory {_shown(config.examples_dir)} (relative paths start at "
+            f"no directory {shown(config.examples_dir)} (relative paths start at "
             f"{os.getcwd()}); expected the folder to serve at /examples/",
         )
     for i, component in enumerate(config.components):
         if component.url.startswith("/examples/") and config.examples_dir is None:
             yield (
                 ["components", i, "url"],
-                f"{_shown(component.url)} is under /examples/, which is served only when "
+                f"{shown(component.url)} is under /examples/, which is served only when "
                 "[server].examples_dir is set; set it or use another URL",
             )
     if config.connector == "sip" and not any(a.extension for a in config.agents):
@@ -392,7 +391,7 @@ def _problems(config: Config) -> typing.Iterator[tuple[Path_, str]]:
     if config.scenario is not None and config.connector != "sim":
         yield (
             ["server", "scenario"],
-            f'a scenario needs connector = "sim" (the simulator), not {_shown(config.connector)}',
+            f'a scenario needs connector = "sim" (the simulator), not {shown(config.connector)}',
         )
 
 
@@ -401,8 +400,8 @@ def _problems(config: Config) -> typing.Iterator[tuple[Path_, str]]:
 
 _AT = re.compile(r" - at `\$(?P<path>.*)`$")
 _PATH_PART = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
-_UNKNOWN = re.compile(r"^Object contains unknown field `(?P<name>.*)`")
-_MISSING = re.compile(r"^Object missing required field `(?P<name>.*)`")
+_UNKNOWN = re.compile(r"^Object contains unknown field `(?P<name>.*)`", re.DOTALL)
+_MISSING = re.compile(r"^Object missing required field `(?P<name>.*)`", re.DOTALL)
 
 
 def _convert(raw: Any, target: Any, info: mi.Type, key: KeyName, where: str | None) -> Any:
@@ -416,30 +415,30 @@ def _convert(raw: Any, target: Any, info: mi.Type, key: KeyName, where: str | No
 def _explain(message: str, raw: Any, info: mi.Type, key: KeyName) -> str:
     """msgspec's refusal as ``KEY: what is wrong; what is expected``. Only the path and the
     kind of refusal come from msgspec's text; the rest is from the schema and the value."""
-    m = _AT.search(message)
+    m = _AT.search(message)  # (field names in paths are the schema's: no odd characters)
     path: Path_ = []
     if m:
         message = message[: m.start()]
         for name, index in _PATH_PART.findall(m.group("path")):
             path.append(int(index) if index else name)
-    node, value = _schema_at(info, path), _value_at(raw, path)
+    node, value = type_at(info, path), value_at(raw, path)
     if unknown := _UNKNOWN.match(message):
         return _unknown(path, unknown.group("name"), node, value, key)
     if len(path) == 1 and path[0] in ARRAY_SECTIONS and isinstance(value, dict):
         return f"[{path[0]}]: write [[{path[0]}]], one such table per entry"
     if missing := _MISSING.match(message):
         name = missing.group("name")
-        field_type = next(f.type for f in _fields(node) if f.name == name)
+        field_type = next(f.type for f in fields_of(node) if f.name == name)
         return f"{key([*path, name])}: missing; expected {describe(field_type)}"
     hint = ""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        if isinstance(_plain(node), mi.StrType):
+        if isinstance(plain(node), mi.StrType):
             hint = f' (write it in quotes: "{value}")'
-    return f"{key(path)}: expected {describe(node)}, got {_shown(value)}{hint}"
+    return f"{key(path)}: expected {describe(node)}, got {shown(value)}{hint}"
 
 
 def _unknown(path: Path_, name: str, node: mi.Type, value: Any, key: KeyName) -> str:
-    known = [f.name for f in _fields(node)]
+    known = [f.name for f in fields_of(node)]
     child = value.get(name) if isinstance(value, dict) else None
     if path:
         shown = key([*path, name])
@@ -454,112 +453,11 @@ def _unknown(path: Path_, name: str, node: mi.Type, value: Any, key: KeyName) ->
         guess = difflib.get_close_matches(name, known, n=1)
         if guess:
             listed = f"did you mean {file_key([guess[0]])}? {listed}"
-        shown = f"[[{name}]]" if isinstance(child, list) else f"[{name}]"
-        return f"{shown}: unknown section; {listed}"
+        section = f"[[{bare_key(name)}]]" if isinstance(child, list) else f"[{bare_key(name)}]"
+        return f"{section}: unknown section; {listed}"
     if name in SERVER_KEYS:
         return f"{name}: outside any section; put it under [server]"
-    return f"{name}: unknown key outside any section; {listed}"
-
-
-def _plain(t: mi.Type) -> mi.Type:
-    """The type without metadata, and without ``| None`` (TOML has no null)."""
-    while True:
-        if isinstance(t, mi.Metadata):
-            t = t.type
-        elif isinstance(t, mi.UnionType):
-            real = [m for m in t.types if not isinstance(m, mi.NoneType)]
-            if len(real) != 1:
-                return t
-            t = real[0]
-        else:
-            return t
-
-
-def _fields(t: mi.Type) -> tuple[mi.Field, ...]:
-    plain = _plain(t)
-    return plain.fields if isinstance(plain, mi.StructType) else ()
-
-
-def _schema_at(t: mi.Type, path: Path_) -> mi.Type:
-    for part in path:
-        plain = _plain(t)
-        if isinstance(part, int) and isinstance(plain, mi.ListType | mi.VarTupleType):
-            t = plain.item_type
-        else:
-            t = next((f.type for f in _fields(plain) if f.name == part), mi.AnyType())
-    return t
-
-
-def _value_at(raw: Any, path: Path_) -> Any:
-    for part in path:
-        try:
-            raw = raw[part]
-        except (KeyError, IndexError, TypeError):
-            return None
-    return raw
-
-
-def describe(t: mi.Type) -> str:
-    """What a value of type ``t`` must be, in an operator's words."""
-    if isinstance(t, mi.UnionType):  # ``X | None``: TOML has no null, so X
-        real = [m for m in t.types if not isinstance(m, mi.NoneType)]
-        t = real[0] if len(real) == 1 else t
-    if isinstance(t, mi.Metadata):
-        described = (t.extra_json_schema or {}).get("description")
-        if described:
-            return str(described)
-    plain = _plain(t)
-    if isinstance(plain, mi.IntType):
-        return _range("an integer", plain)
-    if isinstance(plain, mi.FloatType):
-        return _range("a number", plain)
-    if isinstance(plain, mi.StrType):
-        if plain.min_length and plain.max_length:
-            return f"a string of {plain.min_length} to {plain.max_length} characters"
-        if plain.max_length is not None:
-            return f"a string of at most {plain.max_length} characters"
-        return "a non-empty string" if plain.min_length else "a string"
-    if isinstance(plain, mi.BoolType):
-        return "true or false"
-    if isinstance(plain, mi.LiteralType):
-        return "one of " + ", ".join(json.dumps(v) for v in plain.values)
-    if isinstance(plain, mi.ListType | mi.VarTupleType):
-        item = _plain(plain.item_type)
-        if isinstance(item, mi.StructType):
-            return "an array of tables"
-        return f"an array, each {describe(plain.item_type)}"
-    if isinstance(plain, mi.StructType | mi.DataclassType):
-        return "a table"
-    return "something else"
-
-
-def _range(kind: str, t: mi.IntType | mi.FloatType) -> str:
-    def num(x: float) -> str:
-        return f"{x:g}" if isinstance(x, float) else str(x)
-
-    low = f">= {num(t.ge)}" if t.ge is not None else f"> {num(t.gt)}" if t.gt is not None else ""
-    high = f"<= {num(t.le)}" if t.le is not None else f"< {num(t.lt)}" if t.lt is not None else ""
-    if t.ge is not None and t.le is not None:
-        return f"{kind} {num(t.ge)}-{num(t.le)}"
-    return " ".join(x for x in (kind, low, "and" if low and high else "", high) if x)
-
-
-def _shown(value: Any) -> str:
-    """A value as it looks in TOML (strings quoted), briefly."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        text = json.dumps(value, ensure_ascii=False)
-        return text if len(text) <= 80 else text[:76] + '..."'
-    if isinstance(value, int | float):
-        return str(value)
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, list):
-        return "an array"
-    if value is None:
-        return "nothing"
-    return f"a date/time ({value})"
+    return f"{bare_key(name)}: unknown key outside any section; {listed}"
 
 
 DEMO_AGENTS = (
