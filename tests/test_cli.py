@@ -289,7 +289,7 @@ def test_user_add_reads_the_database_from_the_config(tmp_path: Path) -> None:
 
 def test_user_add_checks_its_input_before_creating_the_database(tmp_path: Path) -> None:
     line = refused(tmp_path, "user", "add", "al ice", "--password-stdin", status=2)
-    assert line.startswith("error: username 'al ice': agent ID must be")
+    assert line.startswith("error: username 'al ice': must be 1 to 64 characters of letters")
     line = refused(tmp_path, "user", "add", "alice", "--password-stdin", status=2)
     assert line == "error: the password is empty"
     line = refused(tmp_path, "user", "add", "alice", status=2)  # stdin is not a terminal

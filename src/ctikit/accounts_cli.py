@@ -110,8 +110,8 @@ def _check_names(args: argparse.Namespace) -> None:
         try:
             if value is not None:
                 check_agent_id(value)
-        except CtiRequestError as exc:
-            raise Refused(f"{flag} {value!r}: {exc}", 2) from None
+        except CtiRequestError as exc:  # "agent ID must be ...": usernames follow it too
+            raise Refused(f"{flag} {value!r}: {str(exc).replace('agent ID ', '')}", 2) from None
 
     if args.command == "user":
         check("username", getattr(args, "username", None))

@@ -207,13 +207,10 @@ def _config_from(args: argparse.Namespace) -> Config:
     else:
         config = load_config(args.config) if args.config else Config()
         where = args.config or "the defaults (no --config)"
-    database = args.database
-    if database and "://" not in database:
-        database = f"sqlite:///{database}"
     flags = {
         "host": args.host,
         "port": args.port,
-        "database": database,
+        "database": args.database,  # a plain path is a SQLite file (the schema says so)
         "scenario": args.scenario,
         "log_level": args.log_level,
         "cluster": getattr(args, "cluster", None),
@@ -325,11 +322,8 @@ def _accounts(args: argparse.Namespace) -> int:
         return accounts_cli.run(args, "", "")
     try:
         base = load_config(args.config) if args.config else Config()
-        database = args.database
-        if database and "://" not in database:
-            database = f"sqlite:///{database}"
         where = args.config or "the defaults"
-        config = apply_flags(base, {"database": database}, FLAG_NAMES, where=where)
+        config = apply_flags(base, {"database": args.database}, FLAG_NAMES, where=where)
     except ConfigError as exc:
         raise Refused(str(exc), 2) from None
     if args.database:
