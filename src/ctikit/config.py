@@ -65,6 +65,7 @@ class Config:
     max_request_burst: int = 200  # requests a socket may send at once
     abuse_close_after: int = 500  # refused requests in a row before the socket is closed
     allowed_origins: tuple[str, ...] = ()  # extra origins allowed to open console sockets
+    command_timeout: float = 10.0  # seconds a CTI command waits for the telephony's outcome
     users: tuple[UserConfig, ...] = ()
     limits: Limits = field(default_factory=Limits)
     # Cluster mode (docs/deploy.md): nodes share call state and events through Redis.

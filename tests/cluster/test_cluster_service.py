@@ -1,4 +1,5 @@
-"""Two ClusterService instances on one real Redis, in one process: the commit protocol."""
+"""Two cluster nodes' services (CtiService on a RedisBackend) on one real Redis, in one
+process: the commit protocol."""
 
 from __future__ import annotations
 
@@ -11,28 +12,35 @@ from typing import Any
 
 import pytest
 
-from ctikit.cluster import ClusterService, connect_redis
+from ctikit.cluster import RedisBackend, cluster_service
+from ctikit.config import Config
 from ctikit.connectors.sim import Directory, SimulatorConnector
 from ctikit.core.errors import CtiRequestError
-from ctikit.core.model import Limits
 from ctikit.server.hub import Hub
+from ctikit.server.service import CtiService
 from ctikit.storage import CallLogStore
 
 
 @pytest.fixture
-async def pair(redis_server: Any, tmp_path: Path) -> AsyncIterator[list[ClusterService]]:
+async def pair(redis_server: Any, tmp_path: Path) -> AsyncIterator[list[CtiService]]:
     prefix = f"s{secrets.token_hex(4)}:"
     store = await CallLogStore.open(f"sqlite:///{tmp_path / 'logs.db'}")
+
+    def sim() -> SimulatorConnector:
+        return SimulatorConnector(directory=Directory())
+
     nodes = [
-        ClusterService(
-            connect_redis(redis_server.url),
-            lambda: SimulatorConnector(directory=Directory()),
+        cluster_service(
+            Config(
+                cluster=redis_server.url,
+                cluster_prefix=prefix,
+                cluster_lease_seconds=1.0,
+                node_id=name,
+            ),
+            sim(),
             store,
             Hub(),
-            limits=Limits(),
-            prefix=prefix,
-            lease_seconds=1.0,
-            node_id=name,
+            make=sim,
         )
         for name in ("x", "y")
     ]
@@ -45,7 +53,7 @@ async def pair(redis_server: Any, tmp_path: Path) -> AsyncIterator[list[ClusterS
 
 
 async def test_alternating_changes_from_two_nodes_never_lose_one(
-    pair: list[ClusterService],
+    pair: list[CtiService],
 ) -> None:
     x, y = pair
     await x.fire_call_begin("ag", "c1", "inbound", None)
@@ -61,7 +69,7 @@ async def test_alternating_changes_from_two_nodes_never_lose_one(
 
 
 async def test_concurrent_changes_to_one_agent_from_two_nodes(
-    pair: list[ClusterService],
+    pair: list[CtiService],
 ) -> None:
     x, y = pair
     await x.fire_call_begin("ag", "c1", "inbound", None)
@@ -75,12 +83,13 @@ async def test_concurrent_changes_to_one_agent_from_two_nodes(
     assert call.data == {f"k{i}": i for i in range(60)}
     seq = (await x.snapshot("ag"))["seq"]
     assert seq == 61
-    frames = await x.state.frames_between("ag", 0, seq)
+    assert isinstance(x.backend, RedisBackend)
+    frames = await x.backend.state.frames_between("ag", 0, seq)
     assert frames is not None
     assert [json.loads(f)["seq"] for _, f in frames] == list(range(1, 62))
 
 
-async def test_a_refused_change_leaves_no_trace(pair: list[ClusterService]) -> None:
+async def test_a_refused_change_leaves_no_trace(pair: list[CtiService]) -> None:
     x, y = pair
     await x.fire_call_begin("ag", "c1", "inbound", None)
     with pytest.raises(CtiRequestError):

@@ -143,7 +143,7 @@ async def test_request_bodies_must_be_strict_json(server: Any, connect: Any) -> 
 
 async def test_simulated_calls_stop_at_the_active_call_limit(server: Any, connect: Any) -> None:
     c = await connect("agent1")
-    limit = server.app[SERVICE].registry.limits.max_active_calls
+    limit = server.app[SERVICE].backend.limits.max_active_calls
     for _ in range(limit):
         assert (await c.request("simulateCall"))["success"]
     r = await c.request("simulateCall")

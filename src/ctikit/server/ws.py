@@ -195,7 +195,7 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
         "type": "hello",
         "protocol": wire.PROTOCOL_VERSION,
         "agent": agent,
-        "connector": {"name": svc.connector.name, "canPlaceCalls": svc.can_place_calls},
+        "connector": svc.connector_info(),
         "limits": {
             "maxFrameBytes": cfg.max_frame_bytes,
             "maxDataBytes": cfg.limits.max_data_bytes,
