@@ -14,20 +14,26 @@ import pytest
 
 from ctikit.cluster import RedisBackend, cluster_service
 from ctikit.config import Config
-from ctikit.connectors.sim import Directory, SimulatorConnector
-from ctikit.core.errors import CtiRequestError
+from ctikit.connectors.sim import Directory, SimTimings, SimulatorConnector
+from ctikit.core.errors import CommandRejectedError, CtiRequestError
+from ctikit.core.model import LineState
 from ctikit.server.hub import Hub
-from ctikit.server.service import CtiService
+from ctikit.server.service import CommandTimeoutError, CtiService
 from ctikit.storage import CallLogStore
 
 
-@pytest.fixture
-async def pair(redis_server: Any, tmp_path: Path) -> AsyncIterator[list[CtiService]]:
+async def _nodes(
+    redis_server: Any,
+    store: CallLogStore,
+    *,
+    timings: SimTimings | None = None,
+    command_timeout: float = 10.0,
+) -> list[CtiService]:
+    """Two started nodes, x then y (x takes the connector lease: it starts first)."""
     prefix = f"s{secrets.token_hex(4)}:"
-    store = await CallLogStore.open(f"sqlite:///{tmp_path / 'logs.db'}")
 
     def sim() -> SimulatorConnector:
-        return SimulatorConnector(directory=Directory())
+        return SimulatorConnector(timings=timings, directory=Directory())
 
     nodes = [
         cluster_service(
@@ -36,6 +42,7 @@ async def pair(redis_server: Any, tmp_path: Path) -> AsyncIterator[list[CtiServi
                 cluster_prefix=prefix,
                 cluster_lease_seconds=1.0,
                 node_id=name,
+                command_timeout=command_timeout,
             ),
             sim(),
             store,
@@ -46,6 +53,13 @@ async def pair(redis_server: Any, tmp_path: Path) -> AsyncIterator[list[CtiServi
     ]
     for node in nodes:
         await node.start()
+    return nodes
+
+
+@pytest.fixture
+async def pair(redis_server: Any, tmp_path: Path) -> AsyncIterator[list[CtiService]]:
+    store = await CallLogStore.open(f"sqlite:///{tmp_path / 'logs.db'}")
+    nodes = await _nodes(redis_server, store)
     yield nodes
     for node in nodes:
         await node.stop()
@@ -99,3 +113,44 @@ async def test_a_refused_change_leaves_no_trace(pair: list[CtiService]) -> None:
     assert (await y.snapshot("ag"))["seq"] == 1
     await x.attach_data("ag", "c1", {"ok": True})  # the node's own next change still works
     assert (await y.attached_data("ag", "c1")).data == {"ok": True}
+
+
+async def test_a_command_through_a_node_without_the_connector_replies_once_it_happened(
+    pair: list[CtiService],
+) -> None:
+    x, y = pair
+    assert x.health()["cluster"]["drivesConnector"] is True
+    assert y.health()["cluster"]["drivesConnector"] is False
+    cid = await y.place_call("ag", ani=None, dnis=None, data=None)  # forwarded to x
+    await y.send_cti_message("ag", "/ANSWER")  # forwarded; the reply waits for the outcome
+    assert (await y.get_call("ag", cid)).line_state is LineState.CONNECTED
+    await y.send_cti_message("ag", "/HOLD")
+    assert (await y.get_call("ag", cid)).line_state is LineState.HELD
+    with pytest.raises(CommandRejectedError) as err:
+        await y.send_cti_message("ag", "/TRANSFER?NUMBER=%2B14155550404")
+    assert err.value.message == "/TRANSFER: not found (404 Not Found)"
+    await y.send_cti_message("ag", "/HANGUP")
+    assert await y.snapshot("ag") == {**await x.snapshot("ag"), "calls": []}
+
+
+async def test_a_forwarded_command_not_confirmed_in_time_times_out(
+    redis_server: Any, tmp_path: Path
+) -> None:
+    store = await CallLogStore.open(f"sqlite:///{tmp_path / 'logs.db'}")
+    x, y = await _nodes(
+        redis_server, store, timings=SimTimings(hold_delay=30.0), command_timeout=0.3
+    )
+    try:
+        cid = await y.place_call("ag", ani=None, dnis=None, data=None)
+        await y.send_cti_message("ag", "/ANSWER")
+        with pytest.raises(CommandTimeoutError) as err:
+            await y.send_cti_message("ag", "/HOLD")
+        assert err.value.code == "timeout"
+        assert err.value.message == (
+            "/HOLD: the telephony did not confirm it in 0.3 s (the call is not held yet)"
+        )
+        assert (await y.get_call("ag", cid)).line_state is LineState.CONNECTED
+    finally:
+        for node in (x, y):
+            await node.stop()
+        await store.close()

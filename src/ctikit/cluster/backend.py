@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from ..core.errors import CtiRequestError, TelephonyError
+from ..core.errors import CtiError, CtiRequestError, TelephonyError
 from ..core.events import Event
 from ..core.model import CallView, Limits, check_agent_id
 from ..core.registry import CallRegistry
@@ -131,7 +131,15 @@ class RedisBackend:
                 else:
                     loaded, reg = await self._load(agent)
                     ver = loaded.ver
-                events = change(reg)
+                try:
+                    events = change(reg)
+                except CtiError:
+                    if cached is None:
+                        raise
+                    # Refused on the copy this node kept, which another node's commit may
+                    # have made stale (e.g. the call was answered since): decide on the
+                    # current state instead.
+                    continue
                 try:
                     done = await self.state.commit(
                         agent,

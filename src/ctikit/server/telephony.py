@@ -26,6 +26,7 @@ from ..connectors.base import (
     placer_of,
     scenario_runner_of,
 )
+from ..connectors.clock import Clock, LoopClock
 from ..core.commands import Action
 from ..core.errors import CommandRejectedError, CtiError, CtiRequestError, TelephonyError
 from ..core.events import Event
@@ -97,13 +98,19 @@ class _Waiter:
 
     def __init__(self, action: ConnectorAction) -> None:
         self.action = action
-        self.verdict: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
+        self.verdict: asyncio.Future[Verdict | None] = asyncio.get_running_loop().create_future()
+
+    def expire(self) -> None:
+        if not self.verdict.done():
+            self.verdict.set_result(None)  # None: no outcome in time
 
 
 class Confirmations:
-    """Commands waiting for their outcome, fed with every committed connector event."""
+    """Commands waiting for their outcome, fed with every committed connector event.
+    ``clock`` runs their time limits (a ManualClock in tests)."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock | None = None) -> None:
+        self.clock = clock or LoopClock()
         self._waiting: dict[str, list[_Waiter]] = {}
 
     def expect(self, action: ConnectorAction) -> _Waiter:
@@ -140,24 +147,23 @@ class Confirmations:
             except ActionFailedError as exc:
                 raise CommandRejectedError(f"{name}: {exc}") from None
             return
-        deadline = asyncio.get_running_loop().time() + within
         # Expected before it starts: a connector may report the outcome from within execute.
         waiter = self.expect(action)
+        timer = self.clock.call_later(within, waiter.expire)
         try:
             try:
                 await connector.execute(action)
             except ActionFailedError as exc:
                 raise CommandRejectedError(f"{name}: {exc}") from None
-            try:
-                async with asyncio.timeout_at(deadline):
-                    verdict = await waiter.verdict
-            except TimeoutError:
-                raise CommandTimeoutError(
-                    f"{name}: the telephony did not confirm it in {within:g} s "
-                    f"(the call is not {COMPLETES[action.action].shows} yet)"
-                ) from None
+            verdict = await waiter.verdict
         finally:
+            timer.cancel()
             self.forget(waiter)
+        if verdict is None:
+            raise CommandTimeoutError(
+                f"{name}: the telephony did not confirm it in {within:g} s "
+                f"(the call is not {COMPLETES[action.action].shows} yet)"
+            )
         if not verdict.ok:
             raise CommandRejectedError(f"{name}: {verdict.reason}")
 
@@ -190,6 +196,7 @@ async def hand_over_calls(
 class LocalTelephony:
     """Drives ``connector`` in this process (see the module docstring). Calls the state
     has on lines when it starts are handed to the connector, or ended with ``lost_reason``.
+    Commands wait up to ``command_timeout`` seconds of ``clock`` for their outcome.
     """
 
     def __init__(
@@ -198,13 +205,14 @@ class LocalTelephony:
         *,
         command_timeout: float = COMMAND_TIMEOUT,
         lost_reason: str = RESTARTED,
+        clock: Clock | None = None,
     ) -> None:
         if not 0 < command_timeout <= 600:
             raise ValueError("command_timeout must be more than 0 and at most 600 seconds")
         self.connector = connector
         self.command_timeout = command_timeout
         self.lost_reason = lost_reason
-        self.confirmations = Confirmations()
+        self.confirmations = Confirmations(clock)
         self._tasks: set[asyncio.Task[None]] = set()
 
     @property
