@@ -24,6 +24,7 @@ async def test_hello_describes_state(connect: Any) -> None:
     assert c.hello["calls"] == [] and c.hello["seq"] == 1 and c.hello["lineUp"] is True
     assert c.hello["connector"] == {"name": "sim", "canPlaceCalls": True}
     assert c.hello["limits"]["maxDataBytes"] == 65536
+    assert c.hello["limits"]["commandTimeout"] == 10.0  # seconds a command may wait
 
 
 async def test_component_call_flow_fans_out_to_every_frame_of_the_agent_only(

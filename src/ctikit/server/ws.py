@@ -217,6 +217,7 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
             "maxFrameBytes": cfg.max_frame_bytes,
             "maxDataBytes": cfg.limits.max_data_bytes,
             "maxActiveCalls": cfg.limits.max_active_calls,
+            "commandTimeout": cfg.command_timeout,
         },
     }
     try:

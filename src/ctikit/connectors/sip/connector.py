@@ -195,11 +195,6 @@ class SipConnector:
         """Test calls need a caller phone; calls on lines are not taken over (no adopt)."""
         return frozenset({Capability.PLACE_CALLS}) if self._caller is not None else frozenset()
 
-    @property
-    def can_place_calls(self) -> bool:
-        """True when a caller phone is configured (the console's "Simulate call")."""
-        return self._caller is not None
-
     # ----------------------------------------------------------------- Connector
 
     async def start(self, sink: EventSink) -> None:
