@@ -11,10 +11,13 @@ from typing import Any
 
 import pytest
 
+from ctikit.connectors.base import Capability
 from ctikit.connectors.clock import ManualClock
 from ctikit.connectors.sim import Directory, SimTimings, SimulatorConnector
 from ctikit.core.errors import CommandRejectedError
-from ctikit.core.model import LineState
+from ctikit.core.events import CallEnded
+from ctikit.core.model import CallType, LineState
+from ctikit.core.telephony import CallOffered
 from ctikit.server.backend import InMemoryBackend
 from ctikit.server.hub import Hub
 from ctikit.server.service import CommandTimeoutError, CtiService
@@ -165,3 +168,32 @@ async def test_a_command_the_connector_refuses_at_once_fails_at_once(rig: Rig) -
         await rig.svc.send_cti_message("agent1", f"/ANSWER?CALL_ID={cid}")
     await rig.clock.advance(T.answer_delay)
     await answer
+
+
+async def test_calls_on_lines_go_to_a_fresh_connector_or_end(tmp_path: Path) -> None:
+    """What a restart (or a cluster takeover) does with the calls the state has on lines:
+    a connector that can adopt them takes them over; one that cannot has them ended."""
+
+    for can_adopt in (True, False):
+        clock = ManualClock()
+        backend = InMemoryBackend(Hub(), clock=clock.time)
+        offer = CallOffered(agent="agent1", call_id="old-1", call_type=CallType.INBOUND)
+        backend.registry.apply(offer, now=clock.time())  # left by the previous connector
+        sim = SimulatorConnector(timings=T, directory=Directory(), clock=clock)
+        if not can_adopt:
+            sim.capabilities = frozenset({Capability.PLACE_CALLS})  # type: ignore[misc]
+        telephony = LocalTelephony(sim, clock=clock)
+        await backend.start(telephony)
+        await telephony.start(backend)
+        if can_adopt:
+            assert [c.id for c in backend.registry.calls("agent1")] == ["old-1"]
+            assert [ln.call_id for ln in sim.model.lines("agent1")] == ["old-1"]
+        else:
+            assert backend.registry.calls("agent1") == []
+            [gone] = backend.registry.recent_calls("agent1")
+            assert gone.id == "old-1" and sim.model.lines("agent1") == []
+            ended = [e for e in backend.registry.events_after("agent1", 0) or []
+                     if isinstance(e, CallEnded)]  # fmt: skip
+            assert [e.reason for e in ended] == ["telephony restarted: the call was lost"]
+        await telephony.stop()
+        await backend.stop()
