@@ -33,7 +33,12 @@ from ..core.events import Event
 from ..core.model import check_agent_id
 from ..core.telephony import ConnectorAction, TelephonyEvent
 from ..server.backend import StateBackend
-from ..server.telephony import CommandTimeoutError, LocalTelephony, UnsupportedError
+from ..server.telephony import (
+    CommandTimeoutError,
+    LocalTelephony,
+    UnsupportedError,
+    check_command_timeout,
+)
 from .backend import RedisBackend
 from .lease import LeadLoop, Lease
 
@@ -180,7 +185,7 @@ class ForwardingTelephony:
         self.redis = redis
         self.backend = backend
         self.prefix = backend.prefix
-        self.command_timeout = command_timeout
+        self.command_timeout = check_command_timeout(command_timeout)
         self.lead = LeadLoop(
             lease, make_connector, command_timeout=command_timeout, on_lead=self._serve
         )

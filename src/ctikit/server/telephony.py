@@ -42,6 +42,15 @@ COMMAND_TIMEOUT = 10.0
 RESTARTED = "telephony restarted: the call was lost"
 
 
+def check_command_timeout(seconds: float) -> float:
+    """``command_timeout`` as given, if it is a sane time limit; else ValueError."""
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 < seconds <= 600:
+        raise ValueError(
+            f"command_timeout must be more than 0 and at most 600 seconds: {seconds!r}"
+        )
+    return float(seconds)
+
+
 class UnsupportedError(CtiRequestError):
     """The connector does not offer what was asked (docs/connectors.md, optional parts)."""
 
@@ -207,10 +216,8 @@ class LocalTelephony:
         lost_reason: str = RESTARTED,
         clock: Clock | None = None,
     ) -> None:
-        if not 0 < command_timeout <= 600:
-            raise ValueError("command_timeout must be more than 0 and at most 600 seconds")
         self.connector = connector
-        self.command_timeout = command_timeout
+        self.command_timeout = check_command_timeout(command_timeout)
         self.lost_reason = lost_reason
         self.confirmations = Confirmations(clock)
         self._tasks: set[asyncio.Task[None]] = set()
