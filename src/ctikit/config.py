@@ -131,6 +131,8 @@ class Config:
     max_request_burst: Annotated[int, Meta(ge=1, le=1_000_000)] = 200
     abuse_close_after: Annotated[int, Meta(ge=1, le=1_000_000)] = 500
     allowed_origins: tuple[Origin, ...] = ()  # extra origins allowed to open console sockets
+    # Seconds a CTI command waits for the telephony's outcome before replying "timeout".
+    command_timeout: Annotated[float, Meta(gt=0, le=600)] = 10.0
     # Cluster mode (docs/deploy.md): nodes share call state and events through Redis.
     cluster: RedisUrl | None = None  # None: a single node, no Redis
     cluster_prefix: Annotated[str, Meta(max_length=64)] = "ctikit:"

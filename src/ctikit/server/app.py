@@ -16,14 +16,15 @@ from aiohttp import web
 
 from ..config import Config
 from ..connectors.base import Connector
-from ..core.registry import CallRegistry
 from ..storage import AccountStore, CallLogStore, CallStateStore
 from . import rest, static
 from .auth import Authenticator
+from .backend import InMemoryBackend
 from .hub import Hub
 from .keys import AUTH, CONFIG, HUB, SCENARIO, SERVICE
 from .openapi import openapi_routes
 from .service import CtiService
+from .telephony import LocalTelephony, UnsupportedError
 from .ws import websocket_handler
 
 log = logging.getLogger("ctikit.server")
@@ -58,16 +59,19 @@ async def security_headers(request: web.Request, handler):  # type: ignore[no-un
     return resp
 
 
+#: Builds the service of an app from its parts: the config, the connector it was given (or
+#: made), the call log store and the hub of console sockets.
 ServiceFactory = Callable[[Config, Connector, CallLogStore, Hub], CtiService]
 
 
 def single_node_service(
     config: Config, connector: Connector, store: CallLogStore, hub: Hub
 ) -> CtiService:
-    """The default: call state in this process, saved to the database for restarts."""
-    service = CtiService(CallRegistry(config.limits), connector, store, hub)
-    service.state_store = CallStateStore(store)
-    return service
+    """The default: call state in this process (saved to the database for restarts), the
+    connector driven here."""
+    backend = InMemoryBackend(hub, config.limits, state_store=CallStateStore(store))
+    telephony = LocalTelephony(connector, command_timeout=config.command_timeout)
+    return CtiService(backend, telephony, store, hub)
 
 
 async def build_app(
@@ -101,10 +105,10 @@ async def build_app(
         await service.start()
         housekeeping = asyncio.create_task(_housekeeping(hub))
         if config.scenario:
-            run = getattr(connector, "run_scenario", None)
-            if run is None:
-                raise ValueError(f"the {connector.name} connector cannot run scenarios")
-            app[SCENARIO] = run(config.scenario)  # already a running Task
+            try:
+                app[SCENARIO] = service.telephony.run_scenario(config.scenario)  # running
+            except UnsupportedError as exc:
+                raise ValueError(exc.message) from None
         yield
         task = app.get(SCENARIO)
         if task is not None:
