@@ -15,16 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from ctikit.connectors.sip.lab import LabError, find_binaries, sip_ping
-from ctikit.connectors.sip.labconfig import (
-    PORTS_PER_PROCESS,
-    AgentSpec,
-    LabOptions,
-    plan_lab,
-    write_lab,
-    write_wav,
-)
-from ctikit.connectors.sip.procs import ManagedProcess
+from ctikit.lab import AgentSpec, LabError, LabOptions, ManagedProcess, find_binaries, plan_lab
+from ctikit.lab.phones import write_wav
+from ctikit.lab.plan import PORTS_PER_PROCESS
+from ctikit.lab.sip import sip_ping, write_lab
 
 AGENTS = [
     AgentSpec(agent="agent1", extension="1001", lines=2, queues=("8000",)),

@@ -1,10 +1,10 @@
 """Running a SIP lab: kamailio and the baresip phones as supervised processes.
 
-:class:`SipLab` writes the files of a :class:`~.labconfig.LabPlan`, starts kamailio and one
+:class:`SipLab` writes the files of a :class:`~.plan.LabPlan`, starts kamailio and one
 baresip per agent line (and per caller), restarts any that dies, and stops them all
 (SIGTERM, then SIGKILL). :meth:`SipLab.wait_ready` waits until the proxy answers and every
-phone is registered. The :class:`~.connector.SipConnector` does not start processes itself:
-give it ``lab=`` and it starts and stops the lab with itself.
+phone is registered. The SIP connector never starts processes: :mod:`.connect` gives it the
+lab's endpoints.
 """
 
 from __future__ import annotations
@@ -16,9 +16,11 @@ import shutil
 import socket
 from collections.abc import Callable
 
-from .baresip import parse_reginfo
-from .ctrl import CtrlConnection, CtrlError
-from .labconfig import HOST, LabPlan, PhoneSpec, phone_dir, write_lab
+from ..connectors.sip.baresip import parse_reginfo
+from ..connectors.sip.ctrl import CtrlConnection, CtrlError
+from .kamailio import write_kamailio
+from .phones import phone_dir, write_phone, write_wav
+from .plan import HOST, LabPlan, PhoneSpec
 from .procs import ManagedProcess
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,19 @@ def find_binaries(kamailio: str = "kamailio", baresip: str = "baresip") -> tuple
             "and baresip-core (see docs/connectors.md)"
         )
     return found[kamailio] or kamailio, found[baresip] or baresip
+
+
+def write_lab(plan: LabPlan) -> None:
+    """Write kamailio's config and database, every phone's config directory and the WAV."""
+    root = plan.root
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "logs").mkdir(exist_ok=True)
+    write_kamailio(plan)
+    wav = root / "caller.wav"
+    if not wav.exists():
+        write_wav(wav, seconds=plan.wav_seconds)
+    for phone in plan.phones:
+        write_phone(plan, phone, wav)
 
 
 class SipLab:
