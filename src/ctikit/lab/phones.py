@@ -23,6 +23,8 @@ def write_phone(plan: LabPlan, phone: PhoneSpec, wav: Path) -> None:
     """Write ``phone``'s configuration directory (``config``, ``accounts``, ``contacts``)."""
     d = phone_dir(plan, phone)
     d.mkdir(parents=True, exist_ok=True)
+    if phone.agent is None and plan.caller_audio.record:
+        recordings_dir(plan, phone).mkdir(exist_ok=True)
     (d / "config").write_text(render_baresip_config(plan, phone, wav))
     (d / "accounts").write_text(render_accounts(plan, phone))
     (d / "contacts").write_text("")
@@ -32,10 +34,24 @@ def phone_dir(plan: LabPlan, phone: PhoneSpec) -> Path:
     return plan.root / "phones" / phone.name
 
 
-def write_wav(path: Path, *, seconds: int, rate: int = 8000, freq: float = 425.0) -> None:
-    """A quiet tone, 16-bit mono at ``rate`` (must equal baresip's ``ausrc_srate``)."""
+def recordings_dir(plan: LabPlan, phone: PhoneSpec) -> Path:
+    """Where a recording caller's baresip writes each call's audio (``sndfile``):
+    ``dump-<time>-enc.wav`` (what it sent) and ``dump-<time>-dec.wav`` (what it received)."""
+    return phone_dir(plan, phone) / "recordings"
+
+
+def caller_wav(plan: LabPlan) -> Path:
+    return plan.root / f"caller-{plan.caller_audio.tone_hz:g}hz.wav"
+
+
+def write_wav(
+    path: Path, *, seconds: int, rate: int = 8000, freq: float = 425.0, amplitude: int = 2000
+) -> None:
+    """A tone, 16-bit mono at ``rate`` (must equal baresip's ``ausrc_srate``); quiet by
+    default (-24 dBFS)."""
     period = [
-        struct.pack("<h", int(2000 * math.sin(2 * math.pi * freq * i / rate))) for i in range(rate)
+        struct.pack("<h", int(amplitude * math.sin(2 * math.pi * freq * i / rate)))
+        for i in range(rate)
     ]
     second = b"".join(period)
     with wave.open(str(path), "wb") as w:
@@ -47,11 +63,15 @@ def write_wav(path: Path, *, seconds: int, rate: int = 8000, freq: float = 425.0
 
 
 def render_baresip_config(plan: LabPlan, phone: PhoneSpec, wav: Path) -> str:
+    codecs: tuple[str, ...] = ("g711",)
     if phone.agent is None:
         audio = (
             f"audio_source\t\taufile,{wav}\nausrc_srate\t\t8000\nausrc_channels\t\t1\n"
             "module\t\t\taufile.so\n"
         )
+        codecs = plan.caller_audio.codecs
+        if plan.caller_audio.record:
+            audio += f"module\t\t\tsndfile.so\nsnd_path\t\t{recordings_dir(plan, phone)}\n"
     else:
         audio = (
             "audio_source\t\tausine,440\nausrc_srate\t\t48000\nausrc_channels\t\t2\n"
@@ -69,8 +89,9 @@ def render_baresip_config(plan: LabPlan, phone: PhoneSpec, wav: Path) -> str:
         f"audio_alert\t\taubridge,{phone.name}\n"
         "auplay_srate\t\t8000\nauplay_channels\t\t1\n"
         f"module_path\t\t{BARESIP_MODULES}\n"
-        "module\t\t\tg711.so\n"
-        "module\t\t\taubridge.so\n"
+        # Codec modules in preference order: baresip offers them as loaded.
+        + "".join(f"module\t\t\t{codec}.so\n" for codec in codecs)
+        + "module\t\t\taubridge.so\n"
         f"{audio}"
         # A stable +sip.instance (kept in the directory's "uuid" file): a restarted phone's
         # REGISTER replaces its old binding instead of adding a second, dead one.

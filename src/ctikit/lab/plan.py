@@ -11,13 +11,17 @@ Facts that shaped it (baresip 1.0.0, kamailio 5.6, see docs/connectors.md):
 - baresip binds SIP on ``sip_listen`` (UDP+TCP) and TLS on port+1, so each process gets a
   block of 4 ports: SIP, TLS, ``ctrl_tcp``, spare.
 - ``accept``/``hangup`` act on baresip's *current* call, hence one call per process.
+
+With WebRTC (``web_agents``, or ``LabOptions(webrtc=True)``), kamailio also speaks SIP over
+WebSocket and rtpengine relays media between browsers and the phones (:class:`WebRtcPlan`).
 """
 
 from __future__ import annotations
 
 import random
 import socket
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..connectors.directory import Directory
@@ -27,6 +31,17 @@ from ..core.model import check_agent_id
 
 HOST = "127.0.0.1"
 PORTS_PER_PROCESS = 4
+CODECS = ("opus", "g722", "g711")  # baresip modules a caller may offer
+
+
+def _check_agent(agent: str, numbers: Sequence[str]) -> None:
+    try:
+        check_agent_id(agent)
+    except CtiRequestError as exc:  # a configuration mistake, not a CTI request
+        raise ValueError(exc.message) from None
+    for number in numbers:
+        if not NUMBER_RE.match(number) or not number.isalnum():
+            raise ValueError(f"{number!r} is not a usable extension (letters and digits)")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -39,15 +54,54 @@ class AgentSpec:
     queues: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        try:
-            check_agent_id(self.agent)
-        except CtiRequestError as exc:  # a configuration mistake, not a CTI request
-            raise ValueError(exc.message) from None
-        for number in (self.extension, *self.queues):
-            if not NUMBER_RE.match(number) or not number.isalnum():
-                raise ValueError(f"{number!r} is not a usable extension (letters and digits)")
+        _check_agent(self.agent, (self.extension, *self.queues))
         if not 1 <= self.lines <= 50:
             raise ValueError("an agent has 1 to 50 lines")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WebAgent:
+    """An agent whose phone is a browser: it registers ``extension`` over WebSocket with
+    digest credentials (user = the extension). The lab keeps only the password's HA1."""
+
+    agent: str
+    extension: str
+    password: str = field(repr=False)
+
+    def __post_init__(self) -> None:
+        _check_agent(self.agent, (self.extension,))
+        if not self.password or not self.password.isprintable():
+            raise ValueError(f"{self.agent}: the SIP password must be printable and not empty")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WebRtcPlan:
+    """kamailio's WebSocket listener, rtpengine's ports, and the browser agents."""
+
+    ws_port: int  # SIP over WebSocket: ws://127.0.0.1:ws_port
+    ng_port: int  # rtpengine's control socket (UDP, ng protocol)
+    media_ports: tuple[int, int]  # rtpengine's RTP/SRTP ports, first and last
+    agents: tuple[WebAgent, ...]
+    record: bool = False  # rtpengine writes each call's decrypted RTP to recordings/pcaps
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{HOST}:{self.ws_port}"
+
+
+@dataclass(frozen=True, slots=True)
+class CallerAudio:
+    """What the callers' phones send and understand."""
+
+    tone_hz: float = 425.0  # the WAV they play (8 kHz mono)
+    codecs: tuple[str, ...] = ("g711",)  # offered in this order
+    record: bool = False  # baresip's sndfile writes each call's audio to the phone's recordings/
+
+    def __post_init__(self) -> None:
+        if not 50 <= self.tone_hz <= 3800 or not self.codecs:
+            raise ValueError("a caller tone is 50-3800 Hz (8 kHz audio) and needs a codec")
+        if unknown := set(self.codecs) - set(CODECS):
+            raise ValueError(f"unknown codecs {sorted(unknown)} (known: {', '.join(CODECS)})")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -83,6 +137,8 @@ class LabPlan:
     regint: int = 60
     ring_timeout: int = 30
     wav_seconds: int = 120
+    caller_audio: CallerAudio = CallerAudio()
+    webrtc: WebRtcPlan | None = None
 
     @property
     def proxy(self) -> tuple[str, int]:
@@ -101,7 +157,10 @@ class LabPlan:
         raise KeyError(f"no caller {user!r} in this lab")
 
     def directory(self) -> Directory:
-        return Directory({a.extension: a.agent for a in self.agents})
+        extensions = {a.extension: a.agent for a in self.agents}
+        for w in self.webrtc.agents if self.webrtc is not None else ():
+            extensions[w.extension] = w.agent
+        return Directory(extensions)
 
     def uri(self, user: str) -> str:
         return f"sip:{user}@{HOST}:{self.proxy_port}"
@@ -116,6 +175,10 @@ class LabOptions:
     seed: int | None = None
     port_range: tuple[int, int] = (21000, 31000)  # below Linux's ephemeral ports
     rtp_range: tuple[int, int] = (11000, 20000)
+    caller_audio: CallerAudio = CallerAudio()
+    webrtc: bool = False  # WebSocket + rtpengine even without web agents
+    media_ports: int = 400  # rtpengine's range (4 ports per browser call)
+    record_media: bool = False  # rtpengine records every call's RTP (pcap)
 
 
 def plan_lab(
@@ -123,11 +186,15 @@ def plan_lab(
     agents: list[AgentSpec],
     callers: list[str] = [],  # noqa: B006 - read only
     options: LabOptions | None = None,
+    *,
+    web_agents: Sequence[WebAgent] = (),
 ) -> LabPlan:
-    """Choose free loopback ports for a lab of ``agents`` (and caller phones ``callers``)."""
+    """Choose free loopback ports for a lab of ``agents`` (and caller phones ``callers``,
+    and browser agents ``web_agents``)."""
     opts = options or LabOptions()
-    exts = [a.extension for a in agents]
-    if len(set(exts)) != len(exts) or len({a.agent for a in agents}) != len(agents):
+    exts = [a.extension for a in agents] + [w.extension for w in web_agents]
+    ids = {a.agent for a in agents} | {w.agent for w in web_agents}
+    if len(set(exts)) != len(exts) or len(ids) != len(agents) + len(web_agents):
         raise ValueError("agents and extensions must be unique")
     for user in callers:
         if not user.isalnum() or user in exts:
@@ -178,8 +245,21 @@ def plan_lab(
             )
         )
         port += PORTS_PER_PROCESS
+    # The phones' RTP ports, then rtpengine's: one random run per lab, so labs running side
+    # by side rarely share ports (each program skips a port it cannot bind anyway).
+    with_webrtc = bool(web_agents) or opts.webrtc
+    media = opts.media_ports if with_webrtc else 0
     lo, hi = opts.rtp_range
-    rtp_lo = rng.randrange(lo, hi - 2000) & ~1
+    rtp_lo = rng.randrange(lo, hi - 2000 - media) & ~1
+    webrtc = None
+    if with_webrtc:
+        webrtc = WebRtcPlan(
+            ws_port=base + 1,  # the proxy's block: base is kamailio's UDP port
+            ng_port=base + 2,
+            media_ports=(rtp_lo + 2000, rtp_lo + 2000 + media - 1),
+            agents=tuple(web_agents),
+            record=opts.record_media,
+        )
     return LabPlan(
         root=root,
         proxy_port=base,
@@ -189,6 +269,8 @@ def plan_lab(
         regint=opts.regint,
         ring_timeout=opts.ring_timeout,
         wav_seconds=opts.wav_seconds,
+        caller_audio=opts.caller_audio,
+        webrtc=webrtc,
     )
 
 
