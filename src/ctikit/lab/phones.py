@@ -36,7 +36,8 @@ def phone_dir(plan: LabPlan, phone: PhoneSpec) -> Path:
 
 def recordings_dir(plan: LabPlan, phone: PhoneSpec) -> Path:
     """Where a recording caller's baresip writes each call's audio (``sndfile``):
-    ``dump-<time>-enc.wav`` (what it sent) and ``dump-<time>-dec.wav`` (what it received)."""
+    ``dump-<time>-enc.wav`` (what it sent) and ``dump-<time>-dec.wav`` (what it received).
+    baresip runs in :func:`phone_dir`, and this is ``recordings`` there."""
     return phone_dir(plan, phone) / "recordings"
 
 
@@ -71,7 +72,9 @@ def render_baresip_config(plan: LabPlan, phone: PhoneSpec, wav: Path) -> str:
         )
         codecs = plan.caller_audio.codecs
         if plan.caller_audio.record:
-            audio += f"module\t\t\tsndfile.so\nsnd_path\t\t{recordings_dir(plan, phone)}\n"
+            # Relative to the phone's directory (its working directory): sndfile cuts file
+            # names at 128 bytes, which a deep temporary directory exceeds.
+            audio += "module\t\t\tsndfile.so\nsnd_path\t\trecordings\n"
     else:
         audio = (
             "audio_source\t\tausine,440\nausrc_srate\t\t48000\nausrc_channels\t\t2\n"

@@ -31,7 +31,7 @@ from ..core.model import check_agent_id
 
 HOST = "127.0.0.1"
 PORTS_PER_PROCESS = 4
-CODECS = ("opus", "g722", "g711")  # baresip modules a caller may offer
+CODECS = ("opus", "g722", "g711", "gsm")  # baresip modules a caller may offer
 
 
 def _check_agent(agent: str, numbers: Sequence[str]) -> None:

@@ -132,6 +132,7 @@ class SipLab:
                 f"baresip {phone.name}",
                 [bare, "-f", str(phone_dir(plan, phone))],
                 log_path=logs / f"{phone.name}.log",
+                cwd=phone_dir(plan, phone),
                 term_timeout=3.0,
                 on_exit=self._exit_handler(phone),
             )
