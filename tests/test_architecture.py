@@ -28,7 +28,8 @@ ALLOWED = {
     "core": {"core"},
     "connectors": {"core", "connectors"},
     "storage": {"storage"},
-    "server": {"core", "connectors", "storage", "server", "config"},
+    "lab": {"core", "connectors", "lab"},
+    "server": {"core", "connectors", "storage", "server", "config", "lab"},
     "cluster": {"core", "connectors", "storage", "server", "config", "cluster"},
 }
 
@@ -71,6 +72,17 @@ def test_imports_point_one_way() -> None:
                 else:
                     continue
                 assert target in allowed, f"{path.relative_to(SRC)} imports {target}"
+
+
+def test_connectors_start_no_processes() -> None:
+    # A connector drives phones and servers someone else runs: the lab (kamailio, baresip...)
+    # is one way to run them, never a part of a connector.
+    for path in (SRC / "connectors").rglob("*.py"):
+        for module, level in _imports(path):
+            target = _layer_of_relative(path, module, level) if level else module
+            assert target not in ("subprocess", "lab") and not target.startswith(
+                ("ctikit.lab", "subprocess.")
+            ), f"{path.relative_to(SRC)} imports {module or target}: connectors start nothing"
 
 
 def test_public_surface() -> None:

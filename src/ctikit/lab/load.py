@@ -5,7 +5,7 @@ sipp scenario that honours Record-Route (sipp's built-in ``uac`` sends its BYE w
 route set) and logs every call's Call-ID, number and SIP timestamps (:func:`read_sipp_calls`).
 :class:`AnsweringSink` is an event sink that applies events to a real
 :class:`~ctikit.core.CallRegistry` and answers every offered call, timing it.
-``python -m ctikit.connectors.sip.load --help`` runs the connector-only benchmark;
+``python -m ctikit.lab.load --help`` runs the connector-only benchmark;
 ``python -m bench sip`` the full one (server, consoles, call logs).
 """
 
@@ -26,18 +26,19 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ...core import CallRegistry
-from ...core.commands import Action
-from ...core.telephony import (
+from ..connectors.base import ActionFailedError, Connector
+from ..core import CallRegistry
+from ..core.commands import Action
+from ..core.telephony import (
     CallAnswered,
     CallOffered,
     CallReleased,
     ConnectorAction,
     TelephonyEvent,
 )
-from ..base import ActionFailedError
-from .connector import SipConnector
-from .labconfig import HOST, AgentSpec, LabOptions, LabPlan, free_ports, plan_lab
+from .connect import LabConnector
+from .plan import HOST, AgentSpec, LabOptions, LabPlan, free_ports, plan_lab
+from .sip import SipLab
 
 log = logging.getLogger(__name__)
 
@@ -324,7 +325,7 @@ class AnsweringSink:
 
     clock: Any = time.monotonic
     registry: CallRegistry = field(default_factory=CallRegistry)
-    connector: SipConnector | None = None
+    connector: Connector | None = None
     events: list[TelephonyEvent] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     offered_at: dict[tuple[str, str], float] = field(default_factory=dict)
@@ -371,13 +372,11 @@ class AnsweringSink:
         return sum(isinstance(e, cls) for e in self.events)
 
 
-def _cpu_seconds(conn: SipConnector) -> float:
+def _cpu_seconds(lab: SipLab) -> float:
     """CPU time used so far by the lab's baresip processes (Linux /proc)."""
-    if conn.lab is None:
-        return float("nan")
     tick = os.sysconf("SC_CLK_TCK")
     total = 0
-    for proc in conn.lab.phones.values():
+    for proc in lab.phones.values():
         try:
             fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
@@ -401,7 +400,7 @@ async def benchmark(args: argparse.Namespace) -> dict[str, Any]:
         for i in range(args.agents)
     ]
     plan = plan_lab(root, agents, [], LabOptions(ring_timeout=30))
-    conn = SipConnector.for_lab(plan, ready_timeout=60.0)
+    conn = LabConnector.for_plan(plan, ready_timeout=60.0)
     sink = AnsweringSink(connector=conn)
     t0 = time.monotonic()
     await conn.start(sink)
@@ -417,7 +416,7 @@ async def benchmark(args: argparse.Namespace) -> dict[str, Any]:
         elapsed = time.monotonic() - t1
         await asyncio.sleep(0.5)  # the last releases
         cpu = time.process_time() - cpu0
-        phones_cpu = _cpu_seconds(conn)
+        phones_cpu = _cpu_seconds(conn.lab)
     finally:
         await conn.stop()
     lat = sink.answer_latency
@@ -451,7 +450,7 @@ async def benchmark(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
-        prog="python -m ctikit.connectors.sip.load",
+        prog="python -m ctikit.lab.load",
         description="sipp calls -> kamailio -> baresip agent phones answered via SipConnector",
     )
     p.add_argument("--agents", type=int, default=20)

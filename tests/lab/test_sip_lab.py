@@ -15,16 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from ctikit.connectors.sip.lab import LabError, find_binaries, sip_ping
-from ctikit.connectors.sip.labconfig import (
-    PORTS_PER_PROCESS,
-    AgentSpec,
-    LabOptions,
-    plan_lab,
-    write_lab,
-    write_wav,
-)
-from ctikit.connectors.sip.procs import ManagedProcess
+from ctikit.lab import AgentSpec, LabError, LabOptions, ManagedProcess, find_binaries, plan_lab
+from ctikit.lab.phones import write_wav
+from ctikit.lab.plan import PORTS_PER_PROCESS
+from ctikit.lab.sip import sip_ping, write_lab
 
 AGENTS = [
     AgentSpec(agent="agent1", extension="1001", lines=2, queues=("8000",)),
@@ -81,13 +75,13 @@ def test_written_files(tmp_path: Path) -> None:
     )
     assert len(accounts) == 3 and "sip:8001@" in accounts[2]
     caller_cfg = (tmp_path / "phones" / "caller-cust1" / "config").read_text()
-    assert f"audio_source\t\taufile,{tmp_path / 'caller.wav'}" in caller_cfg
+    assert f"audio_source\t\taufile,{tmp_path / 'caller-425hz.wav'}" in caller_cfg
     assert "ausrc_srate\t\t8000" in caller_cfg
     kam = (tmp_path / "kamailio.cfg").read_text()
     assert f"listen=udp:127.0.0.1:{plan.proxy_port}" in kam and "auto_aliases=no" in kam
     assert '$T_reply_reason == "Max Calls"' in kam
     assert (tmp_path / "kamailio-db" / "location").read_text().startswith("id(int,auto)")
-    with wave.open(str(tmp_path / "caller.wav")) as w:
+    with wave.open(str(tmp_path / "caller-425hz.wav")) as w:
         assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (8000, 1, 2)
         assert w.getnframes() == 2 * 8000
     write_lab(plan)  # idempotent: rewriting keeps the registrations database

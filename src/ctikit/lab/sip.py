@@ -1,10 +1,10 @@
 """Running a SIP lab: kamailio and the baresip phones as supervised processes.
 
-:class:`SipLab` writes the files of a :class:`~.labconfig.LabPlan`, starts kamailio and one
+:class:`SipLab` writes the files of a :class:`~.plan.LabPlan`, starts kamailio and one
 baresip per agent line (and per caller), restarts any that dies, and stops them all
 (SIGTERM, then SIGKILL). :meth:`SipLab.wait_ready` waits until the proxy answers and every
-phone is registered. The :class:`~.connector.SipConnector` does not start processes itself:
-give it ``lab=`` and it starts and stops the lab with itself.
+phone is registered. The SIP connector never starts processes: :mod:`.connect` gives it the
+lab's endpoints.
 """
 
 from __future__ import annotations
@@ -15,11 +15,15 @@ import secrets
 import shutil
 import socket
 from collections.abc import Callable
+from pathlib import Path
 
-from .baresip import parse_reginfo
-from .ctrl import CtrlConnection, CtrlError
-from .labconfig import HOST, LabPlan, PhoneSpec, phone_dir, write_lab
+from ..connectors.sip.baresip import parse_reginfo
+from ..connectors.sip.ctrl import CtrlConnection, CtrlError
+from .kamailio import KAMAILIO_MODULES, write_kamailio
+from .phones import caller_wav, phone_dir, write_phone, write_wav
+from .plan import HOST, LabPlan, PhoneSpec
 from .procs import ManagedProcess
+from .rtpengine import ng_ping, rtpengine_argv
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +44,33 @@ def find_binaries(kamailio: str = "kamailio", baresip: str = "baresip") -> tuple
     return found[kamailio] or kamailio, found[baresip] or baresip
 
 
+def find_webrtc_parts(rtpengine: str = "rtpengine") -> str:
+    """The rtpengine binary, once it and kamailio's websocket module are known to be
+    installed; raises :class:`LabError` naming the missing Debian package."""
+    missing = []
+    path = shutil.which(rtpengine)
+    if path is None:
+        missing.append(f"{rtpengine} (Debian package rtpengine-daemon)")
+    if not (Path(KAMAILIO_MODULES) / "websocket.so").is_file():
+        missing.append("kamailio's websocket module (Debian package kamailio-websocket-modules)")
+    if missing:
+        raise LabError(f"the WebRTC lab needs {' and '.join(missing)}")
+    return path or rtpengine
+
+
+def write_lab(plan: LabPlan) -> None:
+    """Write kamailio's config and database, every phone's config directory and the WAV."""
+    root = plan.root
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "logs").mkdir(exist_ok=True)
+    write_kamailio(plan)
+    wav = caller_wav(plan)
+    if not wav.exists():
+        write_wav(wav, seconds=plan.wav_seconds, freq=plan.caller_audio.tone_hz)
+    for phone in plan.phones:
+        write_phone(plan, phone, wav)
+
+
 class SipLab:
     """The processes of a lab. See the module docstring."""
 
@@ -49,12 +80,15 @@ class SipLab:
         *,
         kamailio: str = "kamailio",
         baresip: str = "baresip",
+        rtpengine: str = "rtpengine",
         on_phone_exit: Callable[[PhoneSpec, int], None] | None = None,
     ) -> None:
         self.plan = plan
         self._kamailio_bin, self._baresip_bin = kamailio, baresip
+        self._rtpengine_bin = rtpengine
         self.on_phone_exit = on_phone_exit
         self.kamailio: ManagedProcess | None = None
+        self.rtpengine: ManagedProcess | None = None  # with plan.webrtc
         self.phones: dict[str, ManagedProcess] = {}
         self._started = False
 
@@ -68,8 +102,13 @@ class SipLab:
             return
         kam, bare = find_binaries(self._kamailio_bin, self._baresip_bin)
         plan = self.plan
+        rtpe = find_webrtc_parts(self._rtpengine_bin) if plan.webrtc is not None else None
         await asyncio.to_thread(write_lab, plan)
         logs = plan.root / "logs"
+        if rtpe is not None:
+            self.rtpengine = ManagedProcess(
+                "rtpengine", rtpengine_argv(rtpe, plan), log_path=logs / "rtpengine.log"
+            )
         self.kamailio = ManagedProcess(
             "kamailio",
             # -m 256: the default 64 MB of shared memory runs out near 400 calls/s (kamailio
@@ -93,11 +132,16 @@ class SipLab:
                 f"baresip {phone.name}",
                 [bare, "-f", str(phone_dir(plan, phone))],
                 log_path=logs / f"{phone.name}.log",
+                cwd=phone_dir(plan, phone),
                 term_timeout=3.0,
                 on_exit=self._exit_handler(phone),
             )
         self._started = True
         try:
+            if self.rtpengine is not None:
+                # First: kamailio's rtpengine module disables an engine it cannot reach.
+                await self.rtpengine.start()
+                await self.wait_rtpengine(within=ready_timeout)
             await self.kamailio.start()
             await self.wait_proxy(within=ready_timeout)
             await asyncio.gather(*(p.start() for p in self.phones.values()))
@@ -112,6 +156,8 @@ class SipLab:
         await asyncio.gather(*(p.stop() for p in procs), return_exceptions=True)
         if self.kamailio is not None:
             await self.kamailio.stop()
+        if self.rtpengine is not None:
+            await self.rtpengine.stop()
         self._started = False
 
     def phone(self, name: str) -> ManagedProcess:
@@ -145,6 +191,23 @@ class SipLab:
                 )
             if self.kamailio is not None and self.kamailio.starts > 2:
                 raise LabError(f"kamailio keeps exiting; see {self.plan.root / 'logs'}")
+            await asyncio.sleep(0.05)
+
+    async def wait_rtpengine(self, *, within: float) -> None:
+        """Wait until rtpengine answers a ``ping`` on its control port."""
+        web = self.plan.webrtc
+        if web is None:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while not await asyncio.to_thread(ng_ping, web.ng_port):
+            if loop.time() > deadline:
+                raise LabError(
+                    f"rtpengine did not answer on {HOST}:{web.ng_port} within {within} s; "
+                    f"see {self.plan.root / 'logs' / 'rtpengine.log'}"
+                )
+            if self.rtpengine is not None and self.rtpengine.starts > 2:
+                raise LabError(f"rtpengine keeps exiting; see {self.plan.root / 'logs'}")
             await asyncio.sleep(0.05)
 
     async def wait_ready(self, *, within: float) -> None:
