@@ -28,7 +28,7 @@ from ..core.errors import (
 )
 from ..core.events import CallBegan, CallEnded, CallsReplaced, CallUpdated, Event
 from ..core.jsonvalue import check_text
-from ..core.model import CallType, CallView, check_agent_list
+from ..core.model import CallView, check_agent_list
 from ..core.registry import CallRegistry
 from ..core.telephony import CallOffered, CallReleased, ConnectorAction, TelephonyEvent
 from ..storage import CallLog, CallLogStore, CallStateStore, NewCallLog
@@ -76,6 +76,9 @@ class CtiService:
         self._dirty: set[str] = set()
         self._persist: asyncio.Task[None] | None = None
         self._stop_persisting = asyncio.Event()
+        #: Telephony events the core refused (impossible transitions, calls the agent does
+        #: not have, bad offered data) since start: each is logged, dropped and counted here.
+        self.dropped_events = 0
 
     # ------------------------------------------------------------ state hooks
     # Every operation goes through these two, so a subclass can keep the state elsewhere
@@ -133,6 +136,7 @@ class CtiService:
         self._publish(events)
 
     def _dropped(self, event: TelephonyEvent, exc: TelephonyError) -> None:
+        self.dropped_events += 1
         log.warning("dropped telephony event %s: %s", type(event).__name__, exc.message)
         if isinstance(event, CallOffered):
             # The phone has a call the agent cannot see (over a limit, bad data):
@@ -465,7 +469,3 @@ def _dt(ts: float | None) -> datetime | None:
 def _str_or_none(data: Any, key: str) -> str | None:
     value = data.get(key) if isinstance(data, dict) else None
     return value if isinstance(value, str) else None
-
-
-def parse_call_type(value: object) -> CallType:
-    return CallType.parse(value)
