@@ -18,8 +18,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ...core import transitions
 from ...core.commands import Action
-from ...core.model import LineState
 from ...core.telephony import ConnectorAction, LineStatus, TelephonyEvent
 from ..base import ActionFailedError, Capability, EventSink
 from ..directory import Directory
@@ -38,16 +38,6 @@ from .mapping import PhoneLine, SipCall, SipModel
 
 log = logging.getLogger(__name__)
 
-# Line states each command needs (the registry checks too, but its view lags ours).
-_NEEDS: dict[Action, tuple[LineState, ...]] = {
-    Action.ANSWER: (LineState.RINGING,),
-    Action.HOLD: (LineState.CONNECTED,),
-    Action.RETRIEVE: (LineState.HELD,),
-    Action.TRANSFER: (LineState.CONNECTED, LineState.HELD),
-    Action.MUTE: (LineState.CONNECTED,),
-    Action.UNMUTE: (LineState.CONNECTED,),
-    Action.DTMF: (LineState.CONNECTED,),
-}
 # The baresip command for simple actions, and what it leaves pending until an event confirms.
 _SIMPLE: dict[Action, tuple[str, Action | None]] = {
     Action.ANSWER: ("accept", Action.ANSWER),
@@ -312,10 +302,10 @@ class SipConnector:
             return
         if call.pending is not None:
             raise ActionFailedError(f"call {call.key!r}: /{call.pending} is still in progress")
-        need = _NEEDS[act]
-        if call.state not in need or (act is Action.ANSWER and call.outgoing):
+        # The core's table again, on our own view: the registry's lags behind it.
+        if not transitions.allows(act, call.state) or (act is Action.ANSWER and call.outgoing):
             raise ActionFailedError(
-                f"/{act} needs a {' or '.join(need)} call; call {call.key!r} is {call.state}"
+                f"/{act} needs a {transitions.needs(act)} call; call {call.key!r} is {call.state}"
             )
 
     async def _call_command(
