@@ -65,6 +65,21 @@ class Config:
     max_request_burst: int = 200  # requests a socket may send at once
     abuse_close_after: int = 500  # refused requests in a row before the socket is closed
     allowed_origins: tuple[str, ...] = ()  # extra origins allowed to open console sockets
+    # Budgets against one client taking the server from everyone (docs/security.md).
+    header_timeout: float = 10.0  # seconds to send a request's head (slowloris)
+    body_timeout: float = 30.0  # seconds to send a request's body once its head is in
+    idle_timeout: float = 75.0  # seconds a kept-alive HTTP connection may sit idle
+    max_connections: int = 0  # open connections at once; 0: the descriptor limit less a reserve
+    max_connections_per_address: int = 1000  # per client address; 0: no cap
+    max_sockets_per_agent: int = 16  # console sockets of one agent ID on this node
+    # Reverse proxies whose X-Forwarded-For names the client (addresses or networks).
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
+    login_failures_per_user: int = 5  # failed logins per user name per login_window
+    login_failures_per_address: int = 30  # failed logins per client address per login_window
+    login_window: float = 60.0  # seconds failures are counted over (and a lockout lasts)
+    login_concurrency: int = 0  # password checks at once; 0: one per CPU core
+    login_queue: int = 8  # logins waiting for a password check; more: 503
+    session_cache_seconds: float = 2.0  # how stale a session check may be (logout elsewhere)
     users: tuple[UserConfig, ...] = ()
     limits: Limits = field(default_factory=Limits)
     # Cluster mode (docs/deploy.md): nodes share call state and events through Redis.
@@ -155,6 +170,11 @@ def config_from_dict(raw: dict[str, Any], where: str = "config") -> Config:
         if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
             raise ConfigError(f"{where}: server.allowed_origins must be a list of origins")
         kwargs["allowed_origins"] = tuple(origins)
+    if "trusted_proxies" in kwargs:
+        proxies = kwargs["trusted_proxies"]
+        if not isinstance(proxies, list) or not all(isinstance(p, str) for p in proxies):
+            raise ConfigError(f"{where}: server.trusted_proxies must be a list of addresses")
+        kwargs["trusted_proxies"] = tuple(proxies)
     users = raw.get("users", [])
     if not isinstance(users, list):
         raise ConfigError(f"{where}: [[users]] must be an array of tables")

@@ -25,14 +25,16 @@ from .harness import (
 pytestmark = pytest.mark.attack
 
 USERS = {name: "agent" for name in ("out1", "out2", "pw1", "gone1", "off1")}
-#: How long another process's change (the CLI) may take to reach the server's session check
-#: (server.session_cache_seconds, 2 s by default), with room for a slow machine.
+CACHE_SECONDS = 0.5  # server.session_cache_seconds: sockets are checked every 2.5 s
+#: How long another process's change (the CLI) may take to reach the server's session check,
+#: with room for a slow machine.
 WITHIN = 6.0
 
 
 @pytest.fixture(scope="module")
 def server(workdir: Path) -> Iterator[AttackServer]:
-    yield from start(workdir / "sessions", server={"trusted_proxies": []}, users=USERS)
+    settings = {"trusted_proxies": [], "session_cache_seconds": CACHE_SECONDS}
+    yield from start(workdir / "sessions", server=settings, users=USERS)
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +66,26 @@ async def _socket_status(server: AttackServer, token: str, agent: str) -> int:
         return 101
 
 
+async def _open_console(
+    s: aiohttp.ClientSession, server: AttackServer, token: str, agent: str
+) -> aiohttp.ClientWebSocketResponse:
+    ws = await s.ws_connect(f"{server.url}/ws?agent={agent}&token={token}")
+    assert (await ws.receive_json(timeout=10))["type"] == "hello"
+    return ws
+
+
+async def _closed_within(ws: aiohttp.ClientWebSocketResponse, within: float) -> float:
+    """Seconds until the server closes the socket (fails after ``within``)."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    while True:
+        msg = await ws.receive(timeout=within - (loop.time() - started))
+        if msg.type is aiohttp.WSMsgType.CLOSE:
+            assert msg.data == 1008, msg  # policy: the session ended
+            return loop.time() - started
+        assert msg.type is not aiohttp.WSMsgType.CLOSED, "closed without a close frame"
+
+
 async def _refused_within(server: AttackServer, token: str, agent: str) -> float:
     """Seconds until the token is refused on REST and on the socket (fails after WITHIN)."""
     loop = asyncio.get_running_loop()
@@ -78,8 +100,12 @@ async def _refused_within(server: AttackServer, token: str, agent: str) -> float
 async def test_logout_ends_the_session_everywhere(
     server: AttackServer, bystander: Bystander, attack: Attack
 ) -> None:
-    async with attack(server, bystander, "stolen session after logout") as m:
+    async with (
+        attack(server, bystander, "stolen session after logout") as m,
+        session_from(attacker_address(7005)) as thief,
+    ):
         stolen = await _token(server, "out1")
+        console = await _open_console(thief, server, stolen, "out1")
         # The console's session (the cookie) logs out; the stolen copy dies with it.
         async with session_from(attacker_address(7003)) as s:
             _, body, _, _ = await login(
@@ -91,6 +117,7 @@ async def test_logout_ends_the_session_everywhere(
                 assert "ctikit_session=" in r.headers["Set-Cookie"]  # cleared
         took = await _refused_within(server, stolen, "out1")
         assert took < 0.5  # this node's own logout: at once
+        assert await _closed_within(console, 1.0) < 1.0
         # Bearer logout too (API clients).
         token = await _token(server, "out2")
         async with (
@@ -109,13 +136,16 @@ async def test_password_change_disable_and_removal_end_sessions(
 ) -> None:
     db = ("--database", server.database)
     name = "stolen session after password change, disable, removal (by the CLI)"
-    async with attack(server, bystander, name) as m:
+    async with attack(server, bystander, name) as m, session_from(attacker_address(7006)) as s:
         stolen = await _token(server, "pw1")
+        console = await _open_console(s, server, stolen, "pw1")
         await asyncio.to_thread(
             run_ctikit, "user", "passwd", "pw1", "--password-stdin", *db, stdin="new-pass-123\n"
         )
         pw_s = await _refused_within(server, stolen, "pw1")
         m.notes["refused_after_s"] = f"{pw_s:.1f}"
+        # Its open console socket is closed by the next sweep.
+        m.notes["socket_closed_after_s"] = round(await _closed_within(console, 10.0), 1)
 
         stolen = await _token(server, "off1")
         await asyncio.to_thread(run_ctikit, "user", "disable", "off1", *db)

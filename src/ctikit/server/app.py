@@ -17,12 +17,15 @@ from ..connectors.base import Connector
 from ..core.registry import CallRegistry
 from ..storage import AccountStore, CallLogStore, CallStateStore
 from . import rest, static
+from .addresses import TrustedProxies
 from .auth import Authenticator
+from .connections import BODY_TIMEOUT, body_deadline, listen, runner_options
 from .hub import Hub
-from .keys import AUTH, CONFIG, HUB, SCENARIO, SERVICE
+from .keys import AUTH, CONFIG, HUB, SCENARIO, SERVICE, TRUSTED_PROXIES
 from .openapi import openapi_routes
 from .service import CtiService
-from .ws import websocket_handler
+from .sessions import SESSIONS, SessionSockets, sweep_seconds
+from .ws import SOCKETS, SocketBudget, websocket_handler
 
 log = logging.getLogger("ctikit.server")
 
@@ -77,9 +80,14 @@ async def build_app(
 ) -> web.Application:
     """A ready application: storage opened and migrated, connector started."""
     app = web.Application(
-        middlewares=[rest.json_errors, security_headers], client_max_size=1024 * 1024
+        middlewares=[rest.json_errors, security_headers, body_deadline],
+        client_max_size=1024 * 1024,
     )
     app[CONFIG] = config
+    app[TRUSTED_PROXIES] = TrustedProxies(config.trusted_proxies)
+    app[BODY_TIMEOUT] = float(config.body_timeout)
+    app[SOCKETS] = SocketBudget(config.max_sockets_per_agent)
+    app[SESSIONS] = SessionSockets()
     hub = Hub()
     owned_store = store is None
     store = store or await CallLogStore.open(config.database)
@@ -87,7 +95,7 @@ async def build_app(
     service = make_service(config, connector, store, hub)
     app[HUB], app[SERVICE] = hub, service
     accounts = AccountStore(store)
-    app[AUTH] = await Authenticator.create(accounts, token_ttl=config.token_ttl, demo=config.demo)
+    app[AUTH] = await Authenticator.for_config(config, accounts, service)
     await _add_config_users(accounts, config)
     app.router.add_get("/ws", websocket_handler)
     app.router.add_routes(rest.routes)
@@ -98,6 +106,9 @@ async def build_app(
     async def lifecycle(app: web.Application):  # type: ignore[no-untyped-def]
         await service.start()
         housekeeping = asyncio.create_task(_housekeeping(hub))
+        sweeper = asyncio.create_task(
+            app[SESSIONS].run(accounts, every=sweep_seconds(config.session_cache_seconds))
+        )
         if config.scenario:
             run = getattr(connector, "run_scenario", None)
             if run is None:
@@ -108,6 +119,8 @@ async def build_app(
         if task is not None:
             task.cancel()
         housekeeping.cancel()
+        sweeper.cancel()
+        app[AUTH].close()
         gc.unfreeze()  # an embedding process (tests) gets its heap back to collect
         await service.stop()
         if owned_store:
@@ -134,14 +147,14 @@ async def serve(
 ) -> None:
     """Run until SIGINT/SIGTERM. Prints ``ctikit listening on URL`` once ready."""
     app = await build_app(config, make_service=make_service)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    runner = web.AppRunner(
+        app, access_log=None, handle_signals=False, shutdown_timeout=5, **runner_options(config)
+    )
     await runner.setup()
     # A large backlog: after a network blip thousands of consoles reconnect at once, and
     # with the default 128 the kernel drops their SYNs (SYN cookies, retries after 1-3 s).
-    site = web.TCPSite(
-        runner, config.host, config.port, shutdown_timeout=5, backlog=config.listen_backlog
-    )
-    await site.start()
+    # Connection budgets (caps, header/body timeouts): connections.py.
+    await listen(runner, config)
     port = runner.addresses[0][1] if runner.addresses else config.port
     host = config.host if ":" not in config.host else f"[{config.host}]"
     url = f"http://{host}:{port}"

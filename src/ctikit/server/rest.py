@@ -26,17 +26,33 @@ from ..core.errors import (
 from ..core.jsonvalue import parse_json_text
 from ..core.model import check_agent_id, check_agent_list
 from ..storage import export_csv, export_json
-from .auth import SESSION_COOKIE, AuthError, LoginLockedError
+from .addresses import client_address, is_https
+from .auth import (
+    SESSION_COOKIE,
+    AuthError,
+    LoginLockedError,
+    bearer,
+    check_origin,
+    check_same_site,
+)
 from .guard import principal, readable_agents, require
-from .keys import AUTH, CONFIG, SERVICE
+from .keys import AUTH, CONFIG, SERVICE, TRUSTED_PROXIES
 from .service import MAX_CAMPAIGN_AGENTS, CtiService, UnsupportedError
+from .sessions import SESSIONS
 
 log = logging.getLogger("ctikit.rest")
 routes = web.RouteTableDef()
 
-#: Errors of the cluster (ctikit.cluster, which builds on this module): by code.
+
+class MediaTypeError(CtiRequestError):
+    """A body of a type this endpoint does not take (HTTP 415)."""
+
+
+#: Errors of the cluster (ctikit.cluster, which builds on this module), and a login refused
+#: while the server is busy checking passwords: by code.
 _CODE_STATUS = {"unavailable": 503, "corrupt_state": 500}
 _STATUS = {
+    MediaTypeError: 415,
     LoginLockedError: 429,
     AuthError: 401,
     AccessDeniedError: 403,
@@ -112,12 +128,28 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
     return body
 
 
+def _session_request(request: web.Request) -> None:
+    """Login and logout: from this server's pages or non-browser clients only, with a JSON
+    body. (A cross-site ``<form>`` can post text/plain, urlencoded or multipart bodies
+    without the browser asking first: that logged victims into an attacker's account.)"""
+    check_same_site(request, request.app[CONFIG].allowed_origins)
+    ctype = request.headers.get("Content-Type")
+    empty = request.content_length == 0 or not request.body_exists
+    if ctype is not None and not empty and request.content_type != "application/json":
+        raise MediaTypeError(f"send JSON (Content-Type: application/json), not {ctype[:60]}")
+
+
 @routes.post("/api/login")
 async def login(request: web.Request) -> web.Response:
     """Password login: a signed token for API clients, and a session cookie for consoles."""
+    _session_request(request)
     body = await _json_body(request)
     authn = request.app[AUTH]
-    token, who, expires = await authn.login(body.get("username"), body.get("password"))
+    token, who, expires = await authn.login(
+        body.get("username"),
+        body.get("password"),
+        address=client_address(request, request.app[TRUSTED_PROXIES]),
+    )
     resp = ok(
         token=token,
         expiresAt=expires,
@@ -126,14 +158,15 @@ async def login(request: web.Request) -> web.Response:
         agent=who.agent,
         team=who.team,
     )
-    # HttpOnly: scripts (and so an XSS) cannot read the console's session.
+    # HttpOnly: scripts (and so an XSS) cannot read the console's session. Secure over
+    # HTTPS, also when a reverse proxy ends TLS and says so (X-Forwarded-Proto).
     resp.set_cookie(
         SESSION_COOKIE,
         token,
         max_age=int(authn.token_ttl),
         httponly=True,
         samesite="Strict",
-        secure=request.secure,
+        secure=is_https(request),
         path="/",
     )
     return resp
@@ -141,8 +174,19 @@ async def login(request: web.Request) -> web.Response:
 
 @routes.post("/api/logout")
 async def logout(request: web.Request) -> web.Response:
+    """End the caller's sessions (the cookie's or the bearer token's user, everywhere) and
+    clear the cookie. Answers success also when there was no live session."""
+    _session_request(request)
+    token = bearer(request)
+    if token is None and SESSION_COOKIE in request.cookies:
+        # Cookie-authenticated, like every change made with the cookie: a page of ours.
+        check_origin(request, request.app[CONFIG].allowed_origins, require=True)
+        token = request.cookies[SESSION_COOKIE]
+    user = await request.app[AUTH].logout(token)
+    if user is not None:  # its console sockets on this node close now (others: sessions.py)
+        await request.app[SESSIONS].end(user)
     resp = ok()
-    resp.del_cookie(SESSION_COOKIE, path="/")
+    resp.del_cookie(SESSION_COOKIE, path="/", secure=is_https(request), samesite="Strict")
     return resp
 
 
@@ -229,7 +273,7 @@ async def attach_data(request: web.Request) -> web.Response:
 async def simulate_call(request: web.Request) -> web.Response:
     agent = _agent(request)
     await require(request, Operation.PLACE_CALL, agent)
-    body = await _json_body(request) if request.can_read_body else {}
+    body = await _json_body(request) if request.body_exists else {}
     call_id = await _svc(request).place_call(
         agent, ani=body.get("ani"), dnis=body.get("dnis"), data=body.get("data")
     )
