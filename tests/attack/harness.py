@@ -291,6 +291,15 @@ async def login(
             return r.status, body, time.perf_counter() - started, r
 
 
+async def http_stats(server: AttackServer) -> dict[str, int]:
+    """The server's own count of its HTTP connections (``/api/health``, ``http``)."""
+    async with (
+        session_from(BYSTANDER_ADDRESS) as s,
+        s.get(f"{server.url}/api/health", timeout=aiohttp.ClientTimeout(total=10)) as r,
+    ):
+        return dict((await r.json())["http"])
+
+
 class RawConnection(asyncio.Protocol):
     """A client socket that sends what it is told and notes when the server closes it."""
 

@@ -19,7 +19,14 @@ from ..storage import AccountStore, CallLogStore, CallStateStore
 from . import rest, static
 from .addresses import TrustedProxies
 from .auth import Authenticator
-from .connections import BODY_TIMEOUT, body_deadline, listen, runner_options
+from .connections import (
+    BODY_TIMEOUT,
+    HTTP_STATS,
+    ConnectionStats,
+    body_deadline,
+    listen,
+    runner_options,
+)
 from .hub import Hub
 from .keys import AUTH, CONFIG, HUB, SCENARIO, SERVICE, TRUSTED_PROXIES
 from .openapi import openapi_routes
@@ -86,6 +93,7 @@ async def build_app(
     app[CONFIG] = config
     app[TRUSTED_PROXIES] = TrustedProxies(config.trusted_proxies)
     app[BODY_TIMEOUT] = float(config.body_timeout)
+    app[HTTP_STATS] = ConnectionStats()
     app[SOCKETS] = SocketBudget(config.max_sockets_per_agent)
     app[SESSIONS] = SessionSockets()
     hub = Hub()

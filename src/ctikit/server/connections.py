@@ -36,13 +36,36 @@ from .addresses import TrustedProxies, normalized
 
 log = logging.getLogger("ctikit.server")
 
-#: Descriptors kept for what is not a client connection (database, Redis, logs, SIP pipes).
-RESERVED_DESCRIPTORS = 256
+#: Most descriptors kept for what is not a client connection (database, Redis, logs).
+RESERVED_DESCRIPTORS = 1024
 #: Refused connections lingering (their 503 on its way) at once; past it they are dropped.
 MAX_LINGERING = 1000
 LINGER_SECONDS = 1.0
 ACCEPT_ERROR_LOG_EVERY = 10.0
 ACCEPTS = 100  # accept() calls per wake-up of the listening socket (asyncio's default)
+
+
+@dataclass(slots=True)
+class ConnectionStats:
+    """What the guard did, for ``GET /api/health`` (``http``)."""
+
+    open: int = 0
+    peak: int = 0
+    refused: int = 0
+    timed_out: int = 0  # heads and bodies that did not arrive in time
+    peak_from_one_address: int = 0  # the most one (untrusted) address held at once
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "open": self.open,
+            "peak": self.peak,
+            "refused": self.refused,
+            "timedOut": self.timed_out,
+            "peakFromOneAddress": self.peak_from_one_address,
+        }
+
+
+HTTP_STATS = web.AppKey("http_stats", ConnectionStats)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +97,9 @@ class ConnectionLimits:
 
 
 def reserve(limit: int) -> int:
-    return max(RESERVED_DESCRIPTORS, limit // 10)
+    """Descriptors kept back from client connections: an eighth of the limit, at least 64
+    and at most 1024 (a database pool, the cluster's Redis pool of up to 512, log files)."""
+    return min(RESERVED_DESCRIPTORS, max(64, limit // 8))
 
 
 def descriptor_limit() -> int:
@@ -121,15 +146,14 @@ class ConnectionGuard:
         inner: Callable[[], asyncio.Protocol],
         limits: ConnectionLimits,
         trusted: TrustedProxies,
+        stats: ConnectionStats | None = None,
     ) -> None:
         self.inner = inner
         self.limits = limits
         self.trusted = trusted
-        self.open = 0
+        self.stats = stats or ConnectionStats()
         self.by_address: dict[str, int] = {}
-        self.refused = 0
         self.lingering = 0
-        self.head_timeouts = 0
         self._408 = _raw_answer(
             "408 Request Timeout",
             f"the request head did not arrive within {limits.header_timeout:g} s",
@@ -141,18 +165,22 @@ class ConnectionGuard:
 
     def _admit(self, address: str) -> bytes | None:
         """None if the connection may open (and is counted), else the refusal to send."""
-        if self.open >= self.limits.max_connections:
+        stats = self.stats
+        if stats.open >= self.limits.max_connections:
             return _TOO_MANY
         count = self.by_address.get(address, 0)
-        cap = self.limits.per_address
-        if cap and count >= cap and address not in self.trusted:
-            return _TOO_MANY_FROM
-        self.open += 1
+        if self.limits.per_address and count >= self.limits.per_address:
+            if address not in self.trusted:
+                return _TOO_MANY_FROM
+        stats.open += 1
+        stats.peak = max(stats.peak, stats.open)
         self.by_address[address] = count + 1
+        if count + 1 > stats.peak_from_one_address and address not in self.trusted:
+            stats.peak_from_one_address = count + 1
         return None
 
     def _release(self, address: str) -> None:
-        self.open -= 1
+        self.stats.open -= 1
         left = self.by_address[address] - 1
         if left:
             self.by_address[address] = left
@@ -196,7 +224,7 @@ class _Guarded(asyncio.Protocol):
 
     def _refuse(self, transport: asyncio.Transport, answer: bytes) -> None:
         guard = self._guard
-        guard.refused += 1
+        guard.stats.refused += 1
         transport.write(answer)
         if guard.lingering >= MAX_LINGERING or not transport.can_write_eof():
             transport.abort()
@@ -216,7 +244,7 @@ class _Guarded(asyncio.Protocol):
         self._timer = None
         if self._state == _REQUEST or self._transport is None:
             return
-        self._guard.head_timeouts += 1
+        self._guard.stats.timed_out += 1
         if not self._served:  # nothing else is being written on this connection
             self._transport.write(self._guard._408)
         self._transport.close()
@@ -285,6 +313,8 @@ async def body_deadline(
                 async with asyncio.timeout(timeout):
                     await request.read()  # kept: handlers read it again for free
             except TimeoutError:
+                if (stats := request.app.get(HTTP_STATS)) is not None:
+                    stats.timed_out += 1
                 resp = web.json_response(
                     {
                         "success": False,
@@ -356,7 +386,7 @@ async def listen(
     limits = ConnectionLimits.of(config)
     trusted = TrustedProxies(config.trusted_proxies)
     assert runner.server is not None, "runner.setup() first"
-    guard = ConnectionGuard(runner.server, limits, trusted)
+    guard = ConnectionGuard(runner.server, limits, trusted, runner.app.get(HTTP_STATS))
     quiet_accept_errors(asyncio.get_running_loop())
     site = GuardedSite(
         runner, config.host, config.port, guard=guard, backlog=config.listen_backlog, sock=sock

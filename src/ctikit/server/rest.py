@@ -35,6 +35,7 @@ from .auth import (
     check_origin,
     check_same_site,
 )
+from .connections import HTTP_STATS
 from .guard import principal, readable_agents, require
 from .keys import AUTH, CONFIG, SERVICE, TRUSTED_PROXIES
 from .service import MAX_CAMPAIGN_AGENTS, CtiService, UnsupportedError
@@ -210,6 +211,7 @@ async def health(request: web.Request) -> web.Response:
         status="ok",
         connector=svc.connector.name,
         connections=svc.hub.total_connections(),
+        http=request.app[HTTP_STATS].to_dict(),
         **svc.health(),
     )
 

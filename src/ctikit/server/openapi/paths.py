@@ -43,6 +43,23 @@ PATHS: dict[str, Any] = {
                             "status": {"const": "ok"},
                             "connector": {"type": "string"},
                             "connections": {"type": "integer", "minimum": 0},
+                            "http": {
+                                "type": "object",
+                                "description": "HTTP connections of this node (ctikit "
+                                "serve): open now, most at once, refused over a cap, timed "
+                                "out (a request head or body too slow), and the most one "
+                                "client address held at once (docs/security.md)",
+                                "properties": {
+                                    k: {"type": "integer", "minimum": 0}
+                                    for k in (
+                                        "open",
+                                        "peak",
+                                        "refused",
+                                        "timedOut",
+                                        "peakFromOneAddress",
+                                    )
+                                },
+                            },
                             "cluster": {
                                 "type": "object",
                                 "description": "Only on a cluster node",
