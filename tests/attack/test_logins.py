@@ -260,3 +260,30 @@ async def test_f1_lockout_holds_across_cluster_nodes(
     finally:
         for node in nodes:
             node.stop()
+
+
+async def test_login_bodies_are_small(
+    server: AttackServer, bystander: Bystander, attack: Attack
+) -> None:
+    """Login bodies are read before anyone is known: each may hold 16 KiB, not 1 MiB."""
+    n = scale(20, 200)
+    big = '{"username": "mallory", "password": "' + "x" * 500_000 + '"}'
+    async with attack(server, bystander, f"{n} logins with 500 KB bodies at once") as m:
+
+        async def one(i: int) -> int:
+            async with (
+                session_from(attacker_address(3100 + i)) as s,
+                s.post(
+                    f"{server.url}/api/login",
+                    data=big,
+                    headers={"Content-Type": "application/json"},
+                ) as r,
+            ):
+                body = await r.json()
+                assert body["code"] == "limit_exceeded", body
+                return r.status
+
+        statuses = Counter(await asyncio.gather(*(one(i) for i in range(n))))
+        m.notes["got"] = dict(statuses)
+    assert statuses == {413: n}
+    m.check_bystander(rss_ceiling_mb=100)

@@ -32,6 +32,7 @@ from typing import Any
 from aiohttp import web
 
 from ..config import Config
+from ..core.errors import CtiRequestError
 from .addresses import TrustedProxies, normalized
 
 log = logging.getLogger("ctikit.server")
@@ -297,41 +298,44 @@ class _Guarded(asyncio.Protocol):
 BODY_TIMEOUT = web.AppKey("body_timeout", float)
 
 
+class BodyTimeoutError(CtiRequestError, TimeoutError):
+    """A request body that did not arrive within ``body_timeout`` (REST: 408). A
+    TimeoutError too, so that aiohttp, draining the rest of the body after the answer, stops
+    and closes the connection instead of waiting on."""
+
+    code = "timeout"
+
+
+def _body_too_slow(request: web.Request, timeout: float) -> None:
+    if not request.content.is_eof():
+        if (stats := request.app.get(HTTP_STATS)) is not None:
+            stats.timed_out += 1
+        # Whoever reads the body (or aiohttp, draining it) gets this error: a 408 answer.
+        request.content.set_exception(
+            BodyTimeoutError(f"the request body did not arrive within {timeout:g} s")
+        )
+
+
 @web.middleware
 async def body_deadline(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    """Mark the request's head as received (the guard stops its clock), and read its body
-    within ``body_timeout``: a body that trickles in holds a connection and a handler."""
+    """Mark the request's head as received (the guard stops its clock), and give its body
+    ``body_timeout`` to arrive: a body that trickles in would hold a connection and a
+    handler. (Nothing is read here: a handler reads the body once it knows who is asking.)"""
     conn = _GUARDED.get(request.protocol)
     if conn is not None:
         conn.head_received()
+    deadline = None
+    if request.body_exists and not request.content.is_eof():
+        timeout = request.app.get(BODY_TIMEOUT, 30.0)
+        loop = asyncio.get_running_loop()
+        deadline = loop.call_later(timeout, _body_too_slow, request, timeout)
     try:
-        if request.can_read_body and request.headers.get("Upgrade") is None:
-            timeout = request.app.get(BODY_TIMEOUT, 30.0)
-            try:
-                async with asyncio.timeout(timeout):
-                    await request.read()  # kept: handlers read it again for free
-            except TimeoutError:
-                if (stats := request.app.get(HTTP_STATS)) is not None:
-                    stats.timed_out += 1
-                resp = web.json_response(
-                    {
-                        "success": False,
-                        "error": f"the request body did not arrive within {timeout:g} s",
-                        "code": "timeout",
-                    },
-                    status=408,
-                )
-                # Sent now, and the connection closed after it: aiohttp would otherwise go
-                # on reading the rest of the body for its lingering time.
-                resp.force_close()
-                await resp.prepare(request)
-                await resp.write_eof()
-                request.protocol.force_close()
-                return resp
         return await handler(request)
     finally:
+        if deadline is not None:
+            deadline.cancel()
         if conn is not None:
             conn.request_done()
 

@@ -34,7 +34,7 @@ from .auth import (
     bearer,
     check_same_site,
 )
-from .connections import HTTP_STATS
+from .connections import HTTP_STATS, BodyTimeoutError
 from .guard import principal, readable_agents, require
 from .keys import AUTH, CONFIG, SERVICE, TRUSTED_PROXIES
 from .service import MAX_CAMPAIGN_AGENTS, CtiService, UnsupportedError
@@ -52,6 +52,7 @@ class MediaTypeError(CtiRequestError):
 #: while the server is busy checking passwords: by code.
 _CODE_STATUS = {"unavailable": 503, "corrupt_state": 500}
 _STATUS = {
+    BodyTimeoutError: 408,
     MediaTypeError: 415,
     LoginLockedError: 429,
     AuthError: 401,
@@ -121,11 +122,30 @@ def _agent(request: web.Request) -> str:
     return check_agent_id(request.match_info["agent"])
 
 
-async def _json_body(request: web.Request) -> dict[str, Any]:
-    body = parse_json_text(await request.read(), "request body")
+async def _json_body(request: web.Request, limit: int | None = None) -> dict[str, Any]:
+    """The body, a JSON object; ``limit``: at most that many bytes (else 413), for bodies
+    read before the caller is known."""
+    raw = await (request.read() if limit is None else _read_at_most(request, limit))
+    body = parse_json_text(raw, "request body")
     if not isinstance(body, dict):
         raise CtiRequestError("request body must be a JSON object")
     return body
+
+
+async def _read_at_most(request: web.Request, limit: int) -> bytes:
+    if request.content_length is not None and request.content_length > limit:
+        raise LimitExceededError(f"the request body is over {limit} bytes")
+    chunks, size = [], 0
+    while chunk := await request.content.readany():
+        size += len(chunk)
+        if size > limit:
+            raise LimitExceededError(f"the request body is over {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+#: Login and logout bodies are read from anyone: small (a name, a password).
+SESSION_BODY_LIMIT = 16 * 1024
 
 
 def _session_request(request: web.Request) -> None:
@@ -143,7 +163,7 @@ def _session_request(request: web.Request) -> None:
 async def login(request: web.Request) -> web.Response:
     """Password login: a signed token for API clients, and a session cookie for consoles."""
     _session_request(request)
-    body = await _json_body(request)
+    body = await _json_body(request, SESSION_BODY_LIMIT)
     authn = request.app[AUTH]
     token, who, expires = await authn.login(
         body.get("username"),
