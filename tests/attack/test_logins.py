@@ -16,6 +16,7 @@ import pytest
 from .conftest import Attack, bystander_of, start
 from .harness import (
     BYSTANDER_ADDRESS,
+    FULL,
     PASSWORD,
     AttackServer,
     Bystander,
@@ -146,7 +147,9 @@ async def test_f8_login_flood_leaves_a_real_login_fast(
     for status, body, _, resp in results:
         if status in (429, 503):
             _check_refusal(status, body, resp)
-    assert took < 3.0, f"a real login took {took:.1f} s ({tries} tries) during the flood"
+    # (The quick run's bound only catches a starved login: its machine is busy with tests.)
+    bound = 3.0 if FULL else 10.0
+    assert took < bound, f"a real login took {took:.1f} s ({tries} tries) during the flood"
     # argon2 needs 64 MiB per check: only a few run at once.
     m.check_bystander(rss_ceiling_mb=200)
 
