@@ -63,14 +63,16 @@ def _row(r: dict[str, Any]) -> str:
         f"| {r['attack']} | {'pass' if r['ok'] else 'FAIL'} | "
         f"{m.rss_start:.0f} → {m.rss_peak:.0f} | "
         f"{ws.get('p50', '-')} / {ws.get('p99', '-')} | "
-        f"{rest.get('p50', '-')} / {rest.get('p99', '-')} | {m.seconds:.1f} | {notes} |"
+        f"{rest.get('p50', '-')} / {rest.get('p99', '-')} | {m.seconds:.1f} | "
+        f"{m.server_cpu:.1f} | {notes} |"
     )
 
 
 def summary() -> str:
     head = (
         "| attack | result | server RSS MB (start → peak) | bystander socket p50 / p99 ms "
-        "| bystander REST p50 / p99 ms | s | notes |\n|---|---|---|---|---|---|---|"
+        "| bystander REST p50 / p99 ms | s | server CPU s | notes |\n"
+        "|---|---|---|---|---|---|---|---|"
     )
     return "\n".join([head, *(_row(r) for r in _RESULTS)])
 

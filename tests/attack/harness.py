@@ -21,6 +21,7 @@ import os
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -138,6 +139,12 @@ class AttackServer:
                     return int(line.split()[1]) / 1024
         return 0.0
 
+    def cpu_seconds(self) -> float:
+        """CPU time the server process used so far (user + system)."""
+        with open(f"/proc/{self.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def open_fds(self) -> int:
         return len(os.listdir(f"/proc/{self.pid}/fd"))
 
@@ -215,6 +222,7 @@ class Measurement:
     rss_end: float = 0.0
     bystander: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+    server_cpu: float = 0.0  # seconds of CPU the server used during the attack
     notes: dict[str, Any] = field(default_factory=dict)
 
     def p99(self) -> float:
@@ -246,6 +254,7 @@ async def measured(server: AttackServer, bystander: Bystander) -> AsyncIterator[
     """Measure the bystander's latency and the server's RSS for the duration of the block."""
     m = Measurement()
     m.rss_start = m.rss_peak = server.rss_mb()
+    cpu_start = server.cpu_seconds()
     await bystander.reset()
     stop = asyncio.Event()
     sampler = asyncio.create_task(_sample_rss(server, m, stop))
@@ -260,7 +269,9 @@ async def measured(server: AttackServer, bystander: Bystander) -> AsyncIterator[
         m.bystander = await bystander.report()
         stop.set()
         await sampler
-        m.rss_end = server.rss_mb() if server.alive() else 0.0
+        if server.alive():
+            m.rss_end = server.rss_mb()
+            m.server_cpu = server.cpu_seconds() - cpu_start
 
 
 # ------------------------------------------------------------------------- HTTP helpers
@@ -350,19 +361,28 @@ async def open_raw(host: str, port: int, address: str) -> RawConnection:
     return proto
 
 
+class Connections(list[RawConnection]):
+    """What :func:`open_many` opened; ``failed`` counts connects that failed, by error."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed: Counter[str] = Counter()
+
+
 async def open_many(
     host: str, port: int, addresses: list[str], per_address: int, first: bytes
-) -> list[RawConnection]:
+) -> Connections:
     """``per_address`` connections from each address, each sending ``first`` (say, half a
     request head). Connections the server refuses at once are in the list, closed."""
-    out: list[RawConnection] = []
+    out = Connections()
     sem = asyncio.Semaphore(256)  # connects in flight
 
     async def one(address: str) -> None:
         async with sem:
             try:
                 conn = await open_raw(host, port, address)
-            except OSError:
+            except OSError as exc:
+                out.failed[exc.strerror or type(exc).__name__] += 1
                 return
             out.append(conn)
             if first:

@@ -34,9 +34,11 @@ from .harness import (
 pytestmark = pytest.mark.attack
 
 # Full size: opening thousands of sockets takes seconds; they must all be open at once.
+# (aiohttp's idle timeout also closes a connection waiting for its first request: it is
+# kept longer than the header timeout, so that the header timeout is what is tested.)
 HEADER_TIMEOUT = float(scale(2, 20))
 BODY_TIMEOUT = 2.0
-IDLE_TIMEOUT = 3.0
+IDLE_TIMEOUT = float(scale(3, 25))
 PER_ADDRESS = scale(40, 200)
 MAX_CONNECTIONS = scale(400, 6_000)
 PER_AGENT = 8
@@ -92,7 +94,8 @@ def _no_tracebacks(server: AttackServer) -> None:
 async def test_f3_slowloris_is_capped_per_address_and_cut_off(
     server: AttackServer, bystander: Bystander, attack: Attack
 ) -> None:
-    addresses = [attacker_address(i) for i in range(scale(6, 45))]
+    # Held at once: at most PER_ADDRESS from each, under the server's cap.
+    addresses = [attacker_address(i) for i in range(scale(6, 25))]
     per = PER_ADDRESS + scale(20, 100)
     name = f"F3: slowloris, {len(addresses) * per} half-sent heads from {len(addresses)} addresses"
     before = await http_stats(server)
@@ -107,8 +110,9 @@ async def test_f3_slowloris_is_capped_per_address_and_cut_off(
             for c in conns:
                 c.close()
         after = await http_stats(server)
-        m.notes.update(_deltas(before, after))
+        m.notes.update(_deltas(before, after), connect_failed=dict(conns.failed))
     assert health == 200
+    assert not conns.failed, conns.failed
     # The server's own count: no address ever held more than its cap.
     assert after["peakFromOneAddress"] <= PER_ADDRESS, after
     assert after["refused"] > before["refused"], after
@@ -134,8 +138,8 @@ def _check_answers(conns: list[RawConnection]) -> None:
     for c in conns:
         assert c.closed_at is not None
         lived = c.closed_at - c.opened_at
-        if c.status() == 408:
-            assert HEADER_TIMEOUT - 0.5 < lived < HEADER_TIMEOUT + 5, lived
+        if c.status() == 408:  # (the client saw it open later than the server, when busy)
+            assert HEADER_TIMEOUT * 0.8 < lived < HEADER_TIMEOUT + 5, lived
 
 
 async def test_f3_idle_and_slow_body_connections_are_closed(
@@ -181,7 +185,7 @@ async def test_f3_connection_flood_is_capped_and_answered(
             for c in conns:
                 c.close()
         after = await http_stats(server)
-        m.notes.update(_deltas(before, after))
+        m.notes.update(_deltas(before, after), connect_failed=dict(conns.failed))
         # Room again once they are gone.
         health, _ = await _fresh_request(server)
     assert after["peak"] <= MAX_CONNECTIONS, after
