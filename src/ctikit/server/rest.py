@@ -290,7 +290,7 @@ async def attach_data(request: web.Request) -> web.Response:
 async def simulate_call(request: web.Request) -> web.Response:
     agent = _agent(request)
     await require(request, Operation.PLACE_CALL, agent)
-    body = await _json_body(request) if request.body_exists else {}
+    body = await _json_body(request) if request.can_read_body else {}
     call_id = await _svc(request).place_call(
         agent, ani=body.get("ani"), dnis=body.get("dnis"), data=body.get("data")
     )

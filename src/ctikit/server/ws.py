@@ -225,6 +225,7 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
             headers={"Retry-After": "5"},
         )
     try:
+        # A supervisor watching an agent's console reads; it never changes a call.
         return await _console(request, svc, agent, read_only=who.agent != agent)
     finally:
         budget.give_back(agent)
