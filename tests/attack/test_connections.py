@@ -91,6 +91,17 @@ def _no_tracebacks(server: AttackServer) -> None:
     assert "Traceback" not in log, log[-3000:]
 
 
+async def test_no_attack_baseline(
+    server: AttackServer, bystander: Bystander, attack: Attack
+) -> None:
+    """Not an attack: the bystander alone for a few seconds, the table's reference row (what
+    the machine itself adds to the latencies below)."""
+    async with attack(server, bystander, "(no attack: the bystander alone)") as m:
+        await asyncio.sleep(scale(2, 5))
+    b = m.bystander
+    assert b["error_count"] == 0 and b["ws"]["n"] > 0 and b["rest"]["n"] > 0, b
+
+
 async def test_f3_slowloris_is_capped_per_address_and_cut_off(
     server: AttackServer, bystander: Bystander, attack: Attack
 ) -> None:
