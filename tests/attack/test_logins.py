@@ -147,9 +147,9 @@ async def test_f8_login_flood_leaves_a_real_login_fast(
     for status, body, _, resp in results:
         if status in (429, 503):
             _check_refusal(status, body, resp)
-    # (The quick run's bound only catches a starved login: its machine is busy with tests.)
-    bound = 3.0 if FULL else 10.0
-    assert took < bound, f"a real login took {took:.1f} s ({tries} tries) during the flood"
+    assert statuses[503] > 0, statuses  # the wait queue's bound was met: no pile-up
+    if FULL:  # (the quick run's machine is busy with other tests: no timing there)
+        assert took < 3.0, f"a real login took {took:.1f} s ({tries} tries) during the flood"
     # argon2 needs 64 MiB per check: only a few run at once.
     m.check_bystander(rss_ceiling_mb=200)
 
