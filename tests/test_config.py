@@ -210,7 +210,7 @@ def _toml(value: Any) -> str:
     if value is None:
         return "none"
     if isinstance(value, tuple):
-        return "[]" if not value else repr(list(value))
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):

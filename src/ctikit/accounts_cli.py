@@ -61,7 +61,14 @@ def add_parsers(sub: argparse._SubParsersAction[Any]) -> None:
     usub.add_parser("list", parents=[db], help="list users")
     rm = usub.add_parser("remove", parents=[db], help="remove a user (their sessions end at once)")
     rm.add_argument("username")
-    passwd = usub.add_parser("passwd", parents=[db], help="set a user's password")
+    for action, what in (
+        ("disable", "disable a user: their sessions end at once and they cannot log in"),
+        ("enable", "enable a disabled user again"),
+    ):
+        usub.add_parser(action, parents=[db], help=what).add_argument("username")
+    passwd = usub.add_parser(
+        "passwd", parents=[db], help="set a user's password (their sessions end at once)"
+    )
     passwd.add_argument("username")
     passwd.add_argument("--password-stdin", action="store_true")
     hp = usub.add_parser(
@@ -251,11 +258,19 @@ async def _act(
             )
         elif args.action == "list":
             for u in await accounts.list_users():
-                print(f"{u.username}\t{u.role}\tagent={u.agent_id or '-'}\tteam={u.team or '-'}")
+                print(
+                    f"{u.username}\t{u.role}\tagent={u.agent_id or '-'}\tteam={u.team or '-'}"
+                    + ("\tdisabled" if u.disabled else "")
+                )
         elif args.action == "remove":
             if not await accounts.remove_user(args.username):
                 raise Refused(f"no user {args.username!r}; `ctikit user list` shows them")
             print(f"removed {args.username}")
+        elif args.action in ("disable", "enable"):
+            if not await accounts.set_disabled(args.username, args.action == "disable"):
+                print(f"error: no user {args.username!r}", file=sys.stderr)
+                return 1
+            print(f"{args.action}d {args.username}")
         elif args.action == "passwd":
             if await accounts.get_user(args.username) is None:
                 raise Refused(f"no user {args.username!r}; `ctikit user list` shows them")

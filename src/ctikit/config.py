@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import ipaddress
 import os
 import re
 import tomllib
@@ -56,6 +57,10 @@ DatabaseUrl = Annotated[
         pattern=r"^(?:(?:sqlite|postgres|postgresql)(?:\+\w+)?://\S*|(?!.*://)\S.*)$",
         description="a SQLite file path, sqlite:///FILE or postgresql+asyncpg://USER:PASS@HOST/DB",
     ),
+]
+ProxyAddress = Annotated[
+    str,
+    Meta(min_length=1, max_length=64, description="an IP address or network such as 10.0.0.0/8"),
 ]
 RedisUrl = Annotated[
     str,
@@ -133,6 +138,22 @@ class Config:
     allowed_origins: tuple[Origin, ...] = ()  # extra origins allowed to open console sockets
     # Seconds a CTI command waits for the telephony's outcome before replying "timeout".
     command_timeout: Annotated[float, Meta(gt=0, le=600)] = 10.0
+    # Budgets against one client taking the server from everyone (docs/security.md).
+    header_timeout: Annotated[float, Meta(ge=0.1, le=86400)] = 10.0  # a request's head (slowloris)
+    body_timeout: Annotated[float, Meta(ge=0.1, le=86400)] = 30.0  # its body, once the head is in
+    idle_timeout: Annotated[float, Meta(ge=0.1, le=86400)] = 75.0  # a kept-alive idle connection
+    # Open connections at once; 0: the descriptor limit less a reserve.
+    max_connections: Annotated[int, Meta(ge=0, le=10_000_000)] = 0
+    max_connections_per_address: Annotated[int, Meta(ge=0, le=10_000_000)] = 1000  # 0: no cap
+    max_sockets_per_agent: Annotated[int, Meta(ge=1, le=1_000_000)] = 16  # on this node
+    # Reverse proxies whose X-Forwarded-For names the client (addresses or networks).
+    trusted_proxies: tuple[ProxyAddress, ...] = ("127.0.0.1", "::1")
+    login_failures_per_user: Annotated[int, Meta(ge=1, le=1_000_000)] = 5  # per login_window
+    login_failures_per_address: Annotated[int, Meta(ge=1, le=1_000_000)] = 30  # per login_window
+    login_window: Annotated[float, Meta(ge=1, le=86400)] = 60.0  # also how long a lockout lasts
+    login_concurrency: Annotated[int, Meta(ge=0, le=1024)] = 0  # password checks; 0: one per core
+    login_queue: Annotated[int, Meta(ge=0, le=100_000)] = 8  # logins waiting; more: 503
+    session_cache_seconds: Annotated[float, Meta(ge=0, le=60)] = 2.0  # a logout elsewhere lags
     # Cluster mode (docs/deploy.md): nodes share call state and events through Redis.
     cluster: RedisUrl | None = None  # None: a single node, no Redis
     cluster_prefix: Annotated[str, Meta(max_length=64)] = "ctikit:"
@@ -355,6 +376,15 @@ def _check_rules(config: Config, key: KeyName) -> None:
 
 
 def _problems(config: Config) -> typing.Iterator[tuple[Path_, str]]:
+    for i, proxy in enumerate(config.trusted_proxies):
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            yield (
+                ["server", "trusted_proxies", i],
+                f"{shown(proxy)} is not an IP address or network; expected e.g. 10.0.0.5 or "
+                "10.0.0.0/8",
+            )
     for section, entries, key in (
         ("agents", config.agents, "id"),
         ("agents", config.agents, "extension"),

@@ -49,7 +49,9 @@ class Cluster:
         )
         self.config.write_text(
             f'[server]\ndatabase = "{database}"\ncluster_prefix = "{self.prefix}"\n'
-            f"cluster_lease_seconds = 1.5\n\n{agents}"
+            f"cluster_lease_seconds = 1.5\n"
+            # A wave of hundreds of consoles is played by one agent's sockets.
+            f"max_sockets_per_agent = 1000\n\n{agents}"
         )
         self.nodes: list[Node] = []
         self.tokens: dict[str, str] = {}

@@ -215,14 +215,15 @@ async def test_demo_mode_needs_no_login(aiohttp_client: Any, tmp_path: Any) -> N
     assert (await r.json())["total"] == 1
 
 
-async def test_failed_login_memory_is_bounded(server: Any, monkeypatch: Any) -> None:
-    from ctikit.server import auth
+async def test_failed_login_memory_is_bounded(server: Any) -> None:
+    from ctikit.server.logins import LocalLoginLimiter, LoginLimits
 
-    monkeypatch.setattr(auth, "MAX_TRACKED_NAMES", 10)
+    limiter = LocalLoginLimiter(LoginLimits(per_address=1000), time.monotonic, max_tracked=10)
+    server.app[AUTH].limiter = limiter
     for i in range(25):  # anyone may try any name: 25 names, each failing once
         r = await server.post("/api/login", json={"username": f"nobody{i}", "password": "x"})
         assert r.status == 401
-    assert len(server.app[AUTH]._failures) <= 10
+    assert limiter.tracked()[0] <= 10
     # A name under attack right now is still locked out.
     for _ in range(5):
         await server.post("/api/login", json={"username": "agent1", "password": "nope"})

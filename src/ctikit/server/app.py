@@ -18,14 +18,24 @@ from ..config import Config
 from ..connectors.base import Connector
 from ..storage import AccountStore, CallLogStore, CallStateStore
 from . import rest, static
+from .addresses import TrustedProxies
 from .auth import Authenticator
 from .backend import InMemoryBackend
+from .connections import (
+    BODY_TIMEOUT,
+    HTTP_STATS,
+    ConnectionStats,
+    body_deadline,
+    listen,
+    runner_options,
+)
 from .hub import Hub
-from .keys import AUTH, CONFIG, HUB, SCENARIO, SERVICE
+from .keys import AUTH, CONFIG, HUB, SCENARIO, SERVICE, TRUSTED_PROXIES
 from .openapi import openapi_routes
 from .service import CtiService
+from .sessions import SESSIONS, SessionSockets, sweep_seconds
 from .telephony import LocalTelephony, UnsupportedError
-from .ws import websocket_handler
+from .ws import SOCKETS, SocketBudget, websocket_handler
 
 log = logging.getLogger("ctikit.server")
 
@@ -84,9 +94,15 @@ async def build_app(
 ) -> web.Application:
     """A ready application: storage opened and migrated, connector started."""
     app = web.Application(
-        middlewares=[rest.json_errors, security_headers], client_max_size=1024 * 1024
+        middlewares=[rest.json_errors, security_headers, body_deadline],
+        client_max_size=1024 * 1024,
     )
     app[CONFIG] = config
+    app[TRUSTED_PROXIES] = TrustedProxies(config.trusted_proxies)
+    app[BODY_TIMEOUT] = float(config.body_timeout)
+    app[HTTP_STATS] = ConnectionStats()
+    app[SOCKETS] = SocketBudget(config.max_sockets_per_agent)
+    app[SESSIONS] = SessionSockets()
     hub = Hub()
     owned_store = store is None
     store = store or await CallLogStore.open(config.database)
@@ -94,7 +110,7 @@ async def build_app(
     service = make_service(config, connector, store, hub)
     app[HUB], app[SERVICE] = hub, service
     accounts = AccountStore(store)
-    app[AUTH] = await Authenticator.create(accounts, token_ttl=config.token_ttl, demo=config.demo)
+    app[AUTH] = await Authenticator.for_config(config, accounts, service)
     await _add_config_users(accounts, config)
     app.router.add_get("/ws", websocket_handler)
     app.router.add_routes(rest.routes)
@@ -105,6 +121,9 @@ async def build_app(
     async def lifecycle(app: web.Application):  # type: ignore[no-untyped-def]
         await service.start()
         housekeeping = asyncio.create_task(_housekeeping(hub))
+        sweeper = asyncio.create_task(
+            app[SESSIONS].run(accounts, every=sweep_seconds(config.session_cache_seconds))
+        )
         if config.scenario:
             try:
                 app[SCENARIO] = service.telephony.run_scenario(config.scenario)  # running
@@ -115,6 +134,8 @@ async def build_app(
         if task is not None:
             task.cancel()
         housekeeping.cancel()
+        sweeper.cancel()
+        app[AUTH].close()
         gc.unfreeze()  # an embedding process (tests) gets its heap back to collect
         await service.stop()
         if owned_store:
@@ -144,7 +165,9 @@ async def serve(
     sockets = listen_sockets(config.host, config.port, config.listen_backlog)
     try:
         app = await build_app(config, make_service=make_service)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=5, **runner_options(config)
+        )
         await runner.setup()
     except BaseException:
         for sock in sockets:
@@ -152,9 +175,9 @@ async def serve(
         raise
     # A large backlog: after a network blip thousands of consoles reconnect at once, and
     # with the default 128 the kernel drops their SYNs (SYN cookies, retries after 1-3 s).
+    # Connection budgets (caps, header/body timeouts): connections.py.
     for sock in sockets:
-        site = web.SockSite(runner, sock, shutdown_timeout=5, backlog=config.listen_backlog)
-        await site.start()
+        await listen(runner, config, sock=sock)
     port = runner.addresses[0][1] if runner.addresses else config.port
     host = config.host if ":" not in config.host else f"[{config.host}]"
     url = f"http://{host}:{port}"

@@ -11,11 +11,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 import time
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
@@ -23,9 +23,23 @@ from aiohttp import web
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from ..config import Config
 from ..core.access import SCOPES, AccessDeniedError, Principal, Role
 from ..core.errors import CtiRequestError
-from ..storage import AccountStore
+from ..storage import AccountStore, User
+from .addresses import forwarded_proto
+from .logins import (
+    LocalLoginLimiter,
+    LoginBusyError,
+    LoginLimiter,
+    LoginLimits,
+    LoginLockedError,
+    PasswordChecks,
+    cores,
+    login_limiter,
+)
+
+__all__ = ["AuthError", "Authenticator", "LoginBusyError", "LoginLockedError"]
 
 log = logging.getLogger("ctikit.auth")
 
@@ -35,19 +49,7 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
 ALGORITHM = "HS256"
 SESSION_COOKIE = "ctikit_session"
-MAX_LOGIN_FAILURES = 5  # per user name within LOCKOUT_SECONDS
-LOCKOUT_SECONDS = 60.0
-MAX_TRACKED_NAMES = 10_000  # user names with recent failures kept in memory
-
-
-class LoginLockedError(CtiRequestError):
-    """Too many failed logins for one user name: wait ``retry_after`` seconds (REST: 429)."""
-
-    code = "rate_limited"
-
-    def __init__(self, message: str, retry_after: float) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
+MAX_CACHED_USERS = 10_000  # users whose session state a node keeps between checks
 
 
 class AuthError(CtiRequestError):
@@ -62,11 +64,45 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def _verify(hash_: str, password: str) -> bool:
+def verify_password(hash_: str, password: str) -> bool:
+    """argon2 check (slow and memory-hard on purpose): run it through PasswordChecks."""
     try:
         return _hasher.verify(hash_, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
+
+
+class UserCache:
+    """Users as the session check needs them, each re-read from the database after at most
+    ``ttl`` seconds. Every request and socket checks its session, so most of those checks are
+    answered here; a change made on this node (a logout) drops the entry at once, and one
+    made elsewhere (another node, the CLI) is seen within ``ttl``. ``ttl`` 0: always read."""
+
+    def __init__(self, accounts: AccountStore, ttl: float, size: int = MAX_CACHED_USERS) -> None:
+        self._accounts = accounts
+        self.ttl = ttl
+        self._size = size
+        self._entries: OrderedDict[str, tuple[float, User | None]] = OrderedDict()
+
+    async def get(self, username: str) -> User | None:
+        now = time.monotonic()
+        hit = self._entries.get(username)
+        if hit is not None and now - hit[0] < self.ttl:
+            return hit[1]
+        user = await self._accounts.get_user(username)
+        if self.ttl > 0:
+            self._entries[username] = (now, user)
+            self._entries.move_to_end(username)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+        return user
+
+    def forget(self, username: str) -> None:
+        self._entries.pop(username, None)
+
+
+def _principal(user: User) -> Principal:
+    return Principal(name=user.username, role=Role(user.role), agent=user.agent_id, team=user.team)
 
 
 @dataclass
@@ -77,61 +113,112 @@ class Authenticator:
     secret: str
     token_ttl: float = 12 * 3600
     demo: bool = False
+    limiter: LoginLimiter | None = None
+    checks: PasswordChecks | None = None
+    session_cache_seconds: float = 2.0
+    users: UserCache = field(init=False)
 
     def __post_init__(self) -> None:
-        self._failures: dict[str, list[float]] = {}
-
-    def _remember_failure(self, username: str, recent: list[float], now: float) -> None:
-        # Anyone can try any user name: keep the table bounded. Past the bound, forget
-        # names whose failures are over a minute old, then the oldest entries.
-        failures = self._failures
-        failures.pop(username, None)
-        failures[username] = recent  # newest last
-        if len(failures) > MAX_TRACKED_NAMES:
-            for name in [n for n, ts in failures.items() if now - ts[-1] >= LOCKOUT_SECONDS]:
-                del failures[name]
-            while len(failures) > MAX_TRACKED_NAMES:
-                del failures[next(iter(failures))]
+        self.limiter = self.limiter or LocalLoginLimiter(LoginLimits(), time.monotonic)
+        self.checks = self.checks or PasswordChecks(verify_password, slots=cores(), queue=8)
+        self.users = UserCache(self.accounts, self.session_cache_seconds)
 
     @classmethod
-    async def create(cls, accounts: AccountStore, *, token_ttl: float, demo: bool) -> Authenticator:
-        secret = await accounts.get_or_create_setting("jwt_secret", secrets.token_urlsafe(48))
-        return cls(accounts=accounts, secret=secret, token_ttl=token_ttl, demo=demo)
+    async def for_config(
+        cls, config: Config, accounts: AccountStore, service: object
+    ) -> Authenticator:
+        """As ``config`` says: login budgets (shared through Redis in cluster mode, where
+        ``service`` holds the cluster's Redis) and the session check's cache."""
+        return await cls.create(
+            accounts,
+            token_ttl=config.token_ttl,
+            demo=config.demo,
+            limiter=login_limiter(config, service, time.monotonic),
+            checks=PasswordChecks.of(config, verify_password),
+            session_cache_seconds=config.session_cache_seconds,
+        )
 
-    async def login(self, username: object, password: object) -> tuple[str, Principal, float]:
-        """Check a password; returns (token, principal, expiry time)."""
+    @classmethod
+    async def create(
+        cls,
+        accounts: AccountStore,
+        *,
+        token_ttl: float,
+        demo: bool,
+        limiter: LoginLimiter | None = None,
+        checks: PasswordChecks | None = None,
+        session_cache_seconds: float = 2.0,
+    ) -> Authenticator:
+        secret = await accounts.get_or_create_setting("jwt_secret", secrets.token_urlsafe(48))
+        return cls(
+            accounts=accounts,
+            secret=secret,
+            token_ttl=token_ttl,
+            demo=demo,
+            limiter=limiter,
+            checks=checks,
+            session_cache_seconds=session_cache_seconds,
+        )
+
+    def close(self) -> None:
+        if self.checks is not None:
+            self.checks.close()
+
+    async def login(
+        self, username: object, password: object, *, address: str = "unknown"
+    ) -> tuple[str, Principal, float]:
+        """Check a password; returns (token, principal, expiry time).
+
+        The attempt is counted against the user name and ``address`` before the password is
+        checked (:mod:`.logins`), so concurrent guesses cannot outrun the limit.
+        """
         if not isinstance(username, str) or not isinstance(password, str):
             raise AuthError("username and password must be strings")
-        now = time.time()
-        recent = [t for t in self._failures.get(username, []) if now - t < LOCKOUT_SECONDS]
-        if len(recent) >= MAX_LOGIN_FAILURES:
-            raise LoginLockedError(
-                "too many failed logins for this user: wait a minute",
-                retry_after=recent[0] + LOCKOUT_SECONDS - now,
+        assert self.limiter is not None and self.checks is not None
+        name = username[:64]
+        attempt = await self.limiter.reserve(name, address)
+        outcome = self.limiter.released
+        try:
+            user = await self.accounts.get_user(username) if len(username) <= 64 else None
+            ok = await self.checks.verify(
+                user.password_hash if user else _DUMMY_HASH, password[:1024]
             )
-        user = await self.accounts.get_user(username) if len(username) <= 64 else None
-        ok = await asyncio.to_thread(
-            _verify, user.password_hash if user else _DUMMY_HASH, password[:1024]
-        )
-        if user is None or not ok:
-            recent.append(now)
-            self._remember_failure(username[:64], recent, now)
-            log.warning("failed login for %r", username[:64])
-            raise AuthError("wrong user name or password")
-        self._failures.pop(username, None)
-        principal = Principal(
-            name=user.username, role=Role(user.role), agent=user.agent_id, team=user.team
-        )
+            if user is None or not ok:
+                outcome = self.limiter.failed
+                log.warning("failed login for %r from %s", name, address)
+                raise AuthError("wrong user name or password")
+            outcome = self.limiter.succeeded
+        finally:
+            await outcome(attempt)
+        if user.disabled:  # the password was right: saying so reveals nothing
+            raise AccessDeniedError("this user is disabled: ask an administrator")
+        now = time.time()
         expires = now + self.token_ttl
         claims = {
             "sub": user.username,
             "role": user.role,
             "agent": user.agent_id,
             "team": user.team,
+            "gen": user.session_generation,
             "iat": int(now),
             "exp": int(expires),
         }
-        return jwt.encode(claims, self.secret, algorithm=ALGORITHM), principal, expires
+        token = jwt.encode(claims, self.secret, algorithm=ALGORITHM)
+        return token, _principal(user), expires
+
+    def _claims(self, token: str) -> dict[str, Any]:
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                self.secret,
+                algorithms=[ALGORITHM],
+                options={"require": ["exp", "sub", "role"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise AuthError("session expired: log in again") from None
+        except jwt.InvalidTokenError:
+            raise AuthError("invalid token") from None
+        return claims
 
     async def principal_for(self, token: str | None, *, agent_hint: str | None = None) -> Principal:
         """The principal a token stands for; raises :class:`AuthError`."""
@@ -148,24 +235,40 @@ class Authenticator:
             if found is None:
                 raise AuthError("unknown or revoked service token")
             return Principal(name=found.name, role=Role.SERVICE, scopes=found.scopes)
-        try:
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                self.secret,
-                algorithms=[ALGORITHM],
-                options={"require": ["exp", "sub", "role"]},
-            )
-        except jwt.ExpiredSignatureError:
-            raise AuthError("session expired: log in again") from None
-        except jwt.InvalidTokenError:
-            raise AuthError("invalid token") from None
-        # A user removed since the token was issued loses access at once.
-        user = await self.accounts.get_user(claims["sub"])
+        claims = self._claims(token)
+        # A user removed, disabled, logged out or given a new password since the token was
+        # issued loses access (within session_cache_seconds when changed elsewhere).
+        user = await self.users.get(str(claims["sub"]))
         if user is None:
             raise AuthError("this user no longer exists")
-        return Principal(
-            name=user.username, role=Role(user.role), agent=user.agent_id, team=user.team
-        )
+        if user.disabled:
+            raise AuthError("this user is disabled")
+        if claims.get("gen", 0) != user.session_generation:
+            raise AuthError("this session has ended (logged out or password changed)")
+        return _principal(user)
+
+    def session_of(self, token: str | None) -> tuple[str, int] | None:
+        """(user, session generation) of a valid login token; None for anything else."""
+        if not token or token.startswith("ctk_"):
+            return None
+        try:
+            claims = self._claims(token)
+        except AuthError:
+            return None
+        gen = claims.get("gen", 0)
+        return (str(claims["sub"]), gen) if isinstance(gen, int) else None
+
+    async def logout(self, token: str | None) -> str | None:
+        """End the sessions of the token's user (every browser and client of that user:
+        tokens are not tracked one by one). Returns the user, or None if the token was no
+        live session."""
+        session = self.session_of(token)
+        if session is None:
+            return None
+        name, gen = session
+        ended = await self.accounts.end_sessions(name, gen)
+        self.users.forget(name)
+        return name if ended else None
 
 
 def bearer(request: web.Request) -> str | None:
@@ -174,7 +277,13 @@ def bearer(request: web.Request) -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
-def check_origin(request: web.Request, allowed: tuple[str, ...], *, require: bool = False) -> None:
+def check_origin(
+    request: web.Request,
+    allowed: tuple[str, ...],
+    *,
+    require: bool = False,
+    what: str = "open a console socket",
+) -> None:
     """Origin check: the server's own origin, or one in ``allowed``.
 
     Clients without an Origin header are not browsers (no cross-site risk) and pass unless
@@ -186,7 +295,18 @@ def check_origin(request: web.Request, allowed: tuple[str, ...], *, require: boo
     if origin is None or origin in allowed or "*" in allowed:
         return
     own = f"{request.scheme}://{request.host}"
-    forwarded = request.headers.get("X-Forwarded-Proto")
+    forwarded = forwarded_proto(request)
     if origin == own or (forwarded and origin == f"{forwarded}://{request.host}"):
         return
-    raise AccessDeniedError(f"origin {origin} is not allowed to open a console socket")
+    raise AccessDeniedError(f"origin {origin} is not allowed to {what}")
+
+
+def check_same_site(request: web.Request, allowed: tuple[str, ...]) -> None:
+    """Login and logout (issue 13, F5): a browser may do them only from a page of this server
+    or of ``allowed``, as the Origin and Sec-Fetch-Site headers say. Non-browser clients send
+    neither and pass."""
+    check_origin(request, allowed, what="log in or out here")
+    origin = request.headers.get("Origin")
+    site = request.headers.get("Sec-Fetch-Site", "").lower()
+    if site == "cross-site" and not (origin and (origin in allowed or "*" in allowed)):
+        raise AccessDeniedError("a cross-site page may not log in or out here")

@@ -11,6 +11,12 @@ from .keys import AUTH, CONFIG
 _PRINCIPAL = web.RequestKey("principal", Principal)
 
 
+def credentials(request: web.Request) -> str | None:
+    """The token the request authenticates with: bearer, ``token`` query parameter (sockets)
+    or the session cookie."""
+    return bearer(request) or request.query.get("token") or request.cookies.get(SESSION_COOKIE)
+
+
 async def principal(request: web.Request, *, agent_hint: str | None = None) -> Principal:
     """The authenticated caller (cached on the request); raises AuthError."""
     cached = request.get(_PRINCIPAL)

@@ -7,6 +7,7 @@ import asyncio
 from aiohttp import web
 
 from ..config import Config
+from .addresses import TrustedProxies
 from .auth import Authenticator
 from .hub import Hub
 from .service import CtiService
@@ -16,3 +17,4 @@ SERVICE = web.AppKey("service", CtiService)
 HUB = web.AppKey("hub", Hub)
 SCENARIO = web.AppKey("scenario", asyncio.Task)
 AUTH = web.AppKey("auth", Authenticator)
+TRUSTED_PROXIES = web.AppKey("trusted_proxies", TrustedProxies)

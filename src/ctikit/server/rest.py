@@ -26,18 +26,34 @@ from ..core.errors import (
 from ..core.jsonvalue import parse_json_text
 from ..core.model import check_agent_id, check_agent_list
 from ..storage import export_csv, export_json
-from .auth import SESSION_COOKIE, AuthError, LoginLockedError
+from .addresses import client_address, is_https
+from .auth import (
+    SESSION_COOKIE,
+    AuthError,
+    LoginLockedError,
+    bearer,
+    check_same_site,
+)
+from .connections import HTTP_STATS, BodyTimeoutError
 from .guard import principal, readable_agents, require
-from .keys import AUTH, CONFIG, SERVICE
+from .keys import AUTH, CONFIG, SERVICE, TRUSTED_PROXIES
 from .service import MAX_CAMPAIGN_AGENTS, CtiService, UnsupportedError
+from .sessions import SESSIONS
 
 log = logging.getLogger("ctikit.rest")
 routes = web.RouteTableDef()
+
+
+class MediaTypeError(CtiRequestError):
+    """A body of a type this endpoint does not take (HTTP 415)."""
+
 
 #: Errors by code: the cluster's (ctikit.cluster, which builds on this module), and a
 #: command the telephony did not confirm in time (a gateway that timed out).
 _CODE_STATUS = {"unavailable": 503, "corrupt_state": 500, "timeout": 504}
 _STATUS = {
+    BodyTimeoutError: 408,
+    MediaTypeError: 415,
     LoginLockedError: 429,
     AuthError: 401,
     AccessDeniedError: 403,
@@ -106,19 +122,54 @@ def _agent(request: web.Request) -> str:
     return check_agent_id(request.match_info["agent"])
 
 
-async def _json_body(request: web.Request) -> dict[str, Any]:
-    body = parse_json_text(await request.read(), "request body")
+async def _json_body(request: web.Request, limit: int | None = None) -> dict[str, Any]:
+    """The body, a JSON object; ``limit``: at most that many bytes (else 413), for bodies
+    read before the caller is known."""
+    raw = await (request.read() if limit is None else _read_at_most(request, limit))
+    body = parse_json_text(raw, "request body")
     if not isinstance(body, dict):
         raise CtiRequestError("request body must be a JSON object")
     return body
 
 
+async def _read_at_most(request: web.Request, limit: int) -> bytes:
+    if request.content_length is not None and request.content_length > limit:
+        raise LimitExceededError(f"the request body is over {limit} bytes")
+    chunks, size = [], 0
+    while chunk := await request.content.readany():
+        size += len(chunk)
+        if size > limit:
+            raise LimitExceededError(f"the request body is over {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+#: Login and logout bodies are read from anyone: small (a name, a password).
+SESSION_BODY_LIMIT = 16 * 1024
+
+
+def _session_request(request: web.Request) -> None:
+    """Login and logout: from this server's pages or non-browser clients only, with a JSON
+    body. (A cross-site ``<form>`` can post text/plain, urlencoded or multipart bodies
+    without the browser asking first: that logged victims into an attacker's account.)"""
+    check_same_site(request, request.app[CONFIG].allowed_origins)
+    ctype = request.headers.get("Content-Type")
+    empty = request.content_length == 0 or not request.body_exists
+    if ctype is not None and not empty and request.content_type != "application/json":
+        raise MediaTypeError(f"send JSON (Content-Type: application/json), not {ctype[:60]}")
+
+
 @routes.post("/api/login")
 async def login(request: web.Request) -> web.Response:
     """Password login: a signed token for API clients, and a session cookie for consoles."""
-    body = await _json_body(request)
+    _session_request(request)
+    body = await _json_body(request, SESSION_BODY_LIMIT)
     authn = request.app[AUTH]
-    token, who, expires = await authn.login(body.get("username"), body.get("password"))
+    token, who, expires = await authn.login(
+        body.get("username"),
+        body.get("password"),
+        address=client_address(request, request.app[TRUSTED_PROXIES]),
+    )
     resp = ok(
         token=token,
         expiresAt=expires,
@@ -127,14 +178,15 @@ async def login(request: web.Request) -> web.Response:
         agent=who.agent,
         team=who.team,
     )
-    # HttpOnly: scripts (and so an XSS) cannot read the console's session.
+    # HttpOnly: scripts (and so an XSS) cannot read the console's session. Secure over
+    # HTTPS, also when a reverse proxy ends TLS and says so (X-Forwarded-Proto).
     resp.set_cookie(
         SESSION_COOKIE,
         token,
         max_age=int(authn.token_ttl),
         httponly=True,
         samesite="Strict",
-        secure=request.secure,
+        secure=is_https(request),
         path="/",
     )
     return resp
@@ -142,8 +194,15 @@ async def login(request: web.Request) -> web.Response:
 
 @routes.post("/api/logout")
 async def logout(request: web.Request) -> web.Response:
+    """End the caller's sessions (the cookie's or the bearer token's user, everywhere) and
+    clear the cookie. Answers success also when there was no live session."""
+    _session_request(request)  # a browser's page of another site is refused here
+    token = bearer(request) or request.cookies.get(SESSION_COOKIE)
+    user = await request.app[AUTH].logout(token)
+    if user is not None:  # its console sockets on this node close now (others: sessions.py)
+        await request.app[SESSIONS].end(user)
     resp = ok()
-    resp.del_cookie(SESSION_COOKIE, path="/")
+    resp.del_cookie(SESSION_COOKIE, path="/", secure=is_https(request), samesite="Strict")
     return resp
 
 
@@ -167,6 +226,7 @@ async def health(request: web.Request) -> web.Response:
         status="ok",
         connector=svc.telephony.name,
         connections=svc.hub.total_connections(),
+        http=request.app[HTTP_STATS].to_dict(),
         **svc.health(),
     )
 

@@ -16,10 +16,11 @@ from ..core.model import check_agent_id
 from ..core.ratelimit import TokenBucket
 from . import wire
 from .auth import check_origin
-from .guard import principal, require
+from .guard import credentials, principal, require
 from .hub import CLOSE_TRY_AGAIN, Outbox
-from .keys import CONFIG, HUB, SERVICE
+from .keys import AUTH, CONFIG, HUB, SERVICE
 from .service import CtiService
+from .sessions import SESSIONS
 
 log = logging.getLogger("ctikit.ws")
 
@@ -121,6 +122,32 @@ async def _ping(svc: CtiService, agent: str, req: dict[str, Any]) -> dict[str, A
     return {}
 
 
+class SocketBudget:
+    """Console sockets per agent ID on this node (``max_sockets_per_agent``): one agent's
+    thousands of sockets would each cost the fan-out of every event (issue 13, F3)."""
+
+    def __init__(self, per_agent: int) -> None:
+        if per_agent < 1:
+            raise ValueError("server.max_sockets_per_agent must be >= 1")
+        self.per_agent = per_agent
+        self.open: dict[str, int] = {}
+
+    def take(self, agent: str) -> bool:
+        count = self.open.get(agent, 0)
+        if count >= self.per_agent:
+            return False
+        self.open[agent] = count + 1
+        return True
+
+    def give_back(self, agent: str) -> None:
+        left = self.open[agent] - 1
+        if left:
+            self.open[agent] = left
+        else:
+            del self.open[agent]
+
+
+SOCKETS = web.AppKey("console_sockets", SocketBudget)
 CLOSE_POLICY_VIOLATION = 1008
 READ_ONLY_OPS = frozenset({"getCallObjectIds", "getCallAttachedData", "getState", "ping"})
 
@@ -196,16 +223,61 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
         if status == 401:  # RFC 9110: a 401 names its scheme
             refused.headers["WWW-Authenticate"] = 'Bearer realm="ctikit"'
         return refused
-    # A supervisor watching an agent's console reads; it never changes a call.
-    read_only = who.agent != agent
-    since, epoch = request.query.get("since"), request.query.get("epoch")
+    since = request.query.get("since")
     if since is not None and (not since.isascii() or not since.isdigit() or len(since) > 15):
         return web.json_response(
             {"success": False, "code": "bad_request", "error": "since must be a sequence number"},
             status=400,
         )
+    budget = request.app[SOCKETS]
+    if not budget.take(agent):  # counted before any await: concurrent handshakes see it
+        return web.json_response(
+            {
+                "success": False,
+                "code": "limit_exceeded",
+                "error": f"{budget.per_agent} console sockets of this agent are open on this "
+                "server already: close one first",
+            },
+            status=429,
+            headers={"Retry-After": "5"},
+        )
+    try:
+        # A supervisor watching an agent's console reads; it never changes a call.
+        return await _console(request, svc, agent, read_only=who.agent != agent)
+    finally:
+        budget.give_back(agent)
+
+
+async def _console(
+    request: web.Request, svc: CtiService, agent: str, *, read_only: bool
+) -> web.StreamResponse:
+    """The socket of an authorized console (read-only: a supervisor watching an agent's)."""
+    cfg = request.app[CONFIG]
     ws = web.WebSocketResponse(max_msg_size=cfg.max_frame_bytes, compress=False, heartbeat=30)
     await ws.prepare(request)
+    # Closed when its session ends (logout, new password, user disabled or removed).
+    session = request.app[AUTH].session_of(credentials(request))
+    sessions = request.app[SESSIONS]
+    if session is not None:
+        sessions.add(session[0], session[1], ws)
+    try:
+        return await _serve(request, svc, agent, ws, read_only=read_only)
+    finally:
+        if session is not None:
+            sessions.remove(session[0], ws)
+
+
+async def _serve(
+    request: web.Request,
+    svc: CtiService,
+    agent: str,
+    ws: web.WebSocketResponse,
+    *,
+    read_only: bool,
+) -> web.WebSocketResponse:
+    """Hello, then requests in and responses and events out, until the socket closes."""
+    cfg = request.app[CONFIG]
+    since, epoch = request.query.get("since"), request.query.get("epoch")
     box = Outbox(ws, agent, cfg.send_queue_frames, request.transport)
     hub = request.app[HUB]
     hello = {

@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .models import ServiceTokenRow, SettingRow, UserRow
@@ -29,6 +29,9 @@ class User:
     team: str | None
     password_hash: str
     created_at: datetime
+    #: Login tokens carry the generation they were issued in and are refused once it moved on.
+    session_generation: int = 0
+    disabled: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -70,6 +73,8 @@ class AccountStore:
             team=team,
             password_hash=password_hash,
             created_at=self._store._now(),
+            session_generation=0,
+            disabled=False,
         )
         try:
             with _db_errors("add user"):
@@ -118,13 +123,59 @@ class AccountStore:
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def set_password(self, username: str, password_hash: str) -> bool:
-        with _db_errors("set password"):
-            async with self._store._write_session("set password") as session:
-                row = await session.get(UserRow, username)
-                if row is None:
-                    return False
-                row.password_hash = password_hash
-        return True
+        """Change the password; every session of the user ends."""
+        return await self._update_user(
+            "set password",
+            username,
+            password_hash=password_hash,
+            session_generation=UserRow.session_generation + 1,
+        )
+
+    async def set_disabled(self, username: str, disabled: bool) -> bool:
+        """Disable (every session ends, no login) or enable a user."""
+        return await self._update_user(
+            "disable user",
+            username,
+            disabled=disabled,
+            session_generation=UserRow.session_generation + 1,
+        )
+
+    async def end_sessions(self, username: str, generation: int) -> bool:
+        """Log out: end the user's sessions of ``generation`` (and so every one issued
+        before). False if they had already ended."""
+        with _db_errors("end sessions"):
+            async with self._store._write_session("end sessions") as session:
+                result = await session.execute(
+                    update(UserRow)
+                    .where(
+                        UserRow.username == username,
+                        UserRow.session_generation == generation,
+                    )
+                    .values(session_generation=generation + 1)
+                )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def session_states(self, usernames: builtins.list[str]) -> dict[str, tuple[int, bool]]:
+        """username -> (session generation, disabled) of those that exist."""
+        out: dict[str, tuple[int, bool]] = {}
+        with _db_errors("read users"):
+            async with self._store._session() as session:
+                for i in range(0, len(usernames), 500):
+                    rows = await session.execute(
+                        select(
+                            UserRow.username, UserRow.session_generation, UserRow.disabled
+                        ).where(UserRow.username.in_(usernames[i : i + 500]))
+                    )
+                    out.update({r[0]: (int(r[1] or 0), bool(r[2])) for r in rows})
+        return out
+
+    async def _update_user(self, what: str, username: str, **values: object) -> bool:
+        with _db_errors(what):
+            async with self._store._write_session(what) as session:
+                result = await session.execute(
+                    update(UserRow).where(UserRow.username == username).values(**values)
+                )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
     # --------------------------------------------------------- service tokens
 
@@ -202,6 +253,8 @@ def _user(row: UserRow) -> User:
         team=row.team,
         password_hash=row.password_hash,
         created_at=row.created_at,
+        session_generation=row.session_generation or 0,
+        disabled=bool(row.disabled),
     )
 
 

@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import CheckConstraint, DateTime, Index, Integer, MetaData, String, Text
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    false,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -100,6 +110,10 @@ class UserRow(Base):
     team: Mapped[str | None] = mapped_column(String(64))
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Tokens carry the generation they were issued in; logout, a new password or disabling
+    # the user moves it on, which ends every earlier session.
+    session_generation: Mapped[int] = mapped_column(Integer, server_default="0")
+    disabled: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
 
 class ServiceTokenRow(Base):

@@ -43,6 +43,23 @@ PATHS: dict[str, Any] = {
                             "status": {"const": "ok"},
                             "connector": {"type": "string"},
                             "connections": {"type": "integer", "minimum": 0},
+                            "http": {
+                                "type": "object",
+                                "description": "HTTP connections of this node (ctikit "
+                                "serve): open now, most at once, refused over a cap, timed "
+                                "out (a request head or body too slow), and the most one "
+                                "client address held at once (docs/security.md)",
+                                "properties": {
+                                    k: {"type": "integer", "minimum": 0}
+                                    for k in (
+                                        "open",
+                                        "peak",
+                                        "refused",
+                                        "timedOut",
+                                        "peakFromOneAddress",
+                                    )
+                                },
+                            },
                             "cluster": {
                                 "type": "object",
                                 "description": "Only on a cluster node",
@@ -101,20 +118,37 @@ PATHS: dict[str, Any] = {
                 "401": _error(
                     401, "Wrong user name or password, or not strings (code unauthorized)"
                 ),
+                "403": _error(
+                    403,
+                    "From a page of another site (Origin, Sec-Fetch-Site), or the user is "
+                    "disabled (said only after the right password)",
+                ),
+                "408": _error(408, "The body did not arrive in time (code timeout)"),
                 "413": _error(413),
+                "415": _error(415, "A body that is not application/json"),
                 "429": _error(
                     429,
-                    "Five failures for a user name within a minute lock it for the rest of "
-                    "that minute (code rate_limited); Retry-After says how long",
+                    "Too many failed logins for this user name, or from this address, within "
+                    "the login window (code rate_limited); Retry-After says how long",
+                ),
+                "503": _error(
+                    503,
+                    "More logins at once than the server checks passwords for (code "
+                    "unavailable); Retry-After says when to try again",
                 ),
             },
         }
     },
     "/api/logout": {
         "post": {
-            "summary": "Clear the session cookie (a token stays valid until it expires)",
+            "summary": "End every session of the caller's user (the cookie's or the bearer "
+            "token's) and clear the cookie; success also when there was no live session",
             "security": _PUBLIC,
-            "responses": {"200": _resp(_ok({}), "The Set-Cookie header clears the cookie")},
+            "responses": {
+                "200": _resp(_ok({}), "The Set-Cookie header clears the cookie"),
+                "403": _error(403, "From a page of another site (Origin, Sec-Fetch-Site)"),
+                "415": _error(415, "A body that is not application/json"),
+            },
         }
     },
     "/api/whoami": {

@@ -1,0 +1,122 @@
+"""Login budgets as pure data: the windows of LocalLoginLimiter, client addresses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ctikit.server.addresses import TrustedProxies, client_address, normalized
+from ctikit.server.logins import LocalLoginLimiter, LoginLimits, LoginLockedError
+
+LIMITS = LoginLimits(per_user=3, per_address=5, window=60.0)
+
+
+def limiter(max_tracked: int = 100) -> LocalLoginLimiter:
+    return LocalLoginLimiter(LIMITS, clock=lambda: 0.0, max_tracked=max_tracked)
+
+
+def test_attempts_count_before_their_outcome() -> None:
+    lim = limiter()
+    held = [lim.reserve_now("u", f"a{i}", 0.0) for i in range(3)]  # none has failed yet
+    with pytest.raises(LoginLockedError) as exc:
+        lim.reserve_now("u", "a9", 1.0)
+    assert exc.value.code == "rate_limited" and exc.value.retry_after == pytest.approx(59.0)
+    assert "this user" in exc.value.message
+    assert held[0].user == "u"
+
+
+async def test_success_clears_the_name_and_returns_the_address_slot() -> None:
+    lim = limiter()
+    first = lim.reserve_now("u", "a", 0.0)
+    await lim.failed(first)
+    second = lim.reserve_now("u", "a", 1.0)
+    await lim.succeeded(second)
+    assert lim.tracked() == (0, 1)  # the name forgot; the address keeps its one failure
+    for i in range(4):
+        await lim.failed(lim.reserve_now(f"n{i}", "a", 2.0))
+    with pytest.raises(LoginLockedError) as exc:
+        lim.reserve_now("other", "a", 3.0)
+    assert "your address" in exc.value.message
+
+
+async def test_released_attempts_do_not_count() -> None:
+    lim = limiter()
+    for _ in range(10):
+        await lim.released(lim.reserve_now("u", "a", 0.0))
+    assert lim.tracked() == (0, 0)
+
+
+async def test_the_window_slides() -> None:
+    lim = limiter()
+    for t in (0.0, 10.0, 20.0):
+        await lim.failed(lim.reserve_now("u", "a", t))
+    with pytest.raises(LoginLockedError) as exc:
+        lim.reserve_now("u", "a", 30.0)
+    assert exc.value.retry_after == pytest.approx(30.0)
+    lim.reserve_now("u", "a", 60.5)  # the first failure left the window
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 30), st.integers(0, 8), st.sampled_from(["fail", "ok", "drop"])),
+        max_size=200,
+    )
+)
+def test_tables_stay_bounded_and_limits_hold(ops: list[tuple[int, int, str]]) -> None:
+    import asyncio
+
+    lim = limiter(max_tracked=10)
+    now = 0.0
+    for name, address, outcome in ops:
+        now += 0.5
+        try:
+            attempt = lim.reserve_now(f"user{name}", f"10.0.0.{address}", now)
+        except LoginLockedError as exc:
+            assert 0 < exc.retry_after <= LIMITS.window
+            continue
+        done: Any = {"fail": lim.failed, "ok": lim.succeeded, "drop": lim.released}[outcome]
+        asyncio.run(done(attempt))
+        users, addresses = lim.tracked()
+        assert users <= 10 and addresses <= 10
+        for table, limit in zip(lim._tables, (LIMITS.per_user, LIMITS.per_address), strict=True):
+            assert all(len(w) <= limit for w in table.values())
+
+
+class _Req:
+    def __init__(self, remote: str, forwarded: list[str]) -> None:
+        self.remote = remote
+        self.headers = _Headers(forwarded)
+
+
+class _Headers:
+    def __init__(self, values: list[str]) -> None:
+        self.values = values
+
+    def getall(self, key: str, default: Any = ()) -> list[str]:
+        return self.values if key == "X-Forwarded-For" else list(default)
+
+
+@pytest.mark.parametrize(
+    ("remote", "forwarded", "expect"),
+    [
+        ("203.0.113.9", ["1.2.3.4"], "203.0.113.9"),  # not a proxy: its header is ignored
+        ("127.0.0.1", [], "127.0.0.1"),
+        ("127.0.0.1", ["1.2.3.4"], "1.2.3.4"),
+        ("127.0.0.1", ["6.6.6.6, 1.2.3.4"], "1.2.3.4"),  # the left part is the client's say
+        ("10.0.0.7", ["6.6.6.6", "1.2.3.4, 10.0.0.8"], "1.2.3.4"),  # two proxies
+        ("::ffff:127.0.0.1", ["2001:db8::1"], "2001:db8::1"),
+        ("::ffff:198.51.100.2", [], "198.51.100.2"),
+    ],
+)
+def test_client_address(remote: str, forwarded: list[str], expect: str) -> None:
+    trusted = TrustedProxies(["127.0.0.1", "::1", "10.0.0.0/8"])
+    assert client_address(_Req(remote, forwarded), trusted) == expect  # type: ignore[arg-type]
+
+
+def test_trusted_proxies_must_be_addresses() -> None:
+    with pytest.raises(ValueError, match=r"trusted_proxies: 'proxy\.example'"):
+        TrustedProxies(["proxy.example"])
+    assert normalized("x" * 100) == "x" * 64
