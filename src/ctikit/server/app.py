@@ -110,7 +110,7 @@ async def build_app(
     service = make_service(config, connector, store, hub)
     app[HUB], app[SERVICE] = hub, service
     accounts = AccountStore(store)
-    app[AUTH] = await Authenticator.for_config(config, accounts, service)
+    app[AUTH] = await Authenticator.for_config(config, accounts, service.backend.redis)
     await _add_config_users(accounts, config)
     app.router.add_get("/ws", websocket_handler)
     app.router.add_routes(rest.routes)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
+import redis.asyncio as aioredis
 from aiohttp import web
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -125,15 +126,15 @@ class Authenticator:
 
     @classmethod
     async def for_config(
-        cls, config: Config, accounts: AccountStore, service: object
+        cls, config: Config, accounts: AccountStore, redis: aioredis.Redis | None
     ) -> Authenticator:
-        """As ``config`` says: login budgets (shared through Redis in cluster mode, where
-        ``service`` holds the cluster's Redis) and the session check's cache."""
+        """As ``config`` says: login budgets (shared through ``redis``, the cluster's, in
+        cluster mode) and the session check's cache."""
         return await cls.create(
             accounts,
             token_ttl=config.token_ttl,
             demo=config.demo,
-            limiter=login_limiter(config, service, time.monotonic),
+            limiter=login_limiter(config, redis, time.monotonic),
             checks=PasswordChecks.of(config, verify_password),
             session_cache_seconds=config.session_cache_seconds,
         )

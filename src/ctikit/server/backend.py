@@ -22,6 +22,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
+import redis.asyncio as aioredis
+
 from ..core.errors import CtiRequestError, TelephonyError
 from ..core.events import CallBegan, CallEnded, CallsReplaced, CallUpdated, Event
 from ..core.model import CallView, Limits
@@ -68,6 +70,11 @@ class StateBackend(Protocol):
     @property
     def limits(self) -> Limits:
         """The core's limits the state is kept under."""
+
+    @property
+    def redis(self) -> aioredis.Redis | None:
+        """The Redis the state lives in, when it is shared (a cluster): what else the nodes
+        must agree on (login limits) is kept there too. None on a single node."""
 
     #: Connector events the core refused since start (impossible transitions, calls the
     #: agent does not have, bad offered data): each logged, dropped and counted.
@@ -138,6 +145,7 @@ class InMemoryBackend:
         self.clock = clock
         self.persist_every = persist_every
         self.dropped_events = 0
+        self.redis: aioredis.Redis | None = None
         # Sequence numbers restart with the process: a new epoch says so to consoles.
         self._epoch = secrets.token_hex(8)
         self._listener: ReportListener | None = None

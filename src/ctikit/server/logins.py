@@ -29,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from ..config import Config
@@ -253,11 +254,12 @@ class RedisLoginLimiter:
         await self._quietly(("ZREM", user, attempt.id), ("ZREM", address, attempt.id))
 
 
-def login_limiter(config: Config, service: object, clock: Callable[[], float]) -> LoginLimiter:
-    """Redis-backed in cluster mode (the service holds the cluster's Redis), else local."""
+def login_limiter(
+    config: Config, redis: aioredis.Redis | None, clock: Callable[[], float]
+) -> LoginLimiter:
+    """Kept in ``redis`` (the cluster's, shared by every node) when given, else local."""
     limits = LoginLimits.of(config)
-    redis = getattr(service, "redis", None)
-    if config.cluster and redis is not None:
+    if redis is not None:
         return RedisLoginLimiter(redis, config.cluster_prefix, limits)
     return LocalLoginLimiter(limits, clock)
 

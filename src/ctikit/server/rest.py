@@ -87,9 +87,11 @@ async def json_errors(
     try:
         return await handler(request)
     except CtiError as exc:
-        status = _CODE_STATUS.get(exc.code) or next(
-            (s for cls, s in _STATUS.items() if isinstance(exc, cls)), 400
-        )
+        # The class first: a slow request body (408) and a command the telephony did not
+        # confirm (504) share the code "timeout".
+        status = next(
+            (s for cls, s in _STATUS.items() if isinstance(exc, cls)), None
+        ) or _CODE_STATUS.get(exc.code, 400)
         resp = fail(status, exc.message, exc.code)
         if status == 401:
             resp.headers["WWW-Authenticate"] = 'Bearer realm="ctikit"'

@@ -16,7 +16,7 @@ from typing import Any
 from ...core.commands import Action
 from ...core.model import CallType, LineState
 from ...core.telephony import CallReleased, TelephonyEvent
-from ..base import ActionFailedError
+from ..errors import ActionFailedError
 
 # Failure numbers: the SIP status they stand for, and the short reason for CallReleased.
 FAILURES: dict[str, tuple[str, str]] = {

@@ -62,7 +62,7 @@ from ...core.telephony import (
     CallRetrieved,
     ConnectorAction,
 )
-from ..base import ActionFailedError
+from ..errors import ActionFailedError
 from .config import Directory, SimTimings
 from .lines import (
     FAILURES,

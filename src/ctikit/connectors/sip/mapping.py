@@ -55,8 +55,8 @@ from ...core.telephony import (
     LineStatus,
     TelephonyEvent,
 )
-from ..base import ActionFailedError
 from ..directory import Directory
+from ..errors import ActionFailedError
 from .baresip import BaresipEvent, sip_user
 
 log = logging.getLogger(__name__)
