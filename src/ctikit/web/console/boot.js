@@ -4,8 +4,9 @@
  * the views that render it, and the console config (components, directory, read-only).
  *
  * window.CtikitConsole afterwards also holds the running parts (conn, store, host, bridge,
- * softphone, log, notices, config), for the tests and for debugging. A new view is made in
- * assemble() and added to the list renderOnChange() renders.
+ * softphone, log, workspace, notices, config), for the tests and for debugging;
+ * CtikitConsole.workspace is also the tabs' API for the console's other parts (workspace.js).
+ * A new view is made in assemble() and added to the list renderOnChange() renders.
  */
 (function (global) {
   'use strict';
@@ -68,8 +69,10 @@
       transferTargets: byId('transfer-targets')
     });
     var log = new C.InteractionLog({store: store, conn: conn, root: byId('interaction-log')});
+    var workspace = new C.Workspace({root: byId('tabs'), bridge: host.bridge, agent: agent});
     renderOnChange(store, [softphone, log, banners, C.header]);
-    return {conn: conn, store: store, host: host, bridge: host.bridge, softphone: softphone, log: log};
+    return {conn: conn, store: store, host: host, bridge: host.bridge, softphone: softphone, log: log,
+      workspace: workspace};
   }
 
   /** What the console config says: read-only, the line, cluster nodes, directory, components. */
@@ -86,6 +89,7 @@
     C.header.agentDetail(cfg.agents, agent);
     parts.softphone.setDirectory(cfg.agents, agent);
     parts.host.add(cfg.components);
+    parts.workspace.configure({components: cfg.components, allowedOrigins: cfg.workspace && cfg.workspace.allowedOrigins});
   }
 
   /** ws(s)://host/ws?agent=... from an http(s) origin. */
