@@ -70,6 +70,7 @@
     });
     var log = new C.InteractionLog({store: store, conn: conn, root: byId('interaction-log')});
     var workspace = new C.Workspace({root: byId('tabs'), bridge: host.bridge, agent: agent});
+    if (host.bridge) new C.TabApi({workspace: workspace, bridge: host.bridge}); // sforce.console's tab methods
     renderOnChange(store, [softphone, log, banners, C.header]);
     return {conn: conn, store: store, host: host, bridge: host.bridge, softphone: softphone, log: log,
       workspace: workspace};

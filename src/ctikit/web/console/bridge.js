@@ -14,7 +14,8 @@
  * Some operations are the console's own business and never reach the server (the tabs:
  * tab-api.js): `handleLocally(ops, fn)` names them and answers them with
  * fn(op, fields, {tabId, origin}) -> result or Promise of one; `post(event, data, filter)`
- * pushes such a console event to the components `filter({tabId})` picks.
+ * pushes such a console event to the components `filter({tabId})` picks;
+ * `onComponentReady(fn)` hears each handshake.
  *
  * `connection` is a CtikitConnection (connection.js): request(op, fields) -> Promise of the
  * server's response frame (never rejects), onEvent(fn) for the server's event frames.
@@ -87,7 +88,7 @@
     if (!options.connection) throw new TypeError('CtikitBridge needs {connection}');
     this.connection = options.connection;
     this.consoleOrigin = options.consoleOrigin || window.location.origin;
-    this.onReady = typeof options.onReady === 'function' ? options.onReady : null;
+    this.readyFns = typeof options.onReady === 'function' ? [options.onReady] : [];
     this.components = []; // {iframe, origin, nonce, ready, window, pending, tabId}
     this.localOps = new Map(); // op -> its fields, answered by this.local
     this.local = null;
@@ -135,6 +136,9 @@
     this.local = fn;
   };
 
+  // fn(iframe, {tabId}) each time a component (re)loaded in an iframe completes the handshake.
+  CtikitBridge.prototype.onComponentReady = function (fn) { this.readyFns.push(fn); };
+
   // Push a console event to each ready component that filter({tabId}) picks (all: no filter).
   CtikitBridge.prototype.post = function (event, data, filter) {
     var msg = { kind: 'event', event: event, data: data };
@@ -172,8 +176,10 @@
       comp.ready = true;
       comp.window = ev.source;
       this._post(comp, { kind: 'ready', nonce: comp.nonce });
-      if (first && this.onReady) {
-        try { this.onReady(comp.iframe); } catch (err) { warn('onReady threw', err); }
+      if (first) {
+        this.readyFns.forEach(function (fn) {
+          try { fn(comp.iframe, { tabId: comp.tabId }); } catch (err) { warn('onReady threw', err); }
+        });
       }
     } else if (msg.kind === 'request') {
       // The nonce on every request: a later document in the same iframe (a navigation) has to
