@@ -157,3 +157,166 @@ def test_side_component_has_no_enclosing_tab(console: Console, ctikit_server: An
     page = _tab_page(console.page, "info")
     own = json.loads(page.plain(page.call("getPageInfo", None))["pageInfo"])
     assert own["url"] == _url(ctikit_server, "info")
+
+
+def test_focus_events_carry_id_and_object_id(console: Console, ctikit_server: Any) -> None:
+    """onFocusedPrimaryTab / onFocusedSubtab: {id, objectId} when focus moves, in every frame
+    (a 31.0 component too); nothing when focus stays where it is."""
+    h, h2 = console.h1, console.h2
+    primary_events = h.listen("onFocusedPrimaryTab")
+    subtab_events = h.listen("onFocusedSubtab")
+    old_events = h2.listen("onFocusedPrimaryTab")
+    first = h.plain(h.call("openPrimaryTab", None, _url(ctikit_server, "f1"), True, "One"))["id"]
+    assert h.events(primary_events, 1) == [{"id": first, "objectId": None}]
+    main1 = _ids(h, h.call("getSubtabIds", first))[0]
+    assert h.events(subtab_events, 1) == [{"id": main1, "objectId": None}]
+    assert h2.events(old_events, 1) == [{"id": first, "objectId": None}]
+
+    second = h.plain(h.call("openPrimaryTab", None, _url(ctikit_server, "f2"), False, "Two"))["id"]
+    sub = h.plain(h.call("openSubtab", first, _url(ctikit_server, "f3"), True, "Three", None))
+    assert h.events(subtab_events, 2)[-1] == {"id": sub["id"], "objectId": None}
+    # Opened in the background, a subtab moved focus only within its primary tab.
+    assert stays(lambda: h.event_count(primary_events) == 1, console.page)
+
+    # The agent clicks the other primary tab: both events.
+    console.page.get_by_test_id(f"tab-{second}").click()
+    assert h.events(primary_events, 2)[-1] == {"id": second, "objectId": None}
+    main2 = _ids(h, h.call("getSubtabIds", second))[0]
+    assert h.events(subtab_events, 3)[-1] == {"id": main2, "objectId": None}
+    # A page in a tab hears them too.
+    page = _tab_page(console.page, "f1")
+    in_tab = page.listen("onFocusedPrimaryTab")
+    h.ok("focusPrimaryTabById", first)
+    assert page.events(in_tab, 1) == [{"id": first, "objectId": None}]
+    # Focusing the focused tab again is no change: no event.
+    h.ok("focusPrimaryTabById", first)
+    assert stays(lambda: h.event_count(primary_events) == 3, console.page)
+    assert console.page.page_errors == []
+
+
+def test_refresh_reloads_pages_and_tells_them(console: Console, ctikit_server: Any) -> None:
+    """refreshSubtabById / refreshPrimaryTabById reload the pages; a reloaded page's
+    onEnclosingTabRefresh handler hears {id, objectId} of its tab."""
+    h = console.h1
+    primary = h.plain(
+        h.call("openPrimaryTab", None, _url(ctikit_server, "r1") + "&refresh=1", True)
+    )
+    sub = h.plain(
+        h.call(
+            "openSubtab",
+            primary["id"],
+            _url(ctikit_server, "r2") + "&refresh=1",
+            False,
+            "Sub",
+            None,
+        )
+    )
+    subtab_page = _tab_page(console.page, "r2")
+    subtab_page.eval("() => { window.MARK = 1; }")
+    assert h.plain(h.call("refreshSubtabById", sub["id"], False)) == {"success": True}
+    # The page loads again (the mark is gone) and hears that its tab was refreshed.
+    reloaded = wait_until(
+        lambda: next(
+            (
+                f
+                for f in console.page.frames
+                if "name=r2" in f.url and f.evaluate("() => !!window.H && H.loaded && !window.MARK")
+            ),
+            None,
+        ),
+        console.page,
+    )
+    again = Harness(reloaded)
+    again.wait_ready()
+    # (harness.html registers onEnclosingTabRefresh at load when the URL has refresh=1.)
+    events = again.events("tabRefresh", 1)
+    assert events == [{"id": sub["id"], "objectId": None}]
+    # Not focused by a refresh with active=false.
+    assert h.plain(h.call("getFocusedSubtabId"))["id"] != sub["id"]
+    # A primary tab's refresh reloads every page in it; active=true focuses it.
+    h.ok("refreshPrimaryTabById", primary["id"], True)
+    assert h.plain(h.call("getFocusedPrimaryTabId"))["id"] == primary["id"]
+    missing = h.plain(h.call("refreshSubtabById", "scc-st-999", True))
+    assert missing["success"] is False and "scc-st-999" in missing["error"]
+
+
+def test_bad_arguments_fail_with_a_reason_and_never_throw(
+    console: Console, ctikit_server: Any
+) -> None:
+    h = console.h1
+
+    def fails(method: str, args_js: str, cb: int | None, *words: str) -> dict[str, Any]:
+        got = h.plain(h.call_js(method, args_js, cb=cb))
+        assert got["success"] is False, (method, args_js, got)
+        assert all(w in got["error"] for w in words), (method, args_js, got)
+        return got
+
+    url = json.dumps(_url(ctikit_server, "ok"))
+    for bad_url, words in (
+        ("'javascript:alert(1)'", ("only http(s)",)),
+        ("'  JAVASCRIPT:parent.PWNED=1'", ("only http(s)",)),
+        ("'data:text/html,<script>parent.PWNED=1</script>'", ("only http(s)",)),
+        ("'https://evil.example/x'", ("https://evil.example", "not an allowed origin")),
+        ("{}", ("url must be a non-empty string", "an object")),
+        ("''", ("url must be a non-empty string",)),
+        ("undefined", ("url must be a non-empty string",)),
+    ):
+        assert fails("openPrimaryTab", f"[null, {bad_url}, true, 'x']", 4, *words)["id"] is None
+    fails("openPrimaryTab", f"[null, {url}, true, {{label: 1}}]", 4, "tabLabel must be a string")
+    fails("openPrimaryTab", f"['scc-pt-999', {url}, true, 'x']", 4, "scc-pt-999")
+    fails("openSubtab", f"['scc-pt-999', {url}, true, 'x', null]", 5, "scc-pt-999")
+    fails("openSubtab", f"[undefined, {url}, true, 'x', null]", 5, "primaryTabId")
+    fails("openSubtabByPrimaryTabName", f"['nobody', {url}, true, 'x', null]", 5, "nobody")
+    fails("closeTab", "[{}]", 1, "id must be a non-empty string")
+    fails("closeTab", "[404]", 1, '"404"')
+    fails("focusSubtabById", "['__proto__']", 1, "__proto__")
+    fails("getSubtabIds", "['constructor']", 1, "constructor")
+    fails("getPageInfo", "['toString']", 1, "toString")
+    assert h.eval("() => window.PWNED") is None
+    assert console.page.evaluate("() => CtikitConsole.workspace.tabs()") == []
+
+    # A primary tab's ID is not a subtab's and the other way round.
+    tab = h.plain(h.call_js("openPrimaryTab", f"[null, {url}, true, 'ok']", cb=4))["id"]
+    main = _ids(h, h.call("getSubtabIds", tab))[0]
+    fails("focusSubtabById", f"['{tab}']", 1, tab)
+    fails("focusPrimaryTabById", f"['{main}']", 1, main)
+    fails("openSubtab", f"['{main}', {url}, true, 'x', null]", 5, main)
+
+    # A callback that is not a function: nothing is done (and nothing thrown).
+    h.call_js("openPrimaryTab", f"[null, {url}, true, 'x', 'not a function']", cb=-1)
+    assert stays(lambda: len(_tabs(console.page)) == 1, console.page)
+    # A callback given where an optional argument was left out is still the callback.
+    early = h.plain(h.call_js("openPrimaryTab", f"[null, {url}, true]", cb=3))
+    assert early["success"] is True and early["id"] == "scc-pt-1"
+    early_sub = h.plain(h.call_js("openSubtab", f"['{tab}', {url}, true, 'Sub']", cb=4))
+    assert early_sub["success"] is True
+    assert console.page.page_errors == []
+
+
+def test_hostile_titles_are_text_and_relative_urls_are_the_components(
+    console: Console, ctikit_server: Any
+) -> None:
+    h = console.h1
+    title = '<img src=x onerror="parent.PWNED=1"><script>parent.PWNED=2</script>&amp; "Acme"'
+    # A relative URL is relative to the component's own page (its origin is allowed).
+    got = h.plain(h.call("openPrimaryTab", None, "harness.html?v=66&name=relative", True, title))
+    assert got["success"] is True
+    tab = console.page.get_by_test_id(f"tab-{got['id']}")
+    assert tab.inner_text() == title
+    h.eval(f"() => sforce.console.setTabTitle({json.dumps(title + '!')}, '{got['id']}')")
+    wait_until(lambda: tab.inner_text() == title + "!", console.page)
+    assert (
+        console.page.evaluate("() => document.querySelectorAll('#tabs img, #tabs script').length")
+        == 0
+    )
+    info = json.loads(h.plain(h.call("getPageInfo", got["id"]))["pageInfo"])
+    assert info["url"] == _url(ctikit_server, "relative")
+    assert info["objectName"] == title + "!"
+    _tab_page(console.page, "relative")
+    assert console.page.evaluate("() => window.PWNED") is None
+    # Control characters do not reach the strip; an empty title puts back the default.
+    h.eval(f"() => sforce.console.setTabTitle('a\\u0000b\\nc', '{got['id']}')")
+    wait_until(lambda: tab.inner_text() == "a b c", console.page)
+    h.eval(f"() => sforce.console.setTabTitle('', '{got['id']}')")
+    wait_until(lambda: tab.inner_text() == "External Page", console.page)
+    assert console.page.page_errors == []
