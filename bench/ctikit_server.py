@@ -123,10 +123,10 @@ class CtikitServer(BenchServer):
         return self.app[HUB].total_connections()
 
     def agents(self) -> list[str]:
-        return self.app[SERVICE].registry.agents()
+        return self.app[SERVICE].backend.registry.agents()
 
     def seqs(self) -> dict[str, int]:
-        reg = self.app[SERVICE].registry
+        reg = self.app[SERVICE].backend.registry
         return {a: reg.last_seq(a) for a in reg.agents()}
 
     async def campaign_round(self, agents: list[str], message: str) -> int:  # type: ignore[override]

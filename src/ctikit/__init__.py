@@ -18,6 +18,9 @@ from .core import (
 )
 from .storage import CallLogStore
 
+# The one place the version is written: pyproject.toml reads it (setuptools parses this
+# line without importing ctikit), `ctikit --version` prints it, CHANGELOG.md's newest entry
+# names it (tests/test_cli.py checks).
 __version__ = "0.1.0"
 
 __all__ = [

@@ -1,19 +1,81 @@
-"""The ``ctikit`` command. The only module that reads argv and the environment."""
+"""The ``ctikit`` command. The only module that reads argv and the environment.
+
+Every command runs in three steps, so that nothing is written or started before its input
+is known to be good:
+
+1. parse the arguments (a mistake is the subcommand's own one-line usage error);
+2. check the configuration (config.py's schema) and what the command is about to touch
+   (files that must exist, a scenario that must parse; ``serve`` binds its port before it
+   opens the database);
+3. act.
+
+Every refusal is one line on stderr and a non-zero exit status: 2 for a mistake in the
+command line or the configuration, 1 when the world is not as expected (database
+unreachable, port in use, server refused). Never a traceback: an unexpected exception is
+a bug, still reported in one line (``CTIKIT_TRACEBACK=1`` shows where).
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import difflib
 import json
 import logging
 import os
 import sys
+from typing import NoReturn
 
-from . import accounts_cli
+from . import __version__, accounts_cli
+from .accounts_cli import Refused
 from .client import Client, CtikitError
-from .config import DEMO_AGENTS, ComponentConfig, Config, ConfigError, load_config, parse_component
+from .config import (
+    DEMO_AGENTS,
+    ComponentConfig,
+    Config,
+    ConfigError,
+    apply_flags,
+    load_config,
+)
+from .core.errors import CtiRequestError
+from .core.model import check_agent_id
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
+# [server] key -> the flag that overrides it, to name the flag in errors.
+FLAG_NAMES = {
+    "host": "--host",
+    "port": "--port",
+    "database": "--database",
+    "scenario": "--scenario",
+    "log_level": "--log-level",
+    "cluster": "--cluster",
+    "node_id": "--node-id",
+    "cluster_nodes": "--node",
+}
+DEMO_COMPONENTS = (
+    ComponentConfig(name="Caller card", url="/examples/caller-card/index.html"),
+    ComponentConfig(
+        name="Custom softphone", url="/examples/custom-softphone/index.html", height=480
+    ),
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with one-line errors that name the subcommand and a near miss."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}; see '{self.prog} --help'\n")
+
+    def unrecognized(self, extra: list[str]) -> NoReturn:
+        options = [o for o in self._option_string_actions if o.startswith("--")]
+        guesses = [
+            match[0]
+            for arg in extra
+            if arg.startswith("--")
+            and (match := difflib.get_close_matches(arg.split("=")[0], options, n=1))
+        ]
+        hint = f" (did you mean {' and '.join(guesses)}?)" if guesses else ""
+        self.error(f"unrecognized arguments: {' '.join(extra)}{hint}")
 
 
 def _server_flags(p: argparse.ArgumentParser, *, default_port: int) -> None:
@@ -41,15 +103,18 @@ def _server_flags(p: argparse.ArgumentParser, *, default_port: int) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="ctikit",
         description="ctikit: a self-hosted CTI server with a Salesforce-compatible "
         "sforce.console.cti API for agent consoles.",
         epilog="Examples:\n  ctikit demo\n  ctikit serve --config ctikit.toml\n"
+        "  ctikit user add alice --config ctikit.toml\n"
         "  ctikit simulate-call --agent agent1 --ani +14155550100 "
         '--data \'{"account":"ACME-1"}\'',
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.set_defaults(parser=parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = sub.add_parser(
@@ -99,86 +164,80 @@ def build_parser() -> argparse.ArgumentParser:
         help="service token with calls:attach (default $CTIKIT_TOKEN; not needed for the demo)",
     )
     accounts_cli.add_parsers(sub)
+    for choice in sub.choices.values():
+        _remember_parsers(choice)
     return parser
 
 
+def _remember_parsers(parser: argparse.ArgumentParser) -> None:
+    """Each (sub)parser records itself, so an unrecognized argument is reported by the
+    innermost command's parser (``ctikit serve: error: ...``), not the top-level one."""
+    parser.set_defaults(parser=parser)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                _remember_parsers(child)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    args, extra = build_parser().parse_known_args(argv)
+    if extra:
+        parser = args.parser
+        assert isinstance(parser, _Parser)
+        parser.unrecognized(extra)
+    return args
+
+
+# ----------------------------------------------------------------- serve and demo
+
+
 def _config_from(args: argparse.Namespace) -> Config:
-    config = load_config(args.config) if getattr(args, "config", None) else Config()
     if args.command == "demo":
         from .server.app import default_examples_dir
 
-        config = config.with_overrides(
-            connector="sip" if args.sip else None,
+        examples = default_examples_dir()  # None when installed without the checkout
+        config = Config(
+            connector="sip" if args.sip else "sim",
             demo=True,
-            agents=config.agents or DEMO_AGENTS,
-            examples_dir=config.examples_dir or default_examples_dir(),
-            components=config.components
-            or (
-                ComponentConfig(name="Caller card", url="/examples/caller-card/index.html"),
-                ComponentConfig(
-                    name="Custom softphone", url="/examples/custom-softphone/index.html", height=480
-                ),
-            ),
+            agents=DEMO_AGENTS,
+            examples_dir=examples,
+            components=DEMO_COMPONENTS if examples else (),
         )
-    database = args.database
-    if database and "://" not in database:
-        database = f"sqlite:///{database}"
-    extra = tuple(parse_component(c) for c in args.component)
-    nodes = tuple(n.rstrip("/") for n in getattr(args, "node", []))
-    if any(not n.startswith(("http://", "https://")) for n in nodes):
-        raise ConfigError("--node wants the http(s) URL of a node")
-    return config.with_overrides(
-        cluster=getattr(args, "cluster", None),
-        node_id=getattr(args, "node_id", None),
-        cluster_nodes=nodes or None,
-        host=args.host,
-        port=args.port,
-        database=database,
-        scenario=args.scenario,
-        log_level=args.log_level,
-        components=(config.components + extra) if extra else None,
-    )
+        where = "the demo's defaults"
+    else:
+        config = load_config(args.config) if args.config else Config()
+        where = args.config or "the defaults (no --config)"
+    flags = {
+        "host": args.host,
+        "port": args.port,
+        "database": args.database,  # a plain path is a SQLite file (the schema says so)
+        "scenario": args.scenario,
+        "log_level": args.log_level,
+        "cluster": getattr(args, "cluster", None),
+        "node_id": getattr(args, "node_id", None),
+        "cluster_nodes": getattr(args, "node", None) or None,
+    }
+    return apply_flags(config, flags, FLAG_NAMES, where=where, components=args.component)
 
 
-def _simulate_call(args: argparse.Namespace) -> int:
+def _check_scenario(config: Config, args: argparse.Namespace) -> None:
+    if config.scenario is None:
+        return
+    from .connectors.sim.scenario import ScenarioError, load_scenario
+
     try:
-        data = json.loads(args.data)
-    except ValueError as exc:
-        print(f"error: --data is not valid JSON: {exc}", file=sys.stderr)
-        return 2
-    if not isinstance(data, dict):
-        print("error: --data must be a JSON object", file=sys.stderr)
-        return 2
-    try:
-        call_id = Client(args.server, token=args.token).simulate_call(
-            args.agent, ani=args.ani, dnis=args.dnis, data=data
-        )
-    except CtikitError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        return 1
-    print(f"call {call_id} is ringing at {args.agent}")
-    return 0
+        load_scenario(config.scenario)
+    except ScenarioError as exc:
+        key = "--scenario" if args.scenario else f"{args.config}: [server].scenario"
+        raise Refused(f"{key}: {exc}", 2) from None
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.command == "simulate-call":
-        return _simulate_call(args)
-    if args.command in ("user", "token"):
-        try:
-            base = load_config(args.config) if args.config else Config()
-        except ConfigError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        database = args.database or base.database
-        if "://" not in database:
-            database = f"sqlite:///{database}"
-        return accounts_cli.run(args, database)
+def _serve(args: argparse.Namespace) -> int:
     try:
         config = _config_from(args)
     except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        raise Refused(str(exc), 2) from None
+    _check_scenario(config, args)
     logging.basicConfig(
         level=config.log_level.upper(),
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
@@ -191,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
             "real SIP phones on 127.0.0.1" if config.connector == "sip" else "simulated telephony",
         )
     from .server.app import serve, single_node_service
+    from .storage import StorageError
 
     make_service = single_node_service
     if config.cluster:
@@ -201,8 +261,102 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(serve(config, make_service=make_service))
     except KeyboardInterrupt:
         pass
-    except Exception as exc:  # start-up failure: one clear line, details in debug log
+    except StorageError as exc:
         logging.getLogger("ctikit").debug("start-up failed", exc_info=True)
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        source = "--database" if args.database else "[server].database"
+        raise Refused(f"{exc}; check the database ({source}) and that it is reachable") from None
+    except Exception as exc:  # start-up failure: one clear line, details in the debug log
+        logging.getLogger("ctikit").debug("start-up failed", exc_info=True)
+        raise Refused(" ".join(str(exc).split()) or type(exc).__name__) from None
     return 0
+
+
+# ----------------------------------------------------------------- simulate-call
+
+
+def _simulate_call(args: argparse.Namespace) -> int:
+    try:
+        check_agent_id(args.agent)
+    except CtiRequestError as exc:
+        raise Refused(f"--agent: {exc}", 2) from None
+    try:
+        data = json.loads(args.data)
+    except ValueError as exc:
+        raise Refused(f"--data is not valid JSON: {exc}", 2) from None
+    if not isinstance(data, dict):
+        raise Refused('--data must be a JSON object, e.g. \'{"account":"ACME-1"}\'', 2)
+    try:
+        call_id = Client(args.server, token=args.token).simulate_call(
+            args.agent, ani=args.ani, dnis=args.dnis, data=data
+        )
+    except CtikitError as exc:
+        raise Refused(exc.message + _what_to_do(exc, args)) from None
+    print(f"call {call_id} is ringing at {args.agent}")
+    return 0
+
+
+def _what_to_do(exc: CtikitError, args: argparse.Namespace) -> str:
+    make = "`ctikit token create NAME --scope calls:attach`"
+    if exc.status == 0:
+        return (
+            "; is ctikit running there? Start it (ctikit demo) or point --server "
+            "(or $CTIKIT_URL) at it"
+        )
+    if exc.status == 401 and not args.token:
+        return (
+            "; this server needs a service token with the calls:attach scope: pass --token "
+            f"TOKEN or set $CTIKIT_TOKEN (make one with {make})"
+        )
+    if exc.status == 401:
+        return "; the token in --token (or $CTIKIT_TOKEN) was refused: mistyped or revoked?"
+    if exc.status == 403:
+        return f"; the token needs the calls:attach scope (make one with {make})"
+    return ""
+
+
+# ----------------------------------------------------------------- accounts
+
+
+def _accounts(args: argparse.Namespace) -> int:
+    if args.action == "hash-password":  # no database
+        return accounts_cli.run(args, "", "")
+    try:
+        base = load_config(args.config) if args.config else Config()
+        where = args.config or "the defaults"
+        config = apply_flags(base, {"database": args.database}, FLAG_NAMES, where=where)
+    except ConfigError as exc:
+        raise Refused(str(exc), 2) from None
+    if args.database:
+        source = "--database"
+    elif args.config:
+        source = f"[server].database in {args.config}"
+    else:
+        source = "the default ./ctikit.db: no --config or --database given"
+    return accounts_cli.run(args, config.database, source)
+
+
+# ----------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        if args.command == "simulate-call":
+            return _simulate_call(args)
+        if args.command in ("user", "token"):
+            return _accounts(args)
+        return _serve(args)
+    except Refused as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.status
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if os.environ.get("CTIKIT_TRACEBACK") == "1":
+            raise
+        print(
+            f"error: unexpected {type(exc).__name__}: {exc} (a bug in ctikit; run again with "
+            "CTIKIT_TRACEBACK=1 to see where, and report it)",
+            file=sys.stderr,
+        )
+        return 70

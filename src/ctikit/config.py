@@ -1,190 +1,465 @@
-"""Server configuration: a TOML file, overridden by command-line flags (cli.py)."""
+"""Server configuration: a TOML file, overridden by command-line flags (cli.py).
+
+The schema is the types in this module: msgspec Structs whose fields carry their range or
+pattern (``Meta``). A file is converted with msgspec, and a refusal becomes one line naming
+the file, the key, what is wrong and what is expected (:func:`_explain`). Rules that span
+keys (duplicates, ``/examples/`` without ``examples_dir``) run after the conversion.
+docs/configuration.md lists every key; a test checks it against this schema.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
+import os
+import re
 import tomllib
-from dataclasses import dataclass, field, fields, replace
+import typing
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Annotated, Any, Literal
 
-from .core.model import Limits, check_agent_id
+import msgspec
+import msgspec.inspect as mi
+from msgspec import Meta
+
+from .core.model import AGENT_ID_RE, Limits
+from .schema import Path_, bare_key, describe, fields_of, plain, shown, type_at, value_at
 
 
 class ConfigError(Exception):
-    """The configuration is invalid; the message names the setting."""
+    """The configuration is invalid; the message is one line naming the setting."""
+
+
+AgentId = Annotated[
+    str, Meta(pattern=AGENT_ID_RE.pattern, description="1 to 64 letters, digits or . _ @ + -")
+]
+Number = Annotated[
+    str,
+    Meta(pattern=r"^[A-Za-z0-9]{1,32}$", description='1 to 32 letters or digits, quoted ("1001")'),
+]
+Name = Annotated[str, Meta(min_length=1, max_length=100)]
+FilePath = Annotated[str, Meta(min_length=1, description="a file path")]
+DirPath = Annotated[str, Meta(min_length=1, description="a directory path")]
+HttpUrl = Annotated[str, Meta(pattern=r"^https?://[^/\s?#]+\S*$", description="an http(s):// URL")]
+Origin = Annotated[
+    str,
+    Meta(
+        pattern=r"^https?://[^/\s?#]+$",
+        description="an origin such as https://crm.example.com (no path)",
+    ),
+]
+DatabaseUrl = Annotated[
+    str,
+    Meta(
+        pattern=r"^(?:(?:sqlite|postgres|postgresql)(?:\+\w+)?://\S*|(?!.*://)\S.*)$",
+        description="a SQLite file path, sqlite:///FILE or postgresql+asyncpg://USER:PASS@HOST/DB",
+    ),
+]
+RedisUrl = Annotated[
+    str,
+    Meta(pattern=r"^(?:redis|rediss|unix)://\S+$", description="redis://HOST:PORT/DB"),
+]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ComponentConfig:
     """A custom component the console loads in an iframe."""
 
-    name: str
-    url: str  # absolute http(s) URL, or a path on this server ("/examples/...")
-    height: int = 360
+    name: Name
+    url: Annotated[
+        str,
+        Meta(
+            pattern=r"^(?:https?://[^/\s?#]+|/(?!/))\S*$",
+            description="an absolute http(s):// URL or a path on this server (/examples/...)",
+        ),
+    ]
+    height: Annotated[int, Meta(ge=50, le=4000)] = 360  # pixels
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AgentConfig:
-    id: str
-    extension: str | None = None
-    name: str | None = None
+    """An agent the telephony connector knows (the simulator routes by extension)."""
+
+    id: AgentId
+    extension: Number | None = None
+    name: Name | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UserConfig:
     """A user declared in the config file (added to the database at start if absent)."""
 
-    username: str
-    role: str = "agent"
-    agent: str | None = None
-    team: str | None = None
-    password_hash: str = ""
+    username: AgentId
+    password_hash: Annotated[
+        str,
+        Meta(
+            pattern=r"^\$argon2",
+            description="an argon2 hash printed by `ctikit user hash-password`",
+        ),
+    ]
+    role: Literal["agent", "supervisor"] = "agent"
+    agent: AgentId | None = None
+    team: Annotated[str, Meta(min_length=1, max_length=64)] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Config:
-    host: str = "127.0.0.1"
-    port: int = 8080
-    database: str = "sqlite:///ctikit.db"
-    connector: str = "sim"  # "sim" (built-in simulator) or "sip" (kamailio + baresip lab)
-    sip_lines: int = 2  # SIP: baresip lines (phones) per agent
-    sip_queue: str | None = None  # SIP: a contact-centre number every agent answers
-    sip_root: str | None = None  # SIP: where lab files go (default: a new temp dir)
-    scenario: str | None = None
+    """Everything the server reads. Each ``[server]`` key is a field here; ``components``,
+    ``agents``, ``users`` and ``limits`` are the file's other sections."""
+
+    host: Annotated[str, Meta(min_length=1, description="an IP address or host name")] = "127.0.0.1"
+    port: Annotated[int, Meta(ge=0, le=65535)] = 8080
+    database: DatabaseUrl = "sqlite:///ctikit.db"
+    connector: Literal["sim", "sip"] = "sim"  # the simulator, or a kamailio + baresip lab
+    sip_lines: Annotated[int, Meta(ge=1, le=50)] = 2  # SIP: baresip lines per agent
+    sip_queue: Number | None = None  # SIP: a contact-centre number every agent answers
+    sip_root: DirPath | None = None  # SIP: where lab files go (default: a new temp dir)
+    scenario: FilePath | None = None
+    examples_dir: DirPath | None = None  # served at /examples/ when set
+    demo: bool = False
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    max_frame_bytes: Annotated[int, Meta(ge=1024, le=64 * 1024 * 1024)] = 256 * 1024
+    # Frames queued for a slow console before it is dropped.
+    send_queue_frames: Annotated[int, Meta(ge=1, le=1_000_000)] = 2000
+    # Pending connections the kernel keeps (reconnect storms).
+    listen_backlog: Annotated[int, Meta(ge=1, le=65535)] = 4096
+    token_ttl: Annotated[float, Meta(ge=60, le=30 * 86400)] = 12 * 3600  # seconds
+    # Per console socket: average requests per second, burst, refusals in a row to close.
+    max_requests_per_second: Annotated[float, Meta(gt=0, le=1_000_000)] = 50.0
+    max_request_burst: Annotated[int, Meta(ge=1, le=1_000_000)] = 200
+    abuse_close_after: Annotated[int, Meta(ge=1, le=1_000_000)] = 500
+    allowed_origins: tuple[Origin, ...] = ()  # extra origins allowed to open console sockets
+    # Seconds a CTI command waits for the telephony's outcome before replying "timeout".
+    command_timeout: Annotated[float, Meta(gt=0, le=600)] = 10.0
+    # Cluster mode (docs/deploy.md): nodes share call state and events through Redis.
+    cluster: RedisUrl | None = None  # None: a single node, no Redis
+    cluster_prefix: Annotated[str, Meta(max_length=64)] = "ctikit:"
+    cluster_lease_seconds: Annotated[float, Meta(ge=0.5, le=300)] = 3.0
+    node_id: (
+        Annotated[
+            str, Meta(pattern=r"^[A-Za-z0-9._-]{1,64}$", description="1 to 64 of A-Z a-z 0-9 . _ -")
+        ]
+        | None
+    ) = None
+    cluster_nodes: tuple[HttpUrl, ...] = ()  # every node's public URL: consoles fail over
     components: tuple[ComponentConfig, ...] = ()
     agents: tuple[AgentConfig, ...] = ()
-    examples_dir: str | None = None  # served at /examples/ when set
-    demo: bool = False
-    log_level: str = "info"
-    max_frame_bytes: int = 256 * 1024
-    send_queue_frames: int = 2000  # frames queued for a slow console before it is dropped
-    listen_backlog: int = 4096  # pending connections the kernel keeps (reconnect storms)
-    token_ttl: float = 12 * 3600  # seconds a console login lasts
-    max_requests_per_second: float = 50.0  # per console socket, on average
-    max_request_burst: int = 200  # requests a socket may send at once
-    abuse_close_after: int = 500  # refused requests in a row before the socket is closed
-    allowed_origins: tuple[str, ...] = ()  # extra origins allowed to open console sockets
     users: tuple[UserConfig, ...] = ()
     limits: Limits = field(default_factory=Limits)
-    # Cluster mode (docs/deploy.md): nodes share call state and events through Redis.
-    cluster: str | None = None  # redis://HOST:PORT/DB; None: a single node, no Redis
-    cluster_prefix: str = "ctikit:"  # key prefix in Redis (several clusters, one Redis)
-    cluster_lease_seconds: float = 3.0  # how soon another node takes over the connector
-    node_id: str | None = None  # this node's name in logs and leases (default: random)
-    cluster_nodes: tuple[str, ...] = ()  # every node's public URL: consoles fail over
 
     def with_overrides(self, **changes: Any) -> Config:
+        """A copy with the changes that are not None (unchecked: use :func:`apply_flags`
+        for values from a user)."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+# ----------------------------------------------------------------- the file's schema
+
+ARRAY_SECTIONS = ("agents", "components", "users")
+TABLE_SECTIONS = ("server", "limits")
+# Limits live in the core (without ranges); a limit missing here is only checked >= 0 and a
+# test fails until it gets its range.
+LIMIT_RANGES: dict[str, tuple[int, int]] = {
+    "max_active_calls": (1, 1000),
+    "max_data_bytes": (2, 16 * 1024 * 1024),
+    "max_id_length": (1, 255),  # IDs, labels and dispositions are VARCHAR(255) columns
+    "max_label_length": (1, 255),
+    "max_disposition_length": (1, 255),
+    "max_pending_data": (1, 10_000),
+    "max_recent_ended": (1, 10_000),
+    "event_log_size": (1, 1_000_000),
+}
+
+
+def _strict(
+    cls: type[Any],
+    name: str,
+    *,
+    only: Sequence[str] | None = None,
+    types: Mapping[str, Any] | None = None,
+) -> type[msgspec.Struct]:
+    """The file's schema for the dataclass ``cls``: its fields (or ``only`` those), their
+    annotated types (or ``types``' instead), defaults, and unknown keys refused."""
+    hints = {**typing.get_type_hints(cls, include_extras=True), **(types or {})}
+    fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
+    for f in dataclasses.fields(cls):
+        if only is not None and f.name not in only:
+            continue
+        if f.default is not dataclasses.MISSING:
+            fields.append((f.name, hints[f.name], f.default))
+        elif f.default_factory is not dataclasses.MISSING:
+            fields.append((f.name, hints[f.name], msgspec.field(default_factory=f.default_factory)))
+        else:
+            fields.append((f.name, hints[f.name]))
+    return msgspec.defstruct(name, fields, kw_only=True, forbid_unknown_fields=True)
+
+
+def _limit_types() -> dict[str, Any]:
+    ranged = {}
+    for name, kind in typing.get_type_hints(Limits).items():
+        low, high = LIMIT_RANGES.get(name, (0, None))
+        ranged[name] = Annotated[kind, Meta(ge=low, le=high)]
+    return ranged
+
+
+SERVER_KEYS = tuple(
+    f.name for f in dataclasses.fields(Config) if f.name not in ARRAY_SECTIONS + TABLE_SECTIONS
+)
+_Server = _strict(Config, "server", only=SERVER_KEYS)
+_Limits = _strict(Limits, "limits", types=_limit_types())
+_Agent = _strict(AgentConfig, "agent")
+_Component = _strict(ComponentConfig, "component")
+_User = _strict(UserConfig, "user")
+_File = msgspec.defstruct(
+    "file",
+    [
+        ("server", _Server, msgspec.field(default_factory=_Server)),
+        ("limits", _Limits, msgspec.field(default_factory=_Limits)),
+        ("components", tuple[_Component, ...], ()),  # type: ignore[valid-type]
+        ("agents", tuple[_Agent, ...], ()),  # type: ignore[valid-type]
+        ("users", tuple[_User, ...], ()),  # type: ignore[valid-type]
+    ],
+    kw_only=True,
+    forbid_unknown_fields=True,
+)
+SECTIONS: dict[str, type[msgspec.Struct]] = {
+    "[server]": _Server,
+    "[limits]": _Limits,
+    "[[agents]]": _Agent,
+    "[[components]]": _Component,
+    "[[users]]": _User,
+}
+"""Each section's schema (docs/configuration.md lists the same keys)."""
+_FILE_TYPE = mi.type_info(_File)
+
+KeyName = Callable[[Path_], str]
+
+
+def file_key(path: Path_) -> str:
+    """``[server].port``, ``[[agents]]#2.id`` (entries count from 1), ``[sever]``."""
+    if not path:
+        return "the file"
+    head, rest = str(path[0]), path[1:]
+    if head in ARRAY_SECTIONS:
+        text = f"[[{head}]]"
+    elif head in TABLE_SECTIONS:
+        text = f"[{head}]"
+    else:
+        text = bare_key(head)
+    for part in rest:
+        text += f"#{part + 1}" if isinstance(part, int) else f".{bare_key(part)}"
+    return text
+
+
+# ----------------------------------------------------------------- loading
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and check a TOML config file (see docs/configuration.md)."""
+    try:
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(
+            f"{path}: cannot read the config file: {exc.strerror or exc}; check the --config path"
+        ) from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file (TOML is UTF-8)") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return config_from_dict(raw, str(path))
+
+
+def config_from_dict(raw: Mapping[str, Any], where: str = "config") -> Config:
+    """Check a parsed config file; ``where`` (the file's name) starts every error."""
+    file: Any = _convert(raw, _File, _FILE_TYPE, file_key, where)
+    asdict = msgspec.structs.asdict
+    config = Config(
+        **asdict(file.server),
+        components=tuple(ComponentConfig(**asdict(c)) for c in file.components),
+        agents=tuple(AgentConfig(**asdict(a)) for a in file.agents),
+        users=tuple(UserConfig(**asdict(u)) for u in file.users),
+        limits=Limits(**asdict(file.limits)),
+    )
+    config = _normalised(config)
+    _check_rules(config, lambda p: f"{where}: {file_key(p)}")
+    return config
+
+
+def apply_flags(
+    config: Config,
+    flags: Mapping[str, Any],
+    names: Mapping[str, str],
+    *,
+    where: str,
+    components: Sequence[str] = (),
+) -> Config:
+    """``config`` with the ``[server]`` keys in ``flags`` (None: not given) and the
+    ``--component NAME=URL`` values added, all checked as the file is. ``names`` maps a key to
+    its flag for errors; ``where`` names the file the rest came from."""
+    given = {k: v for k, v in flags.items() if v is not None}
+
+    def flag_key(path: Path_) -> str:
+        name = str(path[0])
+        return names.get(name, f"--{name.replace('_', '-')}")
+
+    server: Any = _convert(given, _Server, mi.type_info(_Server), flag_key, None)
+    changes = {k: getattr(server, k) for k in given}
+    extra = tuple(parse_component(c) for c in components)
+    if extra:
+        changes["components"] = config.components + extra
+    merged = _normalised(replace(config, **changes))
+    file_components = len(config.components)
+
+    def key(path: Path_) -> str:
+        if path[0] == "components" and isinstance(path[1], int) and path[1] >= file_components:
+            return f"--component {components[path[1] - file_components]!r}"
+        if path[0] == "server" and path[1] in given:
+            return names.get(str(path[1]), str(path[1]))
+        return f"{where}: {file_key(path)}"
+
+    _check_rules(merged, key)
+    return merged
 
 
 def parse_component(text: str) -> ComponentConfig:
     """``NAME=URL`` from the command line."""
     name, sep, url = text.partition("=")
     if not sep or not name or not url:
-        raise ConfigError(f"--component wants NAME=URL, got {text!r}")
-    return _component({"name": name, "url": url}, "--component")
-
-
-def _component(raw: Any, where: str) -> ComponentConfig:
-    if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
-        raise ConfigError(f"{where}: a component needs a name and a url")
-    url = raw.get("url")
-    if not isinstance(url, str) or not url:
-        raise ConfigError(f"{where}: component {raw['name']!r} needs a url")
-    if not url.startswith("/"):
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ConfigError(
-                f"{where}: component {raw['name']!r} url must be http(s)://... or /path"
-            )
-    height = raw.get("height", 360)
-    if not isinstance(height, int) or not 50 <= height <= 4000:
-        raise ConfigError(f"{where}: component height must be 50..4000 pixels")
-    return ComponentConfig(name=raw["name"], url=url, height=height)
-
-
-def load_config(path: str | Path) -> Config:
-    """Read a TOML config file (see docs/configuration.md)."""
-    try:
-        raw = tomllib.loads(Path(path).read_text())
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
-    return config_from_dict(raw, str(path))
-
-
-def config_from_dict(raw: dict[str, Any], where: str = "config") -> Config:
-    simple = {f.name for f in fields(Config)} - {"components", "agents", "limits", "users"}
-    server = raw.get("server", {})
-    if not isinstance(server, dict):
-        raise ConfigError(f"{where}: [server] must be a table")
-    unknown = set(server) - simple
-    if unknown:
-        raise ConfigError(f"{where}: unknown setting server.{sorted(unknown)[0]}")
-    kwargs: dict[str, Any] = dict(server)
-    comps = raw.get("components", [])
-    if not isinstance(comps, list):
-        raise ConfigError(f"{where}: [[components]] must be an array of tables")
-    kwargs["components"] = tuple(_component(c, where) for c in comps)
-    agents = raw.get("agents", [])
-    if not isinstance(agents, list):
-        raise ConfigError(f"{where}: [[agents]] must be an array of tables")
-    parsed_agents = []
-    for a in agents:
-        if not isinstance(a, dict) or "id" not in a:
-            raise ConfigError(f"{where}: every [[agents]] entry needs an id")
-        try:
-            check_agent_id(a["id"])
-        except Exception as exc:
-            raise ConfigError(f"{where}: agent {a['id']!r}: {exc}") from None
-        parsed_agents.append(
-            AgentConfig(id=a["id"], extension=a.get("extension"), name=a.get("name"))
+        raise ConfigError(
+            f"--component {text!r}: expected NAME=URL, e.g. "
+            "'Caller card=https://crm.example.com/card.html'"
         )
-    kwargs["agents"] = tuple(parsed_agents)
-    if "cluster_nodes" in kwargs:
-        nodes = kwargs["cluster_nodes"]
-        if not isinstance(nodes, list) or not all(
-            isinstance(n, str) and n.startswith(("http://", "https://")) for n in nodes
-        ):
-            raise ConfigError(f"{where}: server.cluster_nodes must be a list of http(s) URLs")
-        kwargs["cluster_nodes"] = tuple(n.rstrip("/") for n in nodes)
-    if "allowed_origins" in kwargs:
-        origins = kwargs["allowed_origins"]
-        if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
-            raise ConfigError(f"{where}: server.allowed_origins must be a list of origins")
-        kwargs["allowed_origins"] = tuple(origins)
-    users = raw.get("users", [])
-    if not isinstance(users, list):
-        raise ConfigError(f"{where}: [[users]] must be an array of tables")
-    parsed_users = []
-    for u in users:
-        if not isinstance(u, dict) or not isinstance(u.get("username"), str):
-            raise ConfigError(f"{where}: every [[users]] entry needs a username")
-        if not str(u.get("password_hash", "")).startswith("$argon2"):
-            raise ConfigError(
-                f"{where}: user {u['username']!r} needs a password_hash made by "
-                "`ctikit user hash-password` (argon2)"
+    component = _convert(
+        {"name": name, "url": url},
+        _Component,
+        mi.type_info(_Component),
+        lambda p: f"--component {text!r}: {'.'.join(str(x) for x in p)}",
+        None,
+    )
+    return ComponentConfig(**msgspec.structs.asdict(component))
+
+
+def _normalised(config: Config) -> Config:
+    nodes = tuple(n.rstrip("/") for n in config.cluster_nodes)
+    return config if nodes == config.cluster_nodes else replace(config, cluster_nodes=nodes)
+
+
+# ----------------------------------------------------------------- rules across keys
+
+
+def _check_rules(config: Config, key: KeyName) -> None:
+    for path, problem in _problems(config):
+        raise ConfigError(f"{key(path)}: {problem}")
+
+
+def _problems(config: Config) -> typing.Iterator[tuple[Path_, str]]:
+    for section, entries, key in (
+        ("agents", config.agents, "id"),
+        ("agents", config.agents, "extension"),
+        ("users", config.users, "username"),
+    ):
+        first: dict[object, int] = {}
+        for i, entry in enumerate(entries):
+            value = getattr(entry, key)
+            if value is None:
+                continue
+            if value in first:
+                yield (
+                    [section, i, key],
+                    f"{shown(value)} is also the {key} of {file_key([section, first[value]])}; "
+                    f"each {key} once",
+                )
+            first.setdefault(value, i)
+    if config.examples_dir is not None and not Path(config.examples_dir).is_dir():
+        yield (
+            ["server", "examples_dir"],
+            f"no directory {shown(config.examples_dir)} (relative paths start at "
+            f"{os.getcwd()}); expected the folder to serve at /examples/",
+        )
+    for i, component in enumerate(config.components):
+        if component.url.startswith("/examples/") and config.examples_dir is None:
+            yield (
+                ["components", i, "url"],
+                f"{shown(component.url)} is under /examples/, which is served only when "
+                "[server].examples_dir is set; set it or use another URL",
             )
-        if u.get("role", "agent") not in ("agent", "supervisor"):
-            raise ConfigError(f"{where}: user {u['username']!r}: role is agent or supervisor")
-        try:
-            parsed_users.append(UserConfig(**u))
-        except TypeError as exc:
-            raise ConfigError(f"{where}: user {u['username']!r}: {exc}") from None
-    kwargs["users"] = tuple(parsed_users)
-    limits = raw.get("limits", {})
-    if not isinstance(limits, dict):
-        raise ConfigError(f"{where}: [limits] must be a table")
+    if config.connector == "sip" and not any(a.extension for a in config.agents):
+        yield (
+            ["server", "connector"],
+            '"sip" needs [[agents]] with an extension each (their phones get those numbers)',
+        )
+    if config.scenario is not None and config.connector != "sim":
+        yield (
+            ["server", "scenario"],
+            f'a scenario needs connector = "sim" (the simulator), not {shown(config.connector)}',
+        )
+
+
+# ----------------------------------------------------------------- msgspec's refusals
+
+
+_AT = re.compile(r" - at `\$(?P<path>.*)`$")
+_PATH_PART = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
+_UNKNOWN = re.compile(r"^Object contains unknown field `(?P<name>.*)`", re.DOTALL)
+_MISSING = re.compile(r"^Object missing required field `(?P<name>.*)`", re.DOTALL)
+
+
+def _convert(raw: Any, target: Any, info: mi.Type, key: KeyName, where: str | None) -> Any:
     try:
-        kwargs["limits"] = Limits(**limits)
-    except TypeError as exc:
-        raise ConfigError(f"{where}: [limits]: {exc}") from None
-    try:
-        return Config(**kwargs)
-    except TypeError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
+        return msgspec.convert(raw, target)
+    except msgspec.ValidationError as exc:
+        text = _explain(str(exc), raw, info, key)
+        raise ConfigError(f"{where}: {text}" if where else text) from None
+
+
+def _explain(message: str, raw: Any, info: mi.Type, key: KeyName) -> str:
+    """msgspec's refusal as ``KEY: what is wrong; what is expected``. Only the path and the
+    kind of refusal come from msgspec's text; the rest is from the schema and the value."""
+    m = _AT.search(message)  # (field names in paths are the schema's: no odd characters)
+    path: Path_ = []
+    if m:
+        message = message[: m.start()]
+        for name, index in _PATH_PART.findall(m.group("path")):
+            path.append(int(index) if index else name)
+    node, value = type_at(info, path), value_at(raw, path)
+    if unknown := _UNKNOWN.match(message):
+        return _unknown(path, unknown.group("name"), node, value, key)
+    if len(path) == 1 and path[0] in ARRAY_SECTIONS and isinstance(value, dict):
+        return f"[{path[0]}]: write [[{path[0]}]], one such table per entry"
+    if missing := _MISSING.match(message):
+        name = missing.group("name")
+        field_type = next(f.type for f in fields_of(node) if f.name == name)
+        return f"{key([*path, name])}: missing; expected {describe(field_type)}"
+    hint = ""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if isinstance(plain(node), mi.StrType):
+            hint = f' (write it in quotes: "{value}")'
+    return f"{key(path)}: expected {describe(node)}, got {shown(value)}{hint}"
+
+
+def _unknown(path: Path_, name: str, node: mi.Type, value: Any, key: KeyName) -> str:
+    known = [f.name for f in fields_of(node)]
+    child = value.get(name) if isinstance(value, dict) else None
+    if path:
+        shown = key([*path, name])
+        guess = difflib.get_close_matches(name, known, n=1)
+        return (
+            f"{shown}: unknown key{f'; did you mean {guess[0]}?' if guess else ''} "
+            f"(known: {', '.join(known)})"
+        )
+    sections = [f"[[{s}]]" if s in ARRAY_SECTIONS else f"[{s}]" for s in known]
+    listed = f"the sections are {', '.join(sections)}"
+    if isinstance(child, dict | list):
+        guess = difflib.get_close_matches(name, known, n=1)
+        if guess:
+            listed = f"did you mean {file_key([guess[0]])}? {listed}"
+        section = f"[[{bare_key(name)}]]" if isinstance(child, list) else f"[{bare_key(name)}]"
+        return f"{section}: unknown section; {listed}"
+    if name in SERVER_KEYS:
+        return f"{name}: outside any section; put it under [server]"
+    return f"{bare_key(name)}: unknown key outside any section; {listed}"
 
 
 DEMO_AGENTS = (

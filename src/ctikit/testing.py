@@ -62,16 +62,23 @@ def redis_server_command(
 
 
 def run_ctikit(
-    *args: str, stdin: str | None = None, check: bool = True, timeout: float = 60.0
+    *args: str,
+    stdin: str | None = None,
+    check: bool = True,
+    timeout: float = 60.0,
+    cwd: str | os.PathLike[str] | None = None,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m ctikit ARGS`` to its end, its output captured. With ``check``, a
-    non-zero exit raises RuntimeError carrying what it printed on stderr."""
+    """Run ``python -m ctikit ARGS`` to its end (in ``cwd``, with ``env``), its output
+    captured. With ``check``, a non-zero exit raises RuntimeError carrying its stderr."""
     done = subprocess.run(
         [sys.executable, "-m", "ctikit", *args],
         input=stdin,
         text=True,
         capture_output=True,
         timeout=timeout,
+        cwd=cwd,
+        env=env,
     )
     if check and done.returncode != 0:
         raise RuntimeError(f"ctikit {' '.join(args)} exited {done.returncode}: {done.stderr}")

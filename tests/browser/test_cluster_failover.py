@@ -64,6 +64,7 @@ class TwoNodes:
         self.b = Node(config, ports[1], redis_url, "b", root / "b.log")
         self.url = self.b.url  # the REST API is used through the node that stays up
         self.agent = agent
+        self.console_node = self.a  # where the console page comes from
 
     def api(self, method: str, path: str, body: Any = None, **_: Any) -> tuple[int, Any]:
         req = urllib.request.Request(
@@ -83,7 +84,7 @@ class TwoNodes:
 
     def login_cookie(self, context: Any) -> None:
         req = urllib.request.Request(
-            self.a.url + "/api/login",
+            self.console_node.url + "/api/login",
             data=json.dumps({"username": self.agent, "password": PASSWORD}).encode(),
             headers={"Content-Type": "application/json"},
             method="POST",
@@ -91,12 +92,13 @@ class TwoNodes:
         with urllib.request.urlopen(req, timeout=10) as resp:
             token = json.loads(resp.read())["token"]
         context.add_cookies(
-            [{"name": "ctikit_session", "value": token, "url": self.a.url, "httpOnly": True,
+            [{"name": "ctikit_session", "value": token, "url": self.console_node.url,
+              "httpOnly": True,
               "sameSite": "Strict"}]
         )  # fmt: skip
 
     def console_url(self, agent: str) -> str:
-        return f"{self.a.url}/console?agent={agent}"  # the page comes from node a
+        return f"{self.console_node.url}/console?agent={agent}"
 
     def stop(self) -> None:
         self.a.kill()
@@ -154,3 +156,32 @@ def test_config_lists_the_nodes(two_nodes: TwoNodes, agent: str) -> None:
     assert status == 200, body
     assert body["nodes"] == [two_nodes.a.url, two_nodes.b.url]
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+", body["nodes"][0])
+
+
+def test_hold_from_the_answer_callback_on_a_node_without_the_connector(
+    browser: Any, two_nodes: TwoNodes, agent: str
+) -> None:
+    """A command's reply means it happened in a cluster too: the console's node forwards
+    /ANSWER to the node that drives the connector and replies once the call is connected,
+    so a /HOLD sent from the callback finds it connected."""
+    drives = {n: _health(n.url)["cluster"]["drivesConnector"] for n in (two_nodes.a, two_nodes.b)}
+    assert sorted(drives.values()) == [False, True], drives
+    two_nodes.console_node = next(n for n, leads in drives.items() if not leads)
+    two_nodes.url = two_nodes.console_node.url
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        two_nodes.login_cookie(context)
+        page = context.new_page()
+        console = lib.open_console(page, two_nodes, agent)
+        call_id = console.simulate()
+        lib.wait_until(lambda: console.calls(), page)
+        got = console.h1.eval(lib.ANSWER_THEN_HOLD)
+        assert got == {"answer": {"success": True}, "hold": {"success": True}}, got
+        assert [(c["id"], c["lineState"]) for c in console.calls()] == [(call_id, "held")]
+    finally:
+        context.close()
+
+
+def _health(url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(url + "/api/health", timeout=10) as resp:
+        return dict(json.loads(resp.read()))

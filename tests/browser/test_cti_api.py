@@ -105,6 +105,15 @@ def test_getCallAttachedData(console: Console) -> None:
     assert "type" not in gone["keys"]
 
 
+def test_hold_from_the_answer_callback(console: Console) -> None:
+    """The reply to a command means it happened: /ANSWER's callback runs once the call is
+    connected, so the /HOLD a component sends from it succeeds."""
+    call_id = console.simulate()
+    got = console.h1.eval(lib.ANSWER_THEN_HOLD)
+    assert got == {"answer": {"success": True}, "hold": {"success": True}}, got
+    assert [(c["id"], c["lineState"]) for c in console.calls()] == [(call_id, "held")]
+
+
 def test_onCallBegin(console: Console) -> None:
     h = console.h1
     key = h.listen("cti.onCallBegin")

@@ -361,10 +361,10 @@ class WsBench:
         orphans = 0
         assert self.live.app is not None
         svc = self.live.app[SERVICE]
-        sim = svc.connector
+        sim = svc.telephony.connector
         assert isinstance(sim, SimulatorConnector)
         for agent in ("agent1", "agent3"):
-            known = set(svc.registry.call_ids(agent))
+            known = set(svc.backend.registry.call_ids(agent))
             for line in sim.model.lines(agent):
                 if line.call_id not in known:
                     orphans += 1

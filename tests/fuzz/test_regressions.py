@@ -124,10 +124,11 @@ def test_b5_dropped_telephony_call_leaves_no_line_behind(live: LiveServer) -> No
     time.sleep(0.1)
     assert live.app is not None
     svc = live.app[SERVICE]
-    assert isinstance(svc.connector, SimulatorConnector)
-    lines = {line.call_id for line in svc.connector.model.lines(agent)}
+    assert isinstance(svc.telephony.connector, SimulatorConnector)
+    lines = {line.call_id for line in svc.telephony.connector.model.lines(agent)}
     # Whatever the fix (hang up, refuse, keep the call), phone and registry must agree.
-    assert lines <= set(svc.registry.call_ids(agent)), (lines, svc.registry.call_ids(agent))
+    known = svc.backend.registry.call_ids(agent)
+    assert lines <= set(known), (lines, known)
 
 
 def test_b6_method_not_allowed_names_the_allowed_methods(live: LiveServer) -> None:

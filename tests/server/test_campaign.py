@@ -15,11 +15,11 @@ async def test_a_large_campaign_lets_other_work_run_between_chunks(server: Any) 
     fired_when_other_ran: list[int] = []
 
     async def other() -> None:
-        fired_when_other_ran.append(sum(svc.registry.last_seq(a) for a in agents))
+        fired_when_other_ran.append(sum(svc.backend.registry.last_seq(a) for a in agents))
 
     campaign = asyncio.create_task(svc.fire_custom_events(agents, "campaign", "go"))
     await asyncio.sleep(0)  # the campaign's first chunk runs
     await other()
     assert await campaign == len(agents)
     assert 0 < fired_when_other_ran[0] < len(agents)
-    assert all(svc.registry.last_seq(a) == 1 for a in agents)
+    assert all(svc.backend.registry.last_seq(a) == 1 for a in agents)

@@ -104,12 +104,17 @@ async def test_sigterm_closes_consoles_with_1001_and_exits(tmp_path: Path) -> No
         proc.stop()
 
 
-async def _ws_request(ws: Any, rid: int, op: str, **fields: Any) -> dict[str, Any]:
+async def _ws_request(
+    ws: Any, rid: int, op: str, events: list[dict[str, Any]] | None = None, **fields: Any
+) -> dict[str, Any]:
+    """Send a request; its response. Events that come first go to ``events``."""
     await ws.send_str(json.dumps({"id": rid, "op": op, **fields}))
     while True:
         frame = await ws.receive_json(timeout=10)
         if frame.get("type") == "response" and frame.get("id") == rid:
             return dict(frame)
+        if events is not None and frame.get("type") == "event":
+            events.append(frame)
 
 
 async def test_active_calls_come_back_after_a_restart(tmp_path: Path) -> None:
@@ -128,13 +133,11 @@ async def test_active_calls_come_back_after_a_restart(tmp_path: Path) -> None:
             )
             call_id = placed["callId"]
             await _ws_request(ws, 2, "fireOnCallBegin", callId="soft-1", callType="outbound")
+            # The reply comes once the call is connected.
             assert (await _ws_request(ws, 3, "sendCTIMessage", message="/ANSWER"))["success"]
-            for _ in range(100):  # answered, and saved (state is flushed every 0.2 s)
-                calls = (await _ws_request(ws, 4, "getState"))["calls"]
-                if calls[0]["lineState"] == "connected":
-                    break
-                await asyncio.sleep(0.05)
-            await asyncio.sleep(0.6)
+            calls = (await _ws_request(ws, 4, "getState"))["calls"]
+            assert calls[0]["lineState"] == "connected"
+            await asyncio.sleep(0.6)  # saved (state is flushed every 0.2 s)
             os.kill(proc.pid, signal.SIGKILL)
             proc.stop()
             await ws.close()
@@ -148,13 +151,13 @@ async def test_active_calls_come_back_after_a_restart(tmp_path: Path) -> None:
             assert calls[call_id]["lineState"] == "connected"
             assert calls[call_id]["data"]["account"] == "ACME-9"
             assert calls["soft-1"]["lineState"] is None
-            # The restored call is really back on a (simulated) line: it can be hung up.
-            assert (await _ws_request(ws, 1, "sendCTIMessage", message="/HANGUP"))["success"]
-            while True:
-                frame = await ws.receive_json(timeout=10)
-                if frame.get("event") == "callEnd":
-                    assert frame["data"]["id"] == call_id
-                    break
+            # The restored call is really back on a (simulated) line: it can be hung up,
+            # and the reply comes once it ended.
+            events: list[dict[str, Any]] = []
+            hangup = await _ws_request(ws, 1, "sendCTIMessage", events, message="/HANGUP")
+            assert hangup["success"], hangup
+            ended = [e["data"]["id"] for e in events if e["event"] == "callEnd"]
+            assert ended == [call_id]
             await ws.close()
     finally:
         proc.stop()

@@ -40,6 +40,33 @@ async def test_ivr_attaches_data_seen_by_console(server: Any, connect: Any) -> N
     assert (await r.json())["call"]["ani"] == "+14155550100"
 
 
+async def test_cti_message_replies_once_the_command_happened(server: Any) -> None:
+    """An IVR or CRM answering then holding over REST, with nothing in between."""
+    r = await server.post("/api/agents/agent1/simulate-call", json={}, headers=auth(server))
+    cid = (await r.json())["callId"]
+
+    async def cti(message: str) -> tuple[int, dict[str, Any]]:
+        resp = await server.post(
+            "/api/agents/agent1/cti-message", json={"message": message}, headers=auth(server)
+        )
+        return resp.status, await resp.json()
+
+    async def line() -> str:
+        resp = await server.get(f"/api/agents/agent1/calls/{cid}", headers=auth(server))
+        return str((await resp.json())["call"]["lineState"])
+
+    assert await cti("/ANSWER") == (200, {"success": True})
+    assert await line() == "connected"
+    assert await cti("/HOLD") == (200, {"success": True})
+    assert await line() == "held"
+    status, body = await cti("/TRANSFER?NUMBER=%2B14155550404")
+    assert status == 409 and body["code"] == "command_rejected", body
+    assert body["error"] == "/TRANSFER: not found (404 Not Found)"
+    assert await cti("/HANGUP") == (200, {"success": True})
+    resp = await server.get("/api/agents/agent1/calls", headers=auth(server))
+    assert (await resp.json())["calls"] == []
+
+
 async def test_rest_errors_have_the_protocol_shape(server: Any) -> None:
     cases = [
         ("post", "/api/agents/agent1/calls/none/data", {"json": {"a": 1}}, 404, "unknown_call"),
@@ -143,7 +170,7 @@ async def test_request_bodies_must_be_strict_json(server: Any, connect: Any) -> 
 
 async def test_simulated_calls_stop_at_the_active_call_limit(server: Any, connect: Any) -> None:
     c = await connect("agent1")
-    limit = server.app[SERVICE].registry.limits.max_active_calls
+    limit = server.app[SERVICE].backend.limits.max_active_calls
     for _ in range(limit):
         assert (await c.request("simulateCall"))["success"]
     r = await c.request("simulateCall")

@@ -24,6 +24,7 @@ async def test_hello_describes_state(connect: Any) -> None:
     assert c.hello["calls"] == [] and c.hello["seq"] == 1 and c.hello["lineUp"] is True
     assert c.hello["connector"] == {"name": "sim", "canPlaceCalls": True}
     assert c.hello["limits"]["maxDataBytes"] == 65536
+    assert c.hello["limits"]["commandTimeout"] == 10.0  # seconds a command may wait
 
 
 async def test_component_call_flow_fans_out_to_every_frame_of_the_agent_only(
@@ -92,26 +93,64 @@ async def test_simulated_call_answer_hold_hangup(connect: Any) -> None:
     call = ev["data"]["call"]
     assert call["lineState"] == "ringing" and call["type"] == "INBOUND"
     assert call["data"]["ANI"] == "+14155550100" and call["data"]["account"] == "ACME-1042"
+    # Each reply comes once the command happened (docs/protocol.md, "Commands"): the next
+    # command, sent from the reply, finds the call in its new state.
     assert (await c.request("sendCTIMessage", message=f"/ANSWER?CALL_ID={cid}"))["success"]
-    await c.wait_event("callUpdate", id=cid)
-    assert (await c.request("getState"))["calls"][0]["lineState"] == "connected"
+    assert await _lines(c) == ["connected"]
     assert (await c.request("sendCTIMessage", message="/HOLD"))["success"]
-    await _wait_line(c, cid, "held")
+    assert await _lines(c) == ["held"]
     assert (await c.request("sendCTIMessage", message="/RETRIEVE"))["success"]
-    await _wait_line(c, cid, "connected")
+    assert await _lines(c) == ["connected"]
+    assert (await c.request("sendCTIMessage", message="/MUTE"))["success"]
+    assert (await c.request("getState"))["calls"][0]["muted"] is True
+    assert (await c.request("sendCTIMessage", message="/DTMF?DIGITS=42"))["success"]
     assert (await c.request("sendCTIMessage", message="/HANGUP"))["success"]
-    ev = await c.wait_event("callEnd", id=cid)
-    assert ev["data"]["reason"] == "agent hung up"
+    # The end came before the reply.
+    ended = [e for e in c.events if e["event"] == "callEnd"]
+    assert [e["data"]["id"] for e in ended] == [cid]
+    assert ended[0]["data"]["reason"] == "agent hung up"
     assert (await c.request("getCallObjectIds"))["ids"] == []
 
 
-async def _wait_line(c: Any, cid: str, state: str) -> None:
-    for _ in range(100):
-        calls = (await c.request("getState"))["calls"]
-        if calls and calls[0]["lineState"] == state:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"line never became {state}")
+async def test_a_command_the_telephony_fails_replies_with_its_failure(connect: Any) -> None:
+    c = await connect("agent1")
+    cid = (await c.request("simulateCall"))["callId"]
+    assert (await c.request("sendCTIMessage", message="/ANSWER"))["success"]
+    r = await c.request("sendCTIMessage", message="/TRANSFER?NUMBER=%2B14155550603")
+    assert r["success"] is False and r["code"] == "command_rejected", r
+    assert r["error"] == "/TRANSFER: declined (603 Decline)"
+    assert await _lines(c) == ["connected"]  # the call stays with the agent
+    # A transfer that works ends the call as transferred before the reply.
+    assert (await c.request("sendCTIMessage", message="/TRANSFER?NUMBER=1002"))["success"]
+    assert (await c.request("getCallObjectIds"))["ids"] == []
+    ended = [e["data"] for e in c.events if e["event"] == "callEnd"]
+    assert [(e["id"], e["disposition"]) for e in ended] == [(cid, "transferred")]
+    # A dial replies once the call is dialing; its failure comes later as events.
+    assert (await c.request("sendCTIMessage", message="/DIAL?NUMBER=%2B14155550486"))["success"]
+    assert await _lines(c) == ["dialing"]
+    await c.wait_event("callFailed", reason="busy (486 Busy Here)")
+
+
+async def test_commands_wait_in_their_own_lane(connect: Any) -> None:
+    """While a command waits for the telephony, the console's other requests go on; the
+    commands of one socket run in the order they came."""
+    c = await connect("agent1")
+    await c.request("simulateCall")
+    assert (await c.request("sendCTIMessage", message="/ANSWER"))["success"]
+    # No answer from this number: the simulator fails the transfer after its ring timeout
+    # (0.6 s here). A /HOLD sent meanwhile waits its turn, then finds the call connected.
+    slow = asyncio.create_task(c.request("sendCTIMessage", message="/TRANSFER?NUMBER=5550408"))
+    hold = asyncio.create_task(c.request("sendCTIMessage", message="/HOLD"))
+    assert (await c.request("getState"))["calls"][0]["lineState"] == "connected"
+    assert not slow.done()
+    r = await slow
+    assert r["success"] is False and "408" in r["error"], r
+    assert (await hold)["success"]
+    assert await _lines(c) == ["held"]
+
+
+async def _lines(c: Any) -> list[str]:
+    return [call["lineState"] for call in (await c.request("getState"))["calls"]]
 
 
 async def test_save_call_log_is_committed_before_event(connect: Any, server: Any) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import gc
 import logging
 import signal
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,14 +16,15 @@ from aiohttp import web
 
 from ..config import Config
 from ..connectors.base import Connector
-from ..core.registry import CallRegistry
 from ..storage import AccountStore, CallLogStore, CallStateStore
 from . import rest, static
 from .auth import Authenticator
+from .backend import InMemoryBackend
 from .hub import Hub
 from .keys import AUTH, CONFIG, HUB, SCENARIO, SERVICE
 from .openapi import openapi_routes
 from .service import CtiService
+from .telephony import LocalTelephony, UnsupportedError
 from .ws import websocket_handler
 
 log = logging.getLogger("ctikit.server")
@@ -56,16 +59,19 @@ async def security_headers(request: web.Request, handler):  # type: ignore[no-un
     return resp
 
 
+#: Builds the service of an app from its parts: the config, the connector it was given (or
+#: made), the call log store and the hub of console sockets.
 ServiceFactory = Callable[[Config, Connector, CallLogStore, Hub], CtiService]
 
 
 def single_node_service(
     config: Config, connector: Connector, store: CallLogStore, hub: Hub
 ) -> CtiService:
-    """The default: call state in this process, saved to the database for restarts."""
-    service = CtiService(CallRegistry(config.limits), connector, store, hub)
-    service.state_store = CallStateStore(store)
-    return service
+    """The default: call state in this process (saved to the database for restarts), the
+    connector driven here."""
+    backend = InMemoryBackend(hub, config.limits, state_store=CallStateStore(store))
+    telephony = LocalTelephony(connector, command_timeout=config.command_timeout)
+    return CtiService(backend, telephony, store, hub)
 
 
 async def build_app(
@@ -99,10 +105,10 @@ async def build_app(
         await service.start()
         housekeeping = asyncio.create_task(_housekeeping(hub))
         if config.scenario:
-            run = getattr(connector, "run_scenario", None)
-            if run is None:
-                raise ValueError(f"the {connector.name} connector cannot run scenarios")
-            app[SCENARIO] = run(config.scenario)  # already a running Task
+            try:
+                app[SCENARIO] = service.telephony.run_scenario(config.scenario)  # running
+            except UnsupportedError as exc:
+                raise ValueError(exc.message) from None
         yield
         task = app.get(SCENARIO)
         if task is not None:
@@ -133,15 +139,21 @@ async def serve(
     config: Config, *, announce: bool = True, make_service: ServiceFactory = single_node_service
 ) -> None:
     """Run until SIGINT/SIGTERM. Prints ``ctikit listening on URL`` once ready."""
-    app = await build_app(config, make_service=make_service)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
-    await runner.setup()
+    # The port first: if it is taken, nothing else (migrations, saved calls) has happened.
+    sockets = listen_sockets(config.host, config.port, config.listen_backlog)
+    try:
+        app = await build_app(config, make_service=make_service)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        raise
     # A large backlog: after a network blip thousands of consoles reconnect at once, and
     # with the default 128 the kernel drops their SYNs (SYN cookies, retries after 1-3 s).
-    site = web.TCPSite(
-        runner, config.host, config.port, shutdown_timeout=5, backlog=config.listen_backlog
-    )
-    await site.start()
+    for sock in sockets:
+        site = web.SockSite(runner, sock, shutdown_timeout=5, backlog=config.listen_backlog)
+        await site.start()
     port = runner.addresses[0][1] if runner.addresses else config.port
     host = config.host if ":" not in config.host else f"[{config.host}]"
     url = f"http://{host}:{port}"
@@ -165,6 +177,56 @@ async def serve(
     finally:
         log.info("shutting down")
         await runner.cleanup()
+
+
+class ListenError(OSError):
+    """The server cannot listen where the configuration says; the message says why."""
+
+
+def listen_sockets(host: str, port: int, backlog: int) -> list[socket.socket]:
+    """Listening sockets for every address ``host`` resolves to, as asyncio's create_server
+    makes them (SO_REUSEADDR; IPv6 sockets IPv6-only). Listening at once holds the port:
+    consoles that connect before the app is ready wait in the backlog."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise ListenError(
+            f"cannot listen on host {host!r}: {exc.strerror}; set --host or [server].host "
+            "to an address of this machine"
+        ) from None
+    sockets: list[socket.socket] = []
+    try:
+        for family, kind, proto, _, address in dict.fromkeys(infos):
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+            sock.listen(backlog)
+            sock.setblocking(False)
+    except OSError as exc:
+        for sock in sockets:
+            sock.close()
+        raise ListenError(_listen_failure(host, port, exc)) from None
+    return sockets
+
+
+def _listen_failure(host: str, port: int, exc: OSError) -> str:
+    where = f"{host} port {port}"
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"{where} is already in use (another ctikit?); stop that server or choose another "
+            "port with --port or [server].port"
+        )
+    if exc.errno == errno.EACCES:
+        return (
+            f"no permission to listen on {where} (ports below 1024 need privileges); choose "
+            "--port 1024 or above"
+        )
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"{host} is not an address of this machine; set --host or [server].host"
+    return f"cannot listen on {where}: {exc.strerror or exc}"
 
 
 async def _housekeeping(hub: Hub, every: float = 2.0, full_every: float = 3600.0) -> None:

@@ -34,8 +34,9 @@ from .service import MAX_CAMPAIGN_AGENTS, CtiService, UnsupportedError
 log = logging.getLogger("ctikit.rest")
 routes = web.RouteTableDef()
 
-#: Errors of the cluster (ctikit.cluster, which builds on this module): by code.
-_CODE_STATUS = {"unavailable": 503, "corrupt_state": 500}
+#: Errors by code: the cluster's (ctikit.cluster, which builds on this module), and a
+#: command the telephony did not confirm in time (a gateway that timed out).
+_CODE_STATUS = {"unavailable": 503, "corrupt_state": 500, "timeout": 504}
 _STATUS = {
     LoginLockedError: 429,
     AuthError: 401,
@@ -164,7 +165,7 @@ async def health(request: web.Request) -> web.Response:
     svc = _svc(request)
     return ok(
         status="ok",
-        connector=svc.connector.name,
+        connector=svc.telephony.name,
         connections=svc.hub.total_connections(),
         **svc.health(),
     )
@@ -179,7 +180,7 @@ async def console_config(request: web.Request) -> web.Response:
         agent=agent,
         user={"name": who.name, "role": who.role.value, "readOnly": who.agent != agent},
         components=[{"name": c.name, "url": c.url, "height": c.height} for c in cfg.components],
-        connector={"name": svc.connector.name, "canPlaceCalls": svc.can_place_calls},
+        connector=svc.connector_info(),
         demo=cfg.demo,
         agents=[{"id": a.id, "extension": a.extension, "name": a.name} for a in cfg.agents],
         nodes=list(cfg.cluster_nodes),  # cluster mode: where the console may fail over

@@ -154,10 +154,27 @@ async def handle_request(
 
 
 _SLOW_OP = '"saveCallLog"'
+_COMMAND_OP = '"sendCTIMessage"'
+#: sendCTIMessage requests of one socket waiting for their outcome; more are refused.
+MAX_COMMANDS_IN_FLIGHT = 16
 
 
 async def _respond(box: Outbox, svc: CtiService, agent: str, text: str, read_only: bool) -> None:
     box.send(await handle_request(svc, agent, text, read_only=read_only))
+
+
+async def _respond_in_turn(
+    lane: asyncio.Lock, box: Outbox, svc: CtiService, agent: str, text: str, read_only: bool
+) -> None:
+    async with lane:  # FIFO: a socket's commands run in the order they came
+        await _respond(box, svc, agent, text, read_only)
+
+
+def _request_id(text: str) -> object:
+    try:
+        return wire.decode_request(text)[0]
+    except wire.FrameError as exc:
+        return exc.request_id
 
 
 async def websocket_handler(request: web.Request) -> web.StreamResponse:
@@ -195,11 +212,12 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
         "type": "hello",
         "protocol": wire.PROTOCOL_VERSION,
         "agent": agent,
-        "connector": {"name": svc.connector.name, "canPlaceCalls": svc.can_place_calls},
+        "connector": svc.connector_info(),
         "limits": {
             "maxFrameBytes": cfg.max_frame_bytes,
             "maxDataBytes": cfg.limits.max_data_bytes,
             "maxActiveCalls": cfg.limits.max_active_calls,
+            "commandTimeout": cfg.command_timeout,
         },
     }
     try:
@@ -213,6 +231,9 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     log.debug("console connected: agent=%s (%d sockets)", agent, hub.connections(agent))
     bucket = TokenBucket(cfg.max_requests_per_second, cfg.max_request_burst)
     slow: set[asyncio.Task[None]] = set()  # saves under way (they finish even if we close)
+    # Commands wait for the telephony (docs/protocol.md, "Commands"): in a lane of their
+    # own, in order, so the console's other requests are not held up meanwhile.
+    lane, commands = asyncio.Lock(), set[asyncio.Task[None]]()
     try:
         async for msg in ws:
             if msg.type is WSMsgType.TEXT and not bucket.allow(time.monotonic()):
@@ -231,6 +252,22 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
                 task = asyncio.create_task(_respond(box, svc, agent, msg.data, read_only))
                 slow.add(task)
                 task.add_done_callback(slow.discard)
+            elif msg.type is WSMsgType.TEXT and _COMMAND_OP in msg.data:
+                if len(commands) >= MAX_COMMANDS_IN_FLIGHT:
+                    box.send(
+                        wire.error_response(
+                            _request_id(msg.data),
+                            f"{MAX_COMMANDS_IN_FLIGHT} CTI messages are still waiting for the "
+                            "telephony: wait for their replies",
+                            "rate_limited",
+                        )
+                    )
+                    continue
+                task = asyncio.create_task(
+                    _respond_in_turn(lane, box, svc, agent, msg.data, read_only)
+                )
+                commands.add(task)
+                task.add_done_callback(commands.discard)
             elif msg.type is WSMsgType.TEXT:
                 box.send(await handle_request(svc, agent, msg.data, read_only=read_only))
             elif msg.type is WSMsgType.BINARY:

@@ -16,6 +16,15 @@ from typing import Any
 import pytest
 
 WAIT_MS = 10_000
+#: What a component does in a harness frame: /ANSWER, then /HOLD from /ANSWER's callback;
+#: resolves to both results (plain JSON).
+ANSWER_THEN_HOLD = """() => new Promise((resolve) => {
+  sforce.console.cti.sendCTIMessage('/ANSWER', (answer) => {
+    sforce.console.cti.sendCTIMessage('/HOLD', (hold) => {
+      resolve(JSON.parse(JSON.stringify({answer, hold})));
+    });
+  });
+})"""
 _keys = itertools.count(1)
 
 

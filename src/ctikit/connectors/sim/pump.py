@@ -1,23 +1,25 @@
 """The simulator connector: a thin asyncio pump around :class:`~.model.SimModel`.
 
-It reads the clock, starts the model's timers on the event loop, feeds due timers back to the
-model and reports the model's events to the sink in order. All call behaviour lives in the
-model.
+It reads the clock, starts the model's timers, feeds due timers back to the model and reports
+the model's events to the sink in order. All call behaviour lives in the model. Time and
+timers come from an injected :class:`~ctikit.connectors.clock.Clock`: tests give it a
+:class:`~ctikit.connectors.clock.ManualClock` and run ring timeouts and delays instantly.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import random
-import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ...core.model import CallType, CallView, LineState
 from ...core.telephony import ConnectorAction, LineStatus, TelephonyEvent
-from ..base import ActionFailedError, EventSink
+from ..base import ActionFailedError, Capability, EventSink
+from ..clock import Clock, LoopClock, Timer
 from .callers import random_caller
 from .config import Directory, SimTimings
 from .lines import SimStep
@@ -28,20 +30,23 @@ log = logging.getLogger(__name__)
 
 
 class SimulatorConnector:
-    """The built-in telephony simulator (implements ``Connector`` and ``CallPlacer``).
+    """The built-in telephony simulator: a ``Connector`` with every optional part
+    (``CallPlacer``, ``CallAdopter``, ``ScenarioRunner``).
 
     On :meth:`start` every agent of the directory reports its line up; :meth:`stop` reports
-    them down and cancels every pending timer and running scenario.
+    them down and cancels every pending timer and running scenario. ``clock`` gives the time
+    and runs the timers (default: the wall clock and the running event loop).
     """
 
     name = "sim"
+    capabilities = frozenset({Capability.PLACE_CALLS, Capability.ADOPT_CALLS, Capability.SCENARIOS})
 
     def __init__(
         self,
         *,
         timings: SimTimings | None = None,
         directory: Directory | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Clock | None = None,
         id_factory: Callable[[], str] | None = None,
         rng: random.Random | None = None,
         max_lines: int = 20,
@@ -50,12 +55,12 @@ class SimulatorConnector:
         self._directory = directory or Directory()
         self._id_factory = id_factory
         self._max_lines = max_lines
-        self._clock = clock
+        self._clock = clock or LoopClock()
         self._rng = rng or random.Random()
         self.model = self._new_model()
         self._sink: EventSink | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._handles: dict[str, asyncio.TimerHandle] = {}
+        self._handles: dict[str, Timer] = {}
         self._tasks: set[asyncio.Task[list[str | None]]] = set()
         self._used = False  # a stopped simulator starts again with fresh lines
 
@@ -132,7 +137,7 @@ class SimulatorConnector:
         for agent, call in calls:
             if call.line_state is None:
                 continue
-            now = self._clock()
+            now = self._clock.time()
             try:
                 step = self.model.adopt(
                     agent,
@@ -188,13 +193,12 @@ class SimulatorConnector:
         return task
 
     async def _play(self, sc: Scenario, speed: float) -> list[str | None]:
-        loop = asyncio.get_running_loop()
-        start = loop.time()
+        start = self._clock.time()
         calls: list[str | None] = []
         for step in sc.steps:
-            delay = start + step.at / speed - loop.time()
+            delay = start + step.at / speed - self._clock.time()
             if delay > 0:
-                await asyncio.sleep(delay)
+                await self._clock.sleep(delay)
             match step:
                 case CallStep():
                     talk = None if step.talk_time is None else step.talk_time / speed
@@ -225,19 +229,16 @@ class SimulatorConnector:
     def _now_running(self) -> float:
         if self._sink is None:
             raise ActionFailedError("the telephony simulator is not running")
-        return self._clock()
+        return self._clock.time()
 
     def _apply(self, step: SimStep, now: float) -> None:
-        loop = self._loop
-        assert loop is not None
         for tid in step.cancel:
             handle = self._handles.pop(tid, None)
             if handle is not None:
                 handle.cancel()
         for timer in step.timers:
-            # The model's times are on our clock; the loop's clock may differ: use the delay.
-            self._handles[timer.id] = loop.call_later(
-                max(0.0, timer.at - now), self._fire, timer.id
+            self._handles[timer.id] = self._clock.call_later(
+                timer.at - now, functools.partial(self._fire, timer.id)
             )
         for event in step.events:
             self._report(event)
@@ -246,7 +247,7 @@ class SimulatorConnector:
         self._handles.pop(timer_id, None)
         if self._sink is None:
             return
-        now = self._clock()
+        now = self._clock.time()
         self._apply(self.model.timer_fired(timer_id, now), now)
 
     def _report(self, event: TelephonyEvent) -> None:

@@ -23,7 +23,7 @@ from typing import Any
 from ...core.commands import Action
 from ...core.model import LineState
 from ...core.telephony import ConnectorAction, LineStatus, TelephonyEvent
-from ..base import ActionFailedError, EventSink
+from ..base import ActionFailedError, Capability, EventSink
 from ..directory import Directory
 from ..sim.callers import random_caller
 from .baresip import (
@@ -191,9 +191,9 @@ class SipConnector:
         return self._sink is not None
 
     @property
-    def can_place_calls(self) -> bool:
-        """True when a caller phone is configured (the console's "Simulate call")."""
-        return self._caller is not None
+    def capabilities(self) -> frozenset[Capability]:
+        """Test calls need a caller phone; calls on lines are not taken over (no adopt)."""
+        return frozenset({Capability.PLACE_CALLS}) if self._caller is not None else frozenset()
 
     # ----------------------------------------------------------------- Connector
 

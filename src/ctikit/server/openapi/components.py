@@ -24,6 +24,7 @@ ERROR_CODES = [
     "internal_error",
     "unavailable",
     "corrupt_state",
+    "timeout",
 ]
 
 _TIME = {"type": "string", "format": "date-time"}
@@ -38,7 +39,8 @@ SCHEMAS: dict[str, Any] = {
             "code": {
                 "enum": ERROR_CODES,
                 "description": "internal_error comes with a 500 (a server bug); unavailable "
-                "and corrupt_state only in cluster mode (Redis)",
+                "and corrupt_state only in cluster mode (Redis); timeout (a 504) when the "
+                "telephony did not confirm a CTI command in time",
             },
         },
     },

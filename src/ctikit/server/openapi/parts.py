@@ -100,6 +100,8 @@ _WHY = {
     413: "Over a size limit (code limit_exceeded): a body over 1 MiB, or what it holds",
     503: "Cluster mode: this node cannot reach the shared state in Redis now (code "
     "unavailable); try again",
+    504: "The telephony did not report the command's outcome within command_timeout (code "
+    "timeout): it was sent, and may still happen; the call's events will tell",
 }
 
 

@@ -333,7 +333,9 @@ PATHS: dict[str, Any] = {
                             "maxLength": MAX_MESSAGE_LENGTH,
                             "description": "Free text, or a command (/ANSWER, "
                             "/DIAL?NUMBER=..., docs/protocol.md); a malformed command is a "
-                            "400, one the call state forbids a 409",
+                            "400, one the call state forbids a 409. A command is answered "
+                            "once the telephony reported it done (the call connected, "
+                            "held...), or with its failure",
                         }
                     },
                 }
@@ -345,8 +347,9 @@ PATHS: dict[str, Any] = {
                     403,
                     409,
                     413,
-                    _409="The command is not possible now, or the telephony refused it "
-                    "(code command_rejected)",
+                    504,
+                    _409="The command is not possible now, the telephony refused it or "
+                    "reported it failed, or the call ended first (code command_rejected)",
                     _413="The body is over 1 MiB (code limit_exceeded)",
                 ),
             },

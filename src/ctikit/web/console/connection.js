@@ -11,7 +11,8 @@
  * request() resolves with the server's response frame ({type:"response", id, success, ...}).
  * It never rejects: if the request cannot be answered within `timeoutMs` (10 s) it resolves
  * {success:false, error:"timed out"} (or "not connected" when no connection came up in that
- * time). Requests made while (re)connecting are queued and sent once the hello arrives.
+ * time). A sendCTIMessage gets 5 s more than the server's own limit for commands (the hello's
+ * `limits.commandTimeout`): its reply waits until the telephony did it (docs/protocol.md). Requests made while (re)connecting are queued and sent once the hello arrives.
  * Reconnects use exponential back-off from 0.25 s to 5 s with jitter.
  * See docs/protocol.md §1 for the frames.
  *
@@ -113,6 +114,13 @@
   };
 
   CtikitConnection.prototype.onEvent = function (fn) { this._eventFns.push(fn); return this; };
+  // The server answers a command once the telephony did it, within its commandTimeout.
+  CtikitConnection.prototype._commandTimeoutMs = function () {
+    var limits = this.hello && this.hello.limits;
+    var server = limits && typeof limits.commandTimeout === 'number' ? limits.commandTimeout : 10;
+    return Math.max(this.timeoutMs, server * 1000 + 5000);
+  };
+
   CtikitConnection.prototype.onHello = function (fn) { this._helloFns.push(fn); return this; };
   CtikitConnection.prototype.onStatus = function (fn) { this._statusFns.push(fn); return this; };
 
@@ -135,7 +143,7 @@
         // Drop it from the queue if it never went out.
         self._queue = self._queue.filter(function (f) { return f.id !== id; });
         self._settle(id, {success: false, error: err});
-      }, self.timeoutMs);
+      }, op === 'sendCTIMessage' ? self._commandTimeoutMs() : self.timeoutMs);
       self._pending.set(id, entry);
       if (self._stopped) {
         self._settle(id, {success: false, error: 'not connected'});

@@ -1,0 +1,53 @@
+"""What a console gets first when it connects: the hello, then a replay or a snapshot.
+
+Written once for every state backend (docs/protocol.md, "Resuming"). A backend supplies what
+only it can know -- its epoch, the frames after the console's cursor (or None when it no
+longer has them all), and the agent's state -- and sends the frames this module builds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..core.registry import CallRegistry
+from . import wire
+
+
+def wants_replay(since: int | None, client_epoch: str | None, epoch: str) -> bool:
+    """Whether a console may resume by replay: it has a cursor from this epoch."""
+    return since is not None and client_epoch == epoch
+
+
+def hello_frames(
+    hello: dict[str, Any],
+    registry: CallRegistry,
+    agent: str,
+    *,
+    epoch: str,
+    since: int | None,
+    missed: Sequence[bytes] | None,
+) -> list[bytes]:
+    """The console's first frames.
+
+    ``missed`` are the encoded events after ``since`` (from :func:`wants_replay`'s yes), or
+    None: then the hello carries a snapshot of ``agent``'s state read from ``registry``
+    ("fresh" on a first connection, "snapshot" when the cursor could not be honoured).
+    """
+    hello = {**hello, "epoch": epoch}
+    if missed is not None and since is not None:
+        # The console keeps its state; it gets what it missed, in order, then live events.
+        return [wire.frame({**hello, "resumed": "replay", "seq": since}), *missed]
+    resumed = "fresh" if since is None else "snapshot"
+    return [wire.frame({**hello, "resumed": resumed, **snapshot_of(registry, agent)})]
+
+
+def snapshot_of(registry: CallRegistry, agent: str) -> dict[str, Any]:
+    """What a console needs to draw the agent's state from scratch."""
+    state = registry.agent(agent)
+    return {
+        "seq": state.seq,
+        "calls": [c.to_dict() for c in registry.calls(agent)],
+        "recent": [c.to_dict() for c in registry.recent_calls(agent)],
+        "lineUp": state.line_up,
+    }
