@@ -71,9 +71,10 @@
     var log = new C.InteractionLog({store: store, conn: conn, root: byId('interaction-log')});
     var workspace = new C.Workspace({root: byId('tabs'), bridge: host.bridge, agent: agent});
     if (host.bridge) new C.TabApi({workspace: workspace, bridge: host.bridge}); // sforce.console's tab methods
-    renderOnChange(store, [softphone, log, banners, C.header]);
+    var pops = new C.ScreenPops({store: store, workspace: workspace, notices: C.notices, agent: agent});
+    renderOnChange(store, [softphone, log, banners, C.header, pops]);
     return {conn: conn, store: store, host: host, bridge: host.bridge, softphone: softphone, log: log,
-      workspace: workspace};
+      workspace: workspace, pops: pops};
   }
 
   /** What the console config says: read-only, the line, cluster nodes, directory, components. */
@@ -90,7 +91,9 @@
     C.header.agentDetail(cfg.agents, agent);
     parts.softphone.setDirectory(cfg.agents, agent);
     parts.host.add(cfg.components);
-    parts.workspace.configure({components: cfg.components, allowedOrigins: cfg.workspace && cfg.workspace.allowedOrigins});
+    var ws = cfg.workspace || {};
+    parts.workspace.configure({components: cfg.components, allowedOrigins: ws.allowedOrigins});
+    parts.pops.configure(ws.screenPops);
   }
 
   /** ws(s)://host/ws?agent=... from an http(s) origin. */
