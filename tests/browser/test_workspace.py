@@ -7,6 +7,7 @@ CTI navigation on it); the tab strip is used by keyboard and mouse, as an agent 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 lib = sys.modules["ctikit_browser_harness_lib"]  # conftest.py loads components/harness_lib.py
@@ -187,11 +188,13 @@ def test_tabs_survive_a_reload(console: Any, ctikit_server: Any) -> None:
 
 
 def test_screenshot_with_tabs_open(console: Any, ctikit_server: Any) -> None:
-    """The console with tabs open (test-artifacts/workspace-tabs.png, for the docs and a look)."""
+    """The console during a call with tabs open (test-artifacts/workspace-tabs.png; the copy
+    in docs/img comes from here)."""
     page = console.page
-    first = _open(
-        page, "openPrimaryTab", {"url": _page_url(ctikit_server, "s1"), "title": "Acme Corp"}
-    )
+    call = console.simulate(data={"customer": "Acme Corp", "caseNumber": "00042"})
+    console.h1.ok("cti.sendCTIMessage", f"/ANSWER?CALL_ID={call}")
+    card = f"{ctikit_server.component_url}/examples/caller-card/index.html"
+    first = _open(page, "openPrimaryTab", {"url": card, "title": "Acme Corp"})
     _open(page, "openSubtab", first, {"url": _page_url(ctikit_server, "s2"), "title": "Case 00042"})
     _open(page, "openPrimaryTab", {"url": _page_url(ctikit_server, "s3"), "focus": False})
     _open(
@@ -199,10 +202,10 @@ def test_screenshot_with_tabs_open(console: Any, ctikit_server: Any) -> None:
         "openPrimaryTab",
         {"url": _page_url(ctikit_server, "s4"), "title": "A very long title " * 5, "focus": False},
     )
+    _open(page, "focusTab", _open(page, "tabs")[0]["subtabs"][0]["id"])
     box = page.get_by_test_id(f"frame-{_open(page, 'getFocused')['subtabId']}").bounding_box()
     assert box is not None and box["height"] >= 300 and box["width"] >= 500
-    from pathlib import Path
-
+    page.wait_for_timeout(500)  # the caller card fills in
     out = Path(__file__).resolve().parents[2] / "test-artifacts"
     out.mkdir(exist_ok=True)
     page.screenshot(path=str(out / "workspace-tabs.png"))
