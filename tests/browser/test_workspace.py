@@ -209,3 +209,31 @@ def test_screenshot_with_tabs_open(console: Any, ctikit_server: Any) -> None:
     out = Path(__file__).resolve().parents[2] / "test-artifacts"
     out.mkdir(exist_ok=True)
     page.screenshot(path=str(out / "workspace-tabs.png"))
+
+
+def test_a_loop_of_opens_is_stopped(console: Any, ctikit_server: Any) -> None:
+    """Every page is an iframe: 30 primary tabs at most, then a clear refusal."""
+    page = console.page
+    # A page of the console's own origin that loads nothing heavy.
+    url = f"{ctikit_server.url}/api/health"
+    opened = page.evaluate(
+        """url => { const ids = []; let error = null;
+            for (let i = 0; i < 40 && !error; i++) {
+                try { ids.push(CtikitConsole.workspace.openPrimaryTab({url, focus: false})); }
+                catch (e) { error = e.message; } }
+            return {count: ids.length, error}; }""",
+        url,
+    )
+    assert opened == {"count": 30, "error": "too many primary tabs open (30): close some first"}
+    first = _open(page, "tabs")[0]["id"]
+    for _ in range(19):
+        _open(page, "openSubtab", first, {"url": url, "focus": False})
+    assert "too many subtabs open in scc-pt-0 (20)" in _error(
+        page, "openSubtab", first, {"url": url}
+    )
+    second = _open(page, "tabs")[1]["id"]
+    for _ in range(11):  # 30 + 19 + 11 = 60 pages
+        _open(page, "openSubtab", second, {"url": url, "focus": False})
+    assert "too many tabs open (60 pages)" in _error(page, "openSubtab", second, {"url": url})
+    _open(page, "closeTab", first)
+    assert _open(page, "openPrimaryTab", {"url": url}) == "scc-pt-30"

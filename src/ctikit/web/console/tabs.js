@@ -13,8 +13,10 @@
   'use strict';
 
   var C = global.CtikitConsole;
-  var MAX_PRIMARY = 30;        // a component opening tabs in a loop cannot exhaust the page
-  var MAX_SUBTABS = 30;        // per primary tab
+  // A component opening tabs in a loop cannot exhaust the page: each page is an iframe.
+  var MAX_PRIMARY = 30;
+  var MAX_SUBTABS = 20;        // per primary tab
+  var MAX_PAGES = 60;          // subtabs in all (a primary tab's own page is one)
   var MAX_TITLE = 200;         // characters shown; longer titles are cut
   var MAX_NAME = 255;
   var DEFAULT_TITLE = 'External Page'; // what the original shows for a tab without a label
@@ -53,6 +55,7 @@
 
   TabSet.MAX_PRIMARY = MAX_PRIMARY;
   TabSet.MAX_SUBTABS = MAX_SUBTABS;
+  TabSet.MAX_PAGES = MAX_PAGES;
   TabSet.DEFAULT_TITLE = DEFAULT_TITLE;
   TabSet.TabError = TabError;
   TabSet.cleanTitle = cleanTitle;
@@ -106,10 +109,19 @@
   };
 
   /** A new primary tab with its first subtab: {url (already checked), title, name, objectId}. */
+  TabSet.prototype.pages = function () {
+    return this.primaries.reduce(function (n, p) { return n + p.subtabs.length; }, 0);
+  };
+
+  TabSet.prototype._room = function () {
+    if (this.pages() >= MAX_PAGES) throw TabError('too many tabs open (' + MAX_PAGES + ' pages): close some first');
+  };
+
   TabSet.prototype.openPrimary = function (opts) {
     if (this.primaries.length >= MAX_PRIMARY) {
       throw TabError('too many primary tabs open (' + MAX_PRIMARY + '): close some first');
     }
+    this._room();
     var title = cleanTitle(opts.title);
     var primary = {id: 'scc-pt-' + this.counters.pt++, name: cleanName(opts.name), title: title || DEFAULT_TITLE,
       subtabs: [], focusedSubtab: null};
@@ -126,6 +138,7 @@
     if (primary.subtabs.length >= MAX_SUBTABS) {
       throw TabError('too many subtabs open in ' + primary.id + ' (' + MAX_SUBTABS + '): close some first');
     }
+    this._room();
     var subtab = this._newSubtab(primary, opts);
     subtab.name = cleanName(opts.name);
     primary.subtabs.push(subtab);
@@ -226,7 +239,8 @@
     var self = this;
     snap.primaries.slice(0, MAX_PRIMARY).forEach(function (p) {
       if (!p || typeof p.id !== 'string' || !idOk.test(p.id) || !Array.isArray(p.subtabs) || self.find(p.id)) return;
-      var subtabs = p.subtabs.slice(0, MAX_SUBTABS).filter(function (s) {
+      var room = Math.min(MAX_SUBTABS, MAX_PAGES - self.pages());
+      var subtabs = p.subtabs.slice(0, room).filter(function (s) {
         return s && typeof s.id === 'string' && idOk.test(s.id) && typeof s.url === 'string' && urlOk(s.url) && !self.find(s.id);
       }).map(function (s) {
         var name = null;

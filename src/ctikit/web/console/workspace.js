@@ -3,7 +3,7 @@
  * showing pages in iframes, with a keyboard-accessible tab strip (ARIA tablist / tab /
  * tabpanel: arrow keys, Home and End move between tabs, Delete closes one).
  *
- * The rest of the console uses it as CtikitConsole.workspace (docs/console.md):
+ * The rest of the console uses it as CtikitConsole.workspace (docs/workspace.md):
  *
  *   var id = workspace.openPrimaryTab({url, title, focus, name, objectId});
  *   var sub = workspace.openSubtab(id, {url, title, focus, name, objectId});
