@@ -24,8 +24,11 @@ def _url(server: Any, name: str, version: int = 66) -> str:
 
 
 def _tab_page(page: Any, name: str) -> Any:
-    """The harness loaded in a tab as ``name``, ready."""
-    h = Harness(find_frame(page, lambda u: f"name={name}" in u and "nonce=" in u))
+    """The harness loaded in a tab as ``name``, ready. (It may be in a background tab, where
+    no animation frames run: its waits poll by time.)"""
+    h = Harness(
+        find_frame(page, lambda u: f"name={name}&" in u + "&" and "nonce=" in u), polling=50
+    )
     h.wait_ready()
     return h
 
@@ -226,7 +229,7 @@ def test_refresh_reloads_pages_and_tells_them(console: Console, ctikit_server: A
         ),
         console.page,
     )
-    again = Harness(reloaded)
+    again = Harness(reloaded, polling=50)
     again.wait_ready()
     # (harness.html registers onEnclosingTabRefresh at load when the URL has refresh=1.)
     events = again.events("tabRefresh", 1)

@@ -145,7 +145,7 @@ def test_an_answered_call_pops_its_page_with_ani_and_data(
     assert params["n"] == "7"
     assert "x" not in params  # the & in the data did not start a parameter
     # The page can use the API: it is in the tab the pop opened.
-    h = Harness(frame)
+    h = Harness(frame, polling=50)
     h.wait_ready()
     assert h.plain(h.call("getEnclosingPrimaryTabId")) == {"success": True, "id": tabs[0]["id"]}
     (ROOT / "test-artifacts").mkdir(exist_ok=True)

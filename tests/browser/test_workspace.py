@@ -183,7 +183,8 @@ def test_tabs_survive_a_reload(console: Any, ctikit_server: Any) -> None:
     assert _open(page, "getFocused")["primaryId"] == second
     # New IDs go on from the old ones.
     assert _open(page, "openPrimaryTab", {"url": _page_url(ctikit_server, "r4")}) == "scc-pt-2"
-    h = Harness(find_frame(page, lambda u: "name=r2" in u and "nonce=" in u))
+    # (A page in a background tab: no animation frames, so waits poll by time.)
+    h = Harness(find_frame(page, lambda u: "name=r2" in u and "nonce=" in u), polling=50)
     h.wait_ready()
 
 

@@ -257,8 +257,10 @@
       'aria-selected': 'false', tabindex: '-1', 'aria-controls': 'panel-' + tab.id,
       'aria-keyshortcuts': 'Delete', 'data-testid': 'tab-' + tab.id, 'data-tab-id': tab.id, title: tab.title,
       onclick: function () { self._userFocus(tab.id); }}, label);
-    var close = h('button', {type: 'button', className: 'tab-close', tabindex: '-1',
-      'aria-label': 'Close ' + tab.title, title: 'Close (Delete)', 'data-testid': 'close-' + tab.id, text: '×',
+    // Only tabs belong in a tablist: the × is for the mouse, hidden from assistive
+    // technology and out of the Tab order; the keyboard closes a tab with Delete.
+    var close = h('button', {type: 'button', className: 'tab-close', tabindex: '-1', 'aria-hidden': 'true',
+      title: 'Close (Delete)', 'data-testid': 'close-' + tab.id, text: '×',
       onclick: function () { self._userClose(tab.id); }});
     var item = h('div', {className: 'tab-item', role: 'presentation'}, el, close);
     var panel = h('div', {role: 'tabpanel', id: 'panel-' + tab.id, className: 'tab-panel', 'aria-labelledby': 'tab-' + tab.id,
@@ -300,7 +302,6 @@
     if (!view) return;
     view.label.textContent = tab.title;
     view.tab.title = tab.title;
-    view.close.setAttribute('aria-label', 'Close ' + tab.title);
     if (view.list) view.list.setAttribute('aria-label', 'Subtabs of ' + tab.title);
     if (view.frame) view.frame.title = tab.title;
   };
