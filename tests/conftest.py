@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import asyncpg  # type: ignore[import-untyped]
 import pytest
 
+from ctikit.testing import POSTGRES_ADMIN_DSN as PG_ADMIN
 from ctikit.testing import free_port, redis_server_command
 
 
@@ -93,3 +96,22 @@ def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+async def pg_database() -> AsyncIterator[str]:
+    """A fresh PostgreSQL database of the test's own, dropped afterwards: a server process
+    migrates it to this checkout's schema, whatever another checkout left in ``test``."""
+    if os.environ.get("CTIKIT_SKIP_POSTGRES") == "1":
+        pytest.skip("CTIKIT_SKIP_POSTGRES=1")
+    name = f"ctikit_t_{secrets.token_hex(4)}"
+    try:
+        admin = await asyncpg.connect(PG_ADMIN, timeout=5)
+    except (OSError, asyncpg.PostgresError) as exc:
+        pytest.fail(f"PostgreSQL at {PG_ADMIN} is not reachable ({exc}); ./run test sets it up")
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()

@@ -4,7 +4,7 @@ The full path, every part real: the ctikit server (``build_app``, demo mode, SQL
 temporary directory) runs the SIP connector with its own lab, as ``ctikit demo --sip`` does:
 kamailio and one baresip process per agent line (all on 127.0.0.1). One console WebSocket per
 agent (the lean client of bench/leanws.py, speaking docs/protocol.md). sipp places the calls
-(``ctikit.connectors.sip.load.place_calls``: ``--calls`` calls to the agents' extensions in
+(``ctikit.lab.load.place_calls``: ``--calls`` calls to the agents' extensions in
 turn, at most ``--concurrent`` at once); kamailio hunts each to a free line of the agent.
 Each console answers every call it is offered by sending the CTI message ``/ANSWER?CALL_ID=``
 over its socket (``sendCTIMessage``), sipp hangs up after ``--hold`` seconds, and the console
@@ -54,9 +54,8 @@ from urllib.parse import quote
 
 import msgspec
 
-from ctikit.connectors.sip import SipConnector
-from ctikit.connectors.sip.labconfig import LabOptions
-from ctikit.connectors.sip.load import SippCall, place_calls, read_sipp_calls
+from ctikit.lab import LabConnector, LabOptions
+from ctikit.lab.load import SippCall, place_calls, read_sipp_calls
 
 from .. import sysinfo
 from ..client import LoadClient
@@ -636,7 +635,7 @@ class SipBenchServer(CtikitServer):
         self.extensions = {
             agent: str(FIRST_EXTENSION + i) for i, agent in enumerate(agent_ids(spec.agents))
         }
-        self.connector = SipConnector.with_new_lab(  # type: ignore[assignment]
+        self.connector = LabConnector.new(  # type: ignore[assignment]
             self.extensions,
             root=Path(spec.lab),
             lines=spec.lines,

@@ -27,6 +27,12 @@ from types import TracebackType
 _LISTENING = re.compile(r"listening on (http://\S+)")
 
 
+#: Where tests create and drop PostgreSQL databases of their own (``CTIKIT_TEST_POSTGRES_DSN``).
+POSTGRES_ADMIN_DSN = os.environ.get(
+    "CTIKIT_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on now."""
     with socket.socket() as s:

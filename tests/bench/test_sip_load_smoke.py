@@ -20,7 +20,7 @@ if str(ROOT) not in sys.path:
 from bench.harness import Options  # noqa: E402
 from bench.scenarios.sip_load import SipLoadParams, analyse, measure  # noqa: E402
 
-from ctikit.connectors.sip.load import SippCall  # noqa: E402
+from ctikit.lab.load import SippCall  # noqa: E402
 
 
 @pytest.mark.sip

@@ -4,23 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import secrets
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import asyncpg
 import pytest
 
 from ctikit.testing import CtikitProcess
 
-PG_ADMIN = os.environ.get(
-    "CTIKIT_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 PASSWORD = "cluster-test-password"
 AGENTS = {"agent1": "1001", "agent2": "1002", "agent3": "1003"}
 
@@ -226,22 +221,6 @@ def _get(data: dict[str, Any], dotted: str) -> Any:
     for part in dotted.split("__"):
         data = data.get(part) if isinstance(data, dict) else None  # type: ignore[assignment]
     return data
-
-
-@pytest.fixture
-async def pg_database() -> AsyncIterator[str]:
-    """A fresh PostgreSQL database (call logs live in SQL in cluster mode)."""
-    name = f"ctikit_cluster_{secrets.token_hex(4)}"
-    try:
-        admin = await asyncpg.connect(PG_ADMIN, timeout=5)
-    except (OSError, asyncpg.PostgresError) as exc:
-        pytest.fail(f"PostgreSQL at {PG_ADMIN} is not reachable ({exc}); ./run test sets it up")
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 @pytest.fixture

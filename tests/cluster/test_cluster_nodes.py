@@ -12,7 +12,9 @@ import aiohttp
 import asyncpg
 import redis.asyncio as aioredis
 
-from .conftest import PG_ADMIN, Cluster, Console
+from ctikit.testing import POSTGRES_ADMIN_DSN as PG_ADMIN
+
+from .conftest import Cluster, Console
 
 LIFE_OF_A_CALL = [
     "callBegin",

@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +15,6 @@ import pytest
 
 from ctikit.testing import CtikitProcess, run_ctikit
 
-PG_URL = os.environ.get(
-    "CTIKIT_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-)
 PASSWORD = "process-test-password"
 
 
@@ -27,13 +23,10 @@ def start_server(database: str, log: Path) -> CtikitProcess:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'ctikit.db'}"
-    else:
-        if os.environ.get("CTIKIT_SKIP_POSTGRES") == "1":
-            pytest.skip("CTIKIT_SKIP_POSTGRES=1")
-        yield PG_URL
+        return f"sqlite:///{tmp_path / 'ctikit.db'}"
+    return str(request.getfixturevalue("pg_database"))
 
 
 async def _login(session: aiohttp.ClientSession, url: str, user: str) -> str:

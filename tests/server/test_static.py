@@ -32,3 +32,27 @@ async def test_console_page_served(server: Any) -> None:
     assert r.status == 200 and "<html" in (await r.text()).lower()
     r = await server.get("/", allow_redirects=False)
     assert r.status == 302 and r.headers["Location"].startswith("/console?agent=")
+
+
+async def test_vendored_modules_are_javascript(server: Any) -> None:
+    # Native ES modules: with nosniff, a browser refuses a module without a JavaScript type.
+    r = await server.get("/static/vendor/sip.js/lib/index.js")
+    assert r.status == 200
+    assert r.headers["Content-Type"] == "text/javascript; charset=utf-8"
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    assert 'from "./api/index.js"' in await r.text()
+    r = await server.get("/static/vendor/sip.js/LICENSE.md")
+    assert r.status == 200 and r.headers["Content-Type"].startswith("text/plain")
+    assert "MIT" in await r.text() or "Permission is hereby granted" in await r.text()
+
+
+async def test_vendor_route_serves_nothing_else(server: Any) -> None:
+    for bad in (
+        "/static/vendor/sip.js/nope.js",
+        "/static/vendor/sip.js/lib",  # a directory
+        "/static/vendor/%2e%2e/integration.js",
+        "/static/vendor/sip.js/%2e%2e/%2e%2e/integration.js",
+        "/static/vendor/..%2f..%2fconsole%2fconsole.js",
+    ):
+        r = await server.get(bad)
+        assert r.status == 404, bad

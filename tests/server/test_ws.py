@@ -9,6 +9,8 @@ from typing import Any
 import aiohttp
 import pytest
 
+from ctikit.core.model import CallType
+from ctikit.core.telephony import CallHeld, CallOffered, CallReleased
 from ctikit.server.keys import CONFIG, SERVICE
 
 # Conformance: every test here runs on a single node and on a cluster node (Redis).
@@ -292,3 +294,49 @@ async def test_request_flood_is_answered_then_closed(connect: Any, server: Any) 
     assert c.ws.close_code == 1008
     other = await connect("agent1")  # the server and other sockets are fine
     assert (await other.request("ping"))["success"]
+
+
+async def test_impossible_telephony_events_are_dropped_and_counted(
+    connect: Any, server: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A connector that reports nonsense (a ringing call put on hold, news of a call the
+    agent does not have) changes nothing: the server logs the event, drops it, counts it."""
+    svc = server.app[SERVICE]
+    c = await connect("agent1")
+    cid = (await c.request("simulateCall", ani="+14155550100"))["callId"]
+    await c.wait_event("callBegin", id=cid)
+    before = svc.backend.dropped_events
+    svc.backend.report(CallHeld(agent="agent1", call_id=cid))
+    svc.backend.report(CallReleased(agent="agent1", call_id="no-such-call", reason="x"))
+    for _ in range(250):  # cluster mode applies reports on a worker task
+        if svc.backend.dropped_events >= before + 2:
+            break
+        await asyncio.sleep(0.02)
+    assert svc.backend.dropped_events == before + 2
+    assert "dropped telephony event CallHeld" in caplog.text
+    # The call never went on hold (the simulator may have given up ringing meanwhile).
+    calls = (await c.request("getState"))["calls"]
+    assert all(call["lineState"] == "ringing" for call in calls)
+    assert not [e for e in c.events if e["data"].get("call", {}).get("lineState") == "held"]
+
+
+async def test_a_repeated_offer_leaves_the_live_call_alone(connect: Any, server: Any) -> None:
+    """A connector that offers a call the agent already has is refused, and the live call
+    with that ID is not hung up (only calls the state never had are refused on the line)."""
+    svc = server.app[SERVICE]
+    c = await connect("agent1")
+    cid = (await c.request("simulateCall", ani="+14155550100"))["callId"]
+    await c.wait_event("callBegin", id=cid)
+    assert (await c.request("sendCTIMessage", message="/ANSWER"))["success"]
+    before = svc.backend.dropped_events
+    svc.backend.report(
+        CallOffered(agent="agent1", call_id=cid, call_type=CallType.INBOUND, ani="+1")
+    )
+    for _ in range(250):
+        if svc.backend.dropped_events > before:
+            break
+        await asyncio.sleep(0.02)
+    assert svc.backend.dropped_events == before + 1
+    await asyncio.sleep(0.3)  # a wrongful hang-up would have ended it by now
+    calls = (await c.request("getState"))["calls"]
+    assert [(call["id"], call["lineState"]) for call in calls] == [(cid, "connected")]

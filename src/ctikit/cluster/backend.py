@@ -70,6 +70,7 @@ class RedisBackend:
         self.fanout = Fanout(self.state, on_resubscribed=self._check_epoch)
         self._epoch = ""
         self._listener: ReportListener | None = None
+        self.dropped_events = 0
         self._locks: dict[str, asyncio.Lock] = {}
         #: agent -> (version in Redis, registry holding that state): see run.
         self._cache: OrderedDict[str, tuple[int, CallRegistry]] = OrderedDict()
@@ -327,7 +328,7 @@ class RedisBackend:
                     self._dropped(event, exc)
                     break
                 except CtiRequestError as exc:  # a bad agent ID from the connector
-                    log.warning("dropped telephony event %s: %s", type(event).__name__, exc)
+                    self._dropped(event, TelephonyError(exc.message))
                     break
                 except ClusterUnavailableError as exc:
                     if asyncio.get_running_loop().time() > deadline:
@@ -344,6 +345,7 @@ class RedisBackend:
                 break
 
     def _dropped(self, event: TelephonyEvent, exc: TelephonyError) -> None:
+        self.dropped_events += 1
         log.warning("dropped telephony event %s: %s", type(event).__name__, exc.message)
         if self._listener is not None:
             self._listener.dropped(event, exc)

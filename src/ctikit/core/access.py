@@ -99,16 +99,6 @@ def check_global(principal: Principal, op: Operation) -> None:
     raise AccessDeniedError(f"{principal.name!r} may not {_verb(op)} of every agent")
 
 
-def visible_agents(principal: Principal, teams: dict[str, str | None]) -> set[str] | None:
-    """Agents whose logs/calls ``principal`` may read; None means all (scoped services)."""
-    if principal.role is Role.SERVICE:
-        return None if "logs:read" in principal.scopes else set()
-    seen = {principal.agent} if principal.agent else set()
-    if principal.role is Role.SUPERVISOR and principal.team is not None:
-        seen |= {a for a, t in teams.items() if t == principal.team}
-    return seen
-
-
 def _verb(op: Operation) -> str:
     return {
         Operation.READ_CALLS: "read the calls",

@@ -52,3 +52,7 @@ class TelephonyError(CtiError):
     """The telephony side failed or sent something the core cannot accept."""
 
     code = "telephony_error"
+
+
+class CallAlreadyActiveError(TelephonyError):
+    """The connector offered a call the agent already has: the live call is not to be touched."""

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 import msgspec
 
-from .model import CallType, CallView
+from .model import CallView
 
 
 class _Event(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -137,8 +137,3 @@ Event = (
 def _duration_text(seconds: float) -> str:
     """Durations cross to the browser as strings of whole seconds, as in the original."""
     return str(max(0, round(seconds)))
-
-
-def call_type_of(event: Event) -> CallType | None:
-    call = getattr(event, "call", None)
-    return call.call_type if call is not None else None

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import enum
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import CtiRequestError, LimitExceededError
+from .errors import CtiRequestError, LimitExceededError, TooLongError
+from .jsonvalue import check_text
 
 
 class CallType(enum.StrEnum):
@@ -83,6 +85,37 @@ def check_agent_list(agents: object, limit: int) -> list[str]:
             )
         seen[agent] = None
     return list(seen)
+
+
+def check_call_id(value: object, limits: Limits, *, what: str = "call ID") -> str:
+    """A call (or call log) ID as components and connectors may give it: a number becomes
+    its text, as in the original, which stringifies everything it is given."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not value.strip():
+        raise CtiRequestError(f"{what} must be a non-empty string")
+    if len(value) > limits.max_id_length:
+        raise TooLongError(f"{what} longer than {limits.max_id_length} characters")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise CtiRequestError(f"{what} has control characters")
+    return check_text(value, what)
+
+
+def check_short_text(value: object, what: str, limit: int) -> str | None:
+    """An optional string of at most ``limit`` characters (a label, a disposition)."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise CtiRequestError(f"{what} must be a string")
+    if len(value) > limit:
+        raise TooLongError(f"{what} longer than {limit} characters")
+    return check_text(value, what)
+
+
+def check_data_size(data: Any, limits: Limits) -> None:
+    """Refuse attached data whose JSON is over ``limits.max_data_bytes``."""
+    if len(json.dumps(data, separators=(",", ":")).encode()) > limits.max_data_bytes:
+        raise LimitExceededError(f"attached data larger than {limits.max_data_bytes} bytes")
 
 
 @dataclass(slots=True, kw_only=True)

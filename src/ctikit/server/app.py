@@ -37,12 +37,13 @@ def make_connector(config: Config) -> Connector:
         directory = Directory({a.extension: a.id for a in config.agents if a.extension})
         return SimulatorConnector(directory=directory)
     if config.connector == "sip":
-        from ..connectors.sip import SipConnector
+        # The only SIP server ctikit can use so far is the lab it runs itself.
+        from ..lab import LabConnector
 
         extensions = {a.id: a.extension for a in config.agents if a.extension}
         if not extensions:
             raise ValueError("the sip connector needs [[agents]] with extensions")
-        return SipConnector.with_new_lab(
+        return LabConnector.new(
             extensions,
             lines=config.sip_lines,
             queue=config.sip_queue,

@@ -69,6 +69,10 @@ class StateBackend(Protocol):
     def limits(self) -> Limits:
         """The core's limits the state is kept under."""
 
+    #: Connector events the core refused since start (impossible transitions, calls the
+    #: agent does not have, bad offered data): each logged, dropped and counted.
+    dropped_events: int
+
     async def start(self, listener: ReportListener) -> None:
         """Begin serving; tell ``listener`` what becomes of connector events."""
 
@@ -133,6 +137,7 @@ class InMemoryBackend:
         self.state_store = state_store
         self.clock = clock
         self.persist_every = persist_every
+        self.dropped_events = 0
         # Sequence numbers restart with the process: a new epoch says so to consoles.
         self._epoch = secrets.token_hex(8)
         self._listener: ReportListener | None = None
@@ -185,6 +190,7 @@ class InMemoryBackend:
         try:
             events = self.registry.apply(event, now=self.clock())
         except TelephonyError as exc:
+            self.dropped_events += 1
             log.warning("dropped telephony event %s: %s", type(event).__name__, exc.message)
             if self._listener is not None:
                 self._listener.dropped(event, exc)

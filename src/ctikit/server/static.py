@@ -1,4 +1,5 @@
-"""integration.js per API version, the console and supervisor pages, example components."""
+"""integration.js per API version, the console and supervisor pages, vendored browser
+libraries, example components."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from ..core.versions import api_table, parse_version
 from .keys import CONFIG
 
 WEB = Path(str(files("ctikit") / "web"))
+VENDOR = WEB / "vendor"
 API_TOKEN = "__CTIKIT_API__"
 TABS_TOKEN = "__CTIKIT_TABS__"  # where integration-tabs.js (a function expression) goes
 
@@ -62,6 +64,20 @@ async def console_page(request: web.Request) -> web.FileResponse:
 @routes.get("/supervisor")
 async def supervisor_page(request: web.Request) -> web.FileResponse:
     return _page("supervisor/index.html")
+
+
+@routes.get("/static/vendor/{path:.+}")
+async def vendored(request: web.Request) -> web.FileResponse:
+    """Third-party browser libraries (SIP.js), as native ES modules: ``import`` needs a
+    JavaScript Content-Type (nosniff is on), which the platform's MIME table may not give."""
+    root = VENDOR.resolve()
+    path = (root / request.match_info["path"]).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        raise web.HTTPNotFound(text="no such file\n")
+    kind = "text/javascript" if path.suffix == ".js" else "text/plain"
+    return web.FileResponse(
+        path, headers={"Content-Type": f"{kind}; charset=utf-8", "Cache-Control": "no-cache"}
+    )
 
 
 @routes.get("/")

@@ -28,7 +28,13 @@ from ..connectors.base import (
 )
 from ..connectors.clock import Clock, LoopClock
 from ..core.commands import Action
-from ..core.errors import CommandRejectedError, CtiError, CtiRequestError, TelephonyError
+from ..core.errors import (
+    CallAlreadyActiveError,
+    CommandRejectedError,
+    CtiError,
+    CtiRequestError,
+    TelephonyError,
+)
 from ..core.events import Event
 from ..core.model import CallView
 from ..core.outcomes import COMPLETES, Verdict, judge, needs_report
@@ -262,7 +268,7 @@ class LocalTelephony:
         self.confirmations.saw(events)
 
     def dropped(self, event: TelephonyEvent, error: TelephonyError) -> None:
-        if isinstance(event, CallOffered):
+        if isinstance(event, CallOffered) and not isinstance(error, CallAlreadyActiveError):
             # The phone has a call the agent cannot see (over a limit, bad data): hang it
             # up rather than leave a line nobody can reach. No outcome to wait for: the
             # state never had the call.

@@ -9,10 +9,10 @@ from typing import TypeVar
 
 from ctikit.connectors.sip import CtrlConnection, SipConnector
 from ctikit.connectors.sip.baresip import BaresipEvent, Response
-from ctikit.connectors.sip.labconfig import LabPlan
 from ctikit.core import CallRegistry
 from ctikit.core.commands import parse
 from ctikit.core.telephony import TelephonyEvent
+from ctikit.lab import LabPlan
 
 T = TypeVar("T")
 WAIT = 5.0  # seconds: loopback SIP answers in milliseconds, this is only a safety net

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.sip
 
 
 async def test_lines_come_up(sip_lab: LabFactory) -> None:
-    _, _, sink = await sip_lab()
+    _, _, _, sink = await sip_lab()
     assert sorted(sink.events, key=lambda e: e.agent) == [
         LineStatus(agent="agent1", up=True),
         LineStatus(agent="agent2", up=True),
@@ -37,7 +37,7 @@ async def test_lines_come_up(sip_lab: LabFactory) -> None:
 
 
 async def test_inbound_call_is_offered_with_caller_and_dialled_number(sip_lab: LabFactory) -> None:
-    plan, _, sink = await sip_lab()
+    plan, _, _, sink = await sip_lab()
     async with Phone(plan, "cust1") as cust:
         cid = await cust.dial("1001")
         offer = await sink.wait_for(CallOffered, agent="agent1")
@@ -61,7 +61,7 @@ async def test_inbound_call_is_offered_with_caller_and_dialled_number(sip_lab: L
 
 
 async def test_answer_establishes_both_sides_with_media(sip_lab: LabFactory) -> None:
-    plan, conn, sink = await sip_lab()
+    plan, _, conn, sink = await sip_lab()
     async with Phone(plan, "cust1") as cust:
         cid = await cust.dial("1001")
         await sink.wait_for(CallOffered, call_id=cid)
@@ -76,7 +76,7 @@ async def test_answer_establishes_both_sides_with_media(sip_lab: LabFactory) -> 
 
 
 async def test_hold_retrieve_mute_dtmf_hangup(sip_lab: LabFactory) -> None:
-    plan, conn, sink = await sip_lab()
+    plan, _, conn, sink = await sip_lab()
     async with Phone(plan, "cust1") as cust:
         cid = await cust.dial("1001")
         await sink.wait_for(CallOffered, call_id=cid)
@@ -114,7 +114,7 @@ async def test_hold_retrieve_mute_dtmf_hangup(sip_lab: LabFactory) -> None:
 
 
 async def test_caller_hangs_up_and_abandons(sip_lab: LabFactory) -> None:
-    plan, conn, sink = await sip_lab()
+    plan, _, conn, sink = await sip_lab()
     async with Phone(plan, "cust1") as cust:
         ringing = await cust.dial("1001")
         await sink.wait_for(CallOffered, call_id=ringing)
@@ -133,7 +133,7 @@ async def test_caller_hangs_up_and_abandons(sip_lab: LabFactory) -> None:
 
 
 async def test_dial_outbound_to_a_customer(sip_lab: LabFactory) -> None:
-    plan, conn, sink = await sip_lab()
+    plan, _, conn, sink = await sip_lab()
     async with Phone(plan, "cust2") as cust:
         await cti(conn, sink, "agent1", "/DIAL?NUMBER=cust2")
         offer = await sink.wait_for(CallOffered, agent="agent1")
@@ -150,7 +150,7 @@ async def test_dial_outbound_to_a_customer(sip_lab: LabFactory) -> None:
 
 
 async def test_dial_an_internal_extension(sip_lab: LabFactory) -> None:
-    _, conn, sink = await sip_lab(callers=[])
+    _, _, conn, sink = await sip_lab(callers=[])
     await cti(conn, sink, "agent1", "/DIAL?NUMBER=1002")
     mine = await sink.wait_for(CallOffered, agent="agent1")
     theirs = await sink.wait_for(CallOffered, agent="agent2")
@@ -166,7 +166,7 @@ async def test_dial_an_internal_extension(sip_lab: LabFactory) -> None:
 
 
 async def test_unreachable_declined_and_busy_targets_fail_loudly(sip_lab: LabFactory) -> None:
-    plan, conn, sink = await sip_lab()
+    plan, _, conn, sink = await sip_lab()
     # Unreachable: nobody registered 9999.
     await cti(conn, sink, "agent1", "/DIAL?NUMBER=9999")
     failed = await sink.wait_for(ActionFailed, agent="agent1", number="9999")
@@ -202,7 +202,7 @@ async def test_unreachable_declined_and_busy_targets_fail_loudly(sip_lab: LabFac
 
 
 async def test_blind_transfer_to_another_agent(sip_lab: LabFactory) -> None:
-    plan, conn, sink = await sip_lab()
+    plan, _, conn, sink = await sip_lab()
     async with Phone(plan, "cust1") as cust:
         cid = await cust.dial("8000")
         await sink.wait_for(CallOffered, agent="agent1", call_id=cid)
@@ -230,7 +230,7 @@ async def test_blind_transfer_to_another_agent(sip_lab: LabFactory) -> None:
 
 
 async def test_place_inbound_call_rings_the_agent_as_the_given_caller(sip_lab: LabFactory) -> None:
-    _, conn, sink = await sip_lab(placer="cust2")
+    _, _, conn, sink = await sip_lab(placer="cust2")
     assert isinstance(conn, CallPlacer)
     cid = await conn.place_inbound_call(
         "agent2", ani="+14155550123", dnis="+18005550199", data={"reason": "billing"}
@@ -255,6 +255,6 @@ async def test_place_inbound_call_rings_the_agent_as_the_given_caller(sip_lab: L
 
 
 async def test_place_inbound_call_needs_a_caller_phone(sip_lab: LabFactory) -> None:
-    _, conn, _ = await sip_lab(callers=[])
+    _, _, conn, _ = await sip_lab(callers=[])
     with pytest.raises(ActionFailedError, match="no caller phone"):
         await conn.place_inbound_call("agent1")

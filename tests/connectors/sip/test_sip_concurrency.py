@@ -30,7 +30,7 @@ def kinds(events: list[TelephonyEvent], call_id: str) -> list[type]:
 
 
 async def test_two_agents_two_calls_each(sip_lab: LabFactory) -> None:
-    plan, conn, sink = await sip_lab()
+    plan, _, conn, sink = await sip_lab()
     async with Phone(plan, "cust1") as cust1, Phone(plan, "cust2") as cust2:
         ids: dict[str, list[str]] = {"agent1": [], "agent2": []}
         # Interleaved arrivals: agent1, agent2, agent1, agent2.

@@ -10,8 +10,9 @@ import socket
 
 import pytest
 
-from ctikit.connectors.sip.labconfig import HOST, LabOptions
 from ctikit.core.telephony import CallAnswered, CallOffered, CallReleased, LineStatus
+from ctikit.lab import LabOptions
+from ctikit.lab.plan import HOST
 
 from .conftest import LabFactory
 from .sipkit import Phone, RecordingSink, cti
@@ -28,13 +29,12 @@ async def answered_call(phone: Phone, sink: RecordingSink, conn: object, number:
 
 
 async def test_killed_phone_releases_its_calls_reports_down_then_up(sip_lab: LabFactory) -> None:
-    plan, conn, sink = await sip_lab()
-    assert conn.lab is not None
+    plan, lab, conn, sink = await sip_lab()
     async with Phone(plan, "cust1") as cust:
         cid = await answered_call(cust, sink, conn, "1001")
         line = conn.model.find_call("agent1", cid).line
         assert line.index == 1
-        proc = conn.lab.phone_of("agent1", 1)
+        proc = lab.phone_of("agent1", 1)
         starts = proc.starts
         proc.signal(signal.SIGKILL)
 
@@ -61,11 +61,10 @@ async def test_killed_phone_releases_its_calls_reports_down_then_up(sip_lab: Lab
 async def test_graceful_kamailio_restart_keeps_calls_and_registrations(
     sip_lab: LabFactory,
 ) -> None:
-    plan, conn, sink = await sip_lab()
-    assert conn.lab is not None
+    plan, lab, conn, sink = await sip_lab()
     async with Phone(plan, "cust1") as cust:
         talking = await answered_call(cust, sink, conn, "1001")
-        await conn.lab.restart_kamailio()
+        await lab.restart_kamailio()
         # Registrations survived (kamailio's db_text), so a new call routes at once...
         await answered_call(cust, sink, conn, "1002")
         # ...and the call made before the restart can still be hung up through the proxy.
@@ -78,10 +77,9 @@ async def test_graceful_kamailio_restart_keeps_calls_and_registrations(
 
 async def test_crashed_kamailio_lines_reregister(sip_lab: LabFactory) -> None:
     regint = 4
-    plan, conn, sink = await sip_lab(options=LabOptions(regint=regint))
-    assert conn.lab is not None
+    plan, lab, _, sink = await sip_lab(options=LabOptions(regint=regint))
     async with Phone(plan, "cust1") as cust:
-        await conn.lab.restart_kamailio(crash=True)  # SIGKILL: every registration is lost
+        await lab.restart_kamailio(crash=True)  # SIGKILL: every registration is lost
         loop = asyncio.get_running_loop()
         start = loop.time()
         while True:  # calls fail (404) until the phones' next REGISTER refresh
@@ -96,8 +94,7 @@ async def test_crashed_kamailio_lines_reregister(sip_lab: LabFactory) -> None:
 
 
 async def test_garbage_to_sip_ports_breaks_nothing(sip_lab: LabFactory) -> None:
-    plan, conn, sink = await sip_lab()
-    assert conn.lab is not None
+    plan, lab, conn, sink = await sip_lab()
     rng = random.Random(7)
     junk = [
         b"",
@@ -120,7 +117,7 @@ async def test_garbage_to_sip_ports_breaks_nothing(sip_lab: LabFactory) -> None:
         cid = await answered_call(cust, sink, conn, "1001")
         await cti(conn, sink, "agent1", "/HANGUP")
         await sink.wait_for(CallReleased, call_id=cid)
-    assert conn.lab.kamailio is not None and conn.lab.kamailio.starts == 1
-    assert all(p.starts == 1 for p in conn.lab.phones.values())
+    assert lab.kamailio is not None and lab.kamailio.starts == 1
+    assert all(p.starts == 1 for p in lab.phones.values())
     assert not any(isinstance(e, LineStatus) and not e.up for e in sink.events)
     assert not sink.errors

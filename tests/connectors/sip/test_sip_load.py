@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from ctikit.connectors.sip import SipConnector
-from ctikit.connectors.sip.labconfig import AgentSpec, plan_lab
-from ctikit.connectors.sip.load import AnsweringSink, run_sipp
 from ctikit.core.telephony import CallAnswered, CallOffered, CallReleased
+from ctikit.lab import AgentSpec, LabConnector, plan_lab
+from ctikit.lab.load import AnsweringSink, run_sipp
 
 pytestmark = pytest.mark.sip
 
@@ -19,7 +18,7 @@ pytestmark = pytest.mark.sip
 async def test_ten_concurrent_sipp_calls(tmp_path: Path) -> None:
     agents = [AgentSpec(agent=f"agent{i}", extension=str(2000 + i)) for i in range(1, 6)]
     plan = plan_lab(tmp_path, agents, [])
-    conn = SipConnector.for_lab(plan)
+    conn = LabConnector.for_plan(plan)
     sink = AnsweringSink(connector=conn)
     await conn.start(sink)
     try:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from ctikit.connectors.sip import SipConnector
 from ctikit.core.errors import CommandRejectedError
 from ctikit.core.model import LineState
+from ctikit.lab import LabConnector
 from ctikit.server.backend import InMemoryBackend
 from ctikit.server.hub import Hub
 from ctikit.server.service import CtiService
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.sip
 
 
 async def test_commands_through_the_service_reach_real_phones(tmp_path: Path) -> None:
-    conn = SipConnector.with_new_lab({"agent1": "1001", "agent2": "1002"}, root=tmp_path)
+    conn = LabConnector.new({"agent1": "1001", "agent2": "1002"}, root=tmp_path)
     store = await CallLogStore.open(f"sqlite:///{tmp_path / 'calls.db'}")
     hub = Hub()
     backend = InMemoryBackend(hub)

@@ -49,6 +49,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ...core import transitions
 from ...core.commands import Action
 from ...core.model import CallType, LineState, check_agent_id
 from ...core.telephony import (
@@ -76,18 +77,6 @@ from .lines import (
 
 # SimStep, Timer and friends live in .lines; they are part of this module's interface too.
 __all__ = ["FAILURES", "LineView", "SimModel", "SimStep", "Timer", "TimerKind", "failure_code"]
-
-# Line states each command needs (the same as the registry's, checked again here because the
-# registry's view lags behind ours while an action is in flight).
-_NEEDS: dict[Action, tuple[LineState, ...]] = {
-    Action.ANSWER: (LineState.RINGING,),
-    Action.HOLD: (LineState.CONNECTED,),
-    Action.RETRIEVE: (LineState.HELD,),
-    Action.TRANSFER: (LineState.CONNECTED, LineState.HELD),
-    Action.MUTE: (LineState.CONNECTED,),
-    Action.UNMUTE: (LineState.CONNECTED,),
-    Action.DTMF: (LineState.CONNECTED,),
-}
 
 
 class SimModel(LineTable):
@@ -159,10 +148,11 @@ class SimModel(LineTable):
             return self._hangup(line, now)
         if line.pending is not None:
             raise ActionFailedError(f"call {line.call_id!r}: /{line.pending} is still in progress")
-        need = _NEEDS[action.action]
-        if line.state not in need:
+        # The core's table again, on our own line state: the registry's lags behind ours
+        # while an action is in flight.
+        if not transitions.allows(action.action, line.state):
             raise ActionFailedError(
-                f"/{action.action} needs a {' or '.join(need)} call; "
+                f"/{action.action} needs a {transitions.needs(action.action)} call; "
                 f"call {line.call_id!r} is {line.state}"
             )
         step = SimStep()

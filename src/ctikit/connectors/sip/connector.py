@@ -13,15 +13,13 @@ import asyncio
 import contextlib
 import logging
 import random
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from ...core import transitions
 from ...core.commands import Action
-from ...core.model import LineState
 from ...core.telephony import ConnectorAction, LineStatus, TelephonyEvent
 from ..base import ActionFailedError, Capability, EventSink
 from ..directory import Directory
@@ -36,22 +34,10 @@ from .baresip import (
     sip_uri,
 )
 from .ctrl import CtrlConnection, CtrlError
-from .lab import SipLab
-from .labconfig import AgentSpec, LabOptions, LabPlan, plan_lab
 from .mapping import PhoneLine, SipCall, SipModel
 
 log = logging.getLogger(__name__)
 
-# Line states each command needs (the registry checks too, but its view lags ours).
-_NEEDS: dict[Action, tuple[LineState, ...]] = {
-    Action.ANSWER: (LineState.RINGING,),
-    Action.HOLD: (LineState.CONNECTED,),
-    Action.RETRIEVE: (LineState.HELD,),
-    Action.TRANSFER: (LineState.CONNECTED, LineState.HELD),
-    Action.MUTE: (LineState.CONNECTED,),
-    Action.UNMUTE: (LineState.CONNECTED,),
-    Action.DTMF: (LineState.CONNECTED,),
-}
 # The baresip command for simple actions, and what it leaves pending until an event confirms.
 _SIMPLE: dict[Action, tuple[str, Action | None]] = {
     Action.ANSWER: ("accept", Action.ANSWER),
@@ -101,8 +87,8 @@ class SipConnector:
 
     ``lines`` says where each agent line's baresip listens; ``directory`` maps extensions to
     agents (INTERNAL calls, transfers); ``proxy`` is the registrar/proxy that numbers are
-    dialled through. With ``lab``, :meth:`start` starts the lab's processes and :meth:`stop`
-    stops them. :meth:`for_lab` builds all of it from a :class:`~.labconfig.LabPlan`.
+    dialled through; ``caller``, a phone that places test calls (``place_inbound_call``).
+    It starts no process: the phones may be anyone's (``ctikit.lab`` runs a lab of them).
     """
 
     name = "sip"
@@ -113,7 +99,6 @@ class SipConnector:
         *,
         directory: Directory,
         proxy: tuple[str, int],
-        lab: SipLab | None = None,
         caller: CallerEndpoint | None = None,
         clock: Callable[[], float] = time.time,
         request_timeout: float = 5.0,
@@ -123,7 +108,6 @@ class SipConnector:
     ) -> None:
         self.model = SipModel(directory)
         self.proxy = proxy
-        self.lab = lab
         self._clock = clock
         self._request_timeout = request_timeout
         self._ready_timeout = ready_timeout
@@ -141,51 +125,6 @@ class SipConnector:
         self._caller_uas: set[str] = set()  # ANIs the caller phone has a UA for
         self._rng = random.Random()
 
-    @classmethod
-    def for_lab(
-        cls, plan: LabPlan, *, start_lab: bool = True, caller: str | None = None, **kwargs: Any
-    ) -> SipConnector:
-        """A connector for the agent phones of ``plan`` (and, with ``start_lab``, owning a
-        :class:`SipLab` that runs them). ``caller`` names the plan's caller phone that
-        :meth:`place_inbound_call` dials from."""
-        endpoints = [
-            LineEndpoint(
-                agent=p.agent, host=p.ctrl[0], port=p.ctrl_port, aors=p.aors(plan.proxy_port)
-            )
-            for p in plan.agent_phones()
-            if p.agent is not None
-        ]
-        lab = SipLab(plan) if start_lab else None
-        ep = None
-        if caller is not None:
-            spec = plan.caller(caller)
-            ep = CallerEndpoint(host=spec.ctrl[0], port=spec.ctrl_port)
-        return cls(
-            endpoints, directory=plan.directory(), proxy=plan.proxy, lab=lab, caller=ep, **kwargs
-        )
-
-    @classmethod
-    def with_new_lab(
-        cls,
-        extensions: Mapping[str, str],
-        *,
-        root: Path | None = None,
-        lines: int = 2,
-        queue: str | None = None,
-        options: LabOptions | None = None,
-        **kwargs: Any,
-    ) -> SipConnector:
-        """A connector owning a fresh lab: ``extensions`` maps agent ID -> extension; every
-        agent gets ``lines`` lines (and answers ``queue``, if given); a caller phone
-        ("customer") places test calls. Files go to ``root`` (default: a new temp dir)."""
-        agents = [
-            AgentSpec(agent=agent, extension=ext, lines=lines, queues=(queue,) if queue else ())
-            for agent, ext in extensions.items()
-        ]
-        where = root or Path(tempfile.mkdtemp(prefix="ctikit-sip-"))
-        plan = plan_lab(where, agents, ["customer"], options)
-        return cls.for_lab(plan, caller="customer", **kwargs)
-
     @property
     def running(self) -> bool:
         return self._sink is not None
@@ -198,14 +137,12 @@ class SipConnector:
     # ----------------------------------------------------------------- Connector
 
     async def start(self, sink: EventSink) -> None:
-        """Start the lab (if owned), connect every line and wait (up to ``ready_timeout``)
-        until they are up. Lines that are not keep reconnecting in the background."""
+        """Connect every line and wait (up to ``ready_timeout``) until they are up. Lines
+        that are not keep reconnecting in the background."""
         if self._sink is not None:
             raise RuntimeError("the SIP connector is already running")
         self._sink = sink
         try:
-            if self.lab is not None:
-                await self.lab.start(ready_timeout=self._ready_timeout)
             loop = asyncio.get_running_loop()
             for line in self._lines:
                 line.task = loop.create_task(self._run_line(line), name=f"sip {line.state.name}")
@@ -216,7 +153,7 @@ class SipConnector:
             raise
 
     async def stop(self) -> None:
-        """Disconnect, report every call released and every agent down; stop an owned lab."""
+        """Disconnect, report every call released and every agent down."""
         if self._sink is None:
             return
         tasks = [ln.task for ln in self._lines if ln.task is not None] + list(self._watchers)
@@ -233,8 +170,6 @@ class SipConnector:
             self._caller_conn = None
         self._report_all(self.model.stopped("SIP connector stopped"))
         self._sink = None
-        if self.lab is not None:
-            await self.lab.stop()
 
     async def execute(self, action: ConnectorAction) -> None:
         """Send ``action`` to the agent's phone; raises :class:`ActionFailedError` if baresip
@@ -367,10 +302,10 @@ class SipConnector:
             return
         if call.pending is not None:
             raise ActionFailedError(f"call {call.key!r}: /{call.pending} is still in progress")
-        need = _NEEDS[act]
-        if call.state not in need or (act is Action.ANSWER and call.outgoing):
+        # The core's table again, on our own view: the registry's lags behind it.
+        if not transitions.allows(act, call.state) or (act is Action.ANSWER and call.outgoing):
             raise ActionFailedError(
-                f"/{act} needs a {' or '.join(need)} call; call {call.key!r} is {call.state}"
+                f"/{act} needs a {transitions.needs(act)} call; call {call.key!r} is {call.state}"
             )
 
     async def _call_command(
