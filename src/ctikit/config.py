@@ -25,6 +25,7 @@ import msgspec
 import msgspec.inspect as mi
 from msgspec import Meta
 
+from .core import screenpops
 from .core.model import AGENT_ID_RE, Limits
 from .schema import Path_, bare_key, describe, fields_of, plain, shown, type_at, value_at
 
@@ -110,9 +111,37 @@ class UserConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class WorkspaceConfig:
+    """The console's tabs (docs/workspace.md)."""
+
+    # Origins, besides the console's, the components' and the screen pops', whose pages may
+    # open in tabs.
+    allowed_origins: tuple[Origin, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScreenPopConfig:
+    """A primary tab the console opens for each call of a type (core/screenpops.py: templates)."""
+
+    call_type: Literal["inbound", "outbound", "internal", "any"]
+    url: Annotated[
+        str,
+        Meta(
+            pattern=r"^(?:https?://[^/\s?#{}]+(?:[/?#]\S*)?|/(?!/)\S*)$",
+            max_length=2000,
+            description="an http(s):// URL or a /path, {placeholders} only after the host",
+        ),
+    ]
+    title: Annotated[str, Meta(min_length=1, max_length=200)] | None = None
+    # "ring": when the call begins (rings, or is dialled); "answer": once it is answered.
+    on: Literal["ring", "answer"] = "answer"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Config:
     """Everything the server reads. Each ``[server]`` key is a field here; ``components``,
-    ``agents``, ``users`` and ``limits`` are the file's other sections."""
+    ``agents``, ``users``, ``limits``, ``workspace`` and ``screen_pops`` are the file's other
+    sections."""
 
     host: Annotated[str, Meta(min_length=1, description="an IP address or host name")] = "127.0.0.1"
     port: Annotated[int, Meta(ge=0, le=65535)] = 8080
@@ -169,6 +198,8 @@ class Config:
     agents: tuple[AgentConfig, ...] = ()
     users: tuple[UserConfig, ...] = ()
     limits: Limits = field(default_factory=Limits)
+    workspace: WorkspaceConfig = field(default_factory=WorkspaceConfig)
+    screen_pops: tuple[ScreenPopConfig, ...] = ()
 
     def with_overrides(self, **changes: Any) -> Config:
         """A copy with the changes that are not None (unchecked: use :func:`apply_flags`
@@ -178,8 +209,8 @@ class Config:
 
 # ----------------------------------------------------------------- the file's schema
 
-ARRAY_SECTIONS = ("agents", "components", "users")
-TABLE_SECTIONS = ("server", "limits")
+ARRAY_SECTIONS = ("agents", "components", "users", "screen_pops")
+TABLE_SECTIONS = ("server", "limits", "workspace")
 # Limits live in the core (without ranges); a limit missing here is only checked >= 0 and a
 # test fails until it gets its range.
 LIMIT_RANGES: dict[str, tuple[int, int]] = {
@@ -233,6 +264,8 @@ _Limits = _strict(Limits, "limits", types=_limit_types())
 _Agent = _strict(AgentConfig, "agent")
 _Component = _strict(ComponentConfig, "component")
 _User = _strict(UserConfig, "user")
+_Workspace = _strict(WorkspaceConfig, "workspace")
+_ScreenPop = _strict(ScreenPopConfig, "screen_pop")
 _File = msgspec.defstruct(
     "file",
     [
@@ -241,6 +274,8 @@ _File = msgspec.defstruct(
         ("components", tuple[_Component, ...], ()),  # type: ignore[valid-type]
         ("agents", tuple[_Agent, ...], ()),  # type: ignore[valid-type]
         ("users", tuple[_User, ...], ()),  # type: ignore[valid-type]
+        ("workspace", _Workspace, msgspec.field(default_factory=_Workspace)),
+        ("screen_pops", tuple[_ScreenPop, ...], ()),  # type: ignore[valid-type]
     ],
     kw_only=True,
     forbid_unknown_fields=True,
@@ -251,6 +286,8 @@ SECTIONS: dict[str, type[msgspec.Struct]] = {
     "[[agents]]": _Agent,
     "[[components]]": _Component,
     "[[users]]": _User,
+    "[workspace]": _Workspace,
+    "[[screen_pops]]": _ScreenPop,
 }
 """Each section's schema (docs/configuration.md lists the same keys)."""
 _FILE_TYPE = mi.type_info(_File)
@@ -302,6 +339,8 @@ def config_from_dict(raw: Mapping[str, Any], where: str = "config") -> Config:
         agents=tuple(AgentConfig(**asdict(a)) for a in file.agents),
         users=tuple(UserConfig(**asdict(u)) for u in file.users),
         limits=Limits(**asdict(file.limits)),
+        workspace=WorkspaceConfig(**asdict(file.workspace)),
+        screen_pops=tuple(ScreenPopConfig(**asdict(p)) for p in file.screen_pops),
     )
     config = _normalised(config)
     _check_rules(config, lambda p: f"{where}: {file_key(p)}")
@@ -420,6 +459,9 @@ def _problems(config: Config) -> typing.Iterator[tuple[Path_, str]]:
             ["server", "connector"],
             '"sip" needs [[agents]] with an extension each (their phones get those numbers)',
         )
+    for i, pop in enumerate(config.screen_pops):
+        if problem := screenpops.check(pop):
+            yield ["screen_pops", i, problem[0]], problem[1]
     if config.scenario is not None and config.connector != "sim":
         yield (
             ["server", "scenario"],

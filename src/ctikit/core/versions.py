@@ -220,12 +220,27 @@ NAMESPACES: dict[str, dict[str, Member]] = {
     "presence": PRESENCE,
 }
 
+#: The tab methods are web/integration-tabs.js, carried out by the console's workspace.
+TAB_METHODS: frozenset[str] = frozenset(
+    {"openPrimaryTab", "openSubtab", "openSubtabByPrimaryTabName", "closeTab", "setTabTitle"}
+    | {"getEnclosingTabId", "getEnclosingPrimaryTabId", "getEnclosingPrimaryTabObjectId"}
+    | {"getFocusedPrimaryTabId", "getFocusedPrimaryTabObjectId"}
+    | {"getFocusedSubtabId", "getFocusedSubtabObjectId"}
+    | {"getPrimaryTabIds", "getSubtabIds", "getPageInfo"}
+    | {"focusPrimaryTabById", "focusPrimaryTabByName", "focusSubtabById"}
+    | {"focusSubtabByNameAndPrimaryTabId", "focusSubtabByNameAndPrimaryTabName"}
+    | {"refreshPrimaryTabById", "refreshPrimaryTabByName", "refreshSubtabById"}
+    | {"refreshSubtabByNameAndPrimaryTabId", "refreshSubtabByNameAndPrimaryTabName"}
+    | {"onFocusedPrimaryTab", "onFocusedSubtab", "onEnclosingTabRefresh"}
+)
+
 #: What ctikit implements for real; everything else answers "not supported".
 IMPLEMENTED: dict[str, frozenset[str]] = {
     "console": frozenset(
         {"isInConsole", "isInCustomConsoleComponent", "addEventListener"}
         | {"removeEventListener", "fireEvent"}
-    ),
+    )
+    | TAB_METHODS,
     "cti": frozenset(CTI),
     "chat": frozenset(),
     "presence": frozenset(),

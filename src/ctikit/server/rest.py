@@ -25,6 +25,7 @@ from ..core.errors import (
 )
 from ..core.jsonvalue import parse_json_text
 from ..core.model import check_agent_id, check_agent_list
+from ..core.screenpops import console_workspace
 from ..storage import export_csv, export_json
 from .addresses import client_address, is_https
 from .auth import (
@@ -246,6 +247,9 @@ async def console_config(request: web.Request) -> web.Response:
         demo=cfg.demo,
         agents=[{"id": a.id, "extension": a.extension, "name": a.name} for a in cfg.agents],
         nodes=list(cfg.cluster_nodes),  # cluster mode: where the console may fail over
+        workspace=console_workspace(
+            cfg.workspace.allowed_origins, cfg.screen_pops
+        ),  # tabs: allowed origins, screen-pop rules
     )
 
 

@@ -17,19 +17,23 @@ from .keys import CONFIG
 WEB = Path(str(files("ctikit") / "web"))
 VENDOR = WEB / "vendor"
 API_TOKEN = "__CTIKIT_API__"
+TABS_TOKEN = "__CTIKIT_TABS__"  # where integration-tabs.js (a function expression) goes
 
 routes = web.RouteTableDef()
 
 
 @lru_cache(maxsize=64)
 def render_integration_js(version: int) -> bytes:
-    """The library with this version's API table (core/versions.py) injected: one token,
-    replaced once. Every version from 20.0 on is served; members come and go with it."""
+    """The library with this version's API table (core/versions.py) and its tab methods
+    (integration-tabs.js) injected: each token replaced once. Every version from 20.0 on is
+    served; members come and go with it."""
     source = (WEB / "integration.js").read_text()
-    if source.count(API_TOKEN) != 1:
-        raise RuntimeError(f"integration.js must contain {API_TOKEN} exactly once")
+    for token in (API_TOKEN, TABS_TOKEN):
+        if source.count(token) != 1:
+            raise RuntimeError(f"integration.js must contain {token} exactly once")
+    tabs = (WEB / "integration-tabs.js").read_text().strip()
     table = json.dumps(api_table(version), separators=(",", ":"))
-    return source.replace(API_TOKEN, table).encode()
+    return source.replace(TABS_TOKEN, tabs).replace(API_TOKEN, table).encode()
 
 
 @routes.get("/support/console/{version}/integration.js")

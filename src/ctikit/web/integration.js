@@ -334,10 +334,17 @@
         }, 'event listener of ' + data.type);
         break;
       }
-      default:
-        break; // console-only events (callUpdate, lineStatus...) and any future ones
+      default: {
+        // The console's own events (tabs: integration-tabs.js); the rest (callUpdate,
+        // lineStatus...) are for the console only.
+        var consoleHandler = consoleEvents.get(event);
+        if (consoleHandler) consoleHandler(data);
+        break;
+      }
     }
   }
+
+  var consoleEvents = new Map(); // event -> fn(data), registered by the parts below
 
   // Runs handlers in registration order. `list` is a snapshot, so handlers registered by a
   // handler wait for the next event. Each gets its own copy of the result, so one handler
@@ -637,6 +644,14 @@
       else warnOnce(path);
     };
   }
+
+  // The tab methods (integration-tabs.js, put here by the server) with the helpers they use.
+  var tabMethods = (__CTIKIT_TABS__)({
+    version: API.version, request: request, later: later, checkCallback: checkCallback, describe: describe,
+    compatIds: compatIds, isFunction: isFunction, logError: logError, safeCall: safeCall,
+    onEvent: function (event, fn) { consoleEvents.set(event, fn); },
+  });
+  Object.keys(tabMethods).forEach(function (name) { members[name] = tabMethods[name]; });
 
   var IMPLEMENTATIONS = { console: members, cti: methods };
 

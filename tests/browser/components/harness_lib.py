@@ -70,15 +70,24 @@ def stays(check: Callable[[], bool], page: Any, seconds: float = 0.6) -> bool:
 
 @dataclass
 class Harness:
-    """A harness.html frame: call the API in it, read what came back."""
+    """A harness.html frame: call the API in it, read what came back.
+
+    ``polling``: how waits poll the frame. The default ("raf", on animation frames) never
+    polls a frame that is not shown, such as a page in a background tab: give those a
+    number of milliseconds."""
 
     frame: Any
+    polling: int | str = "raf"
 
     def wait_loaded(self) -> None:
-        self.frame.wait_for_function("() => window.H && H.loaded", timeout=WAIT_MS)
+        self.frame.wait_for_function(
+            "() => window.H && H.loaded", timeout=WAIT_MS, polling=self.polling
+        )
 
     def wait_ready(self) -> None:
-        self.frame.wait_for_function("() => window.H && H.handshake !== null", timeout=WAIT_MS)
+        self.frame.wait_for_function(
+            "() => window.H && H.handshake !== null", timeout=WAIT_MS, polling=self.polling
+        )
         handshake = self.frame.evaluate("() => H.handshake")
         assert handshake["success"] is True, handshake
 
@@ -102,7 +111,7 @@ class Harness:
     def result(self, key: str) -> dict[str, Any]:
         """The one result of call ``key``, as H.view describes it (waits for it)."""
         self.frame.wait_for_function(
-            "k => (H.results[k] || []).length >= 1", arg=key, timeout=WAIT_MS
+            "k => (H.results[k] || []).length >= 1", arg=key, timeout=WAIT_MS, polling=self.polling
         )
         return self.frame.evaluate("k => H.view(H.results[k][0])", key)
 
@@ -131,7 +140,10 @@ class Harness:
     def events(self, key: str, n: int) -> list[Any]:
         """Wait until handler ``key`` has had ``n`` calls; return them all (plain JSON)."""
         self.frame.wait_for_function(
-            "([k, n]) => (H.events[k] || []).length >= n", arg=[key, n], timeout=WAIT_MS
+            "([k, n]) => (H.events[k] || []).length >= n",
+            arg=[key, n],
+            timeout=WAIT_MS,
+            polling=self.polling,
         )
         return self.frame.evaluate("k => JSON.parse(JSON.stringify(H.events[k]))", key)
 

@@ -4,8 +4,9 @@
  * the views that render it, and the console config (components, directory, read-only).
  *
  * window.CtikitConsole afterwards also holds the running parts (conn, store, host, bridge,
- * softphone, log, notices, config), for the tests and for debugging. A new view is made in
- * assemble() and added to the list renderOnChange() renders.
+ * softphone, log, workspace, notices, config), for the tests and for debugging;
+ * CtikitConsole.workspace is also the tabs' API for the console's other parts (workspace.js).
+ * A new view is made in assemble() and added to the list renderOnChange() renders.
  */
 (function (global) {
   'use strict';
@@ -68,8 +69,12 @@
       transferTargets: byId('transfer-targets')
     });
     var log = new C.InteractionLog({store: store, conn: conn, root: byId('interaction-log')});
-    renderOnChange(store, [softphone, log, banners, C.header]);
-    return {conn: conn, store: store, host: host, bridge: host.bridge, softphone: softphone, log: log};
+    var workspace = new C.Workspace({root: byId('tabs'), bridge: host.bridge, agent: agent});
+    if (host.bridge) new C.TabApi({workspace: workspace, bridge: host.bridge}); // sforce.console's tab methods
+    var pops = new C.ScreenPops({store: store, workspace: workspace, notices: C.notices, agent: agent});
+    renderOnChange(store, [softphone, log, banners, C.header, pops]);
+    return {conn: conn, store: store, host: host, bridge: host.bridge, softphone: softphone, log: log,
+      workspace: workspace, pops: pops};
   }
 
   /** What the console config says: read-only, the line, cluster nodes, directory, components. */
@@ -86,6 +91,9 @@
     C.header.agentDetail(cfg.agents, agent);
     parts.softphone.setDirectory(cfg.agents, agent);
     parts.host.add(cfg.components);
+    var ws = cfg.workspace || {};
+    parts.workspace.configure({components: cfg.components, allowedOrigins: ws.allowedOrigins});
+    parts.pops.configure(ws.screenPops);
   }
 
   /** ws(s)://host/ws?agent=... from an http(s) origin. */

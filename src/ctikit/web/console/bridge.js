@@ -8,7 +8,14 @@
  *
  *   var bridge = new CtikitBridge({connection: conn, consoleOrigin: location.origin});
  *   bridge.addComponent(iframe, 'https://vendor.example/softphone.html');
+ *   bridge.addComponent(tabFrame, 'https://crm.example/case/42', {tabId: 'scc-st-3'}); // a page in a tab
  *   bridge.removeComponent(iframe);
+ *
+ * Some operations are the console's own business and never reach the server (the tabs:
+ * tab-api.js): `handleLocally(ops, fn)` names them and answers them with
+ * fn(op, fields, {tabId, origin}) -> result or Promise of one; `post(event, data, filter)`
+ * pushes such a console event to the components `filter({tabId})` picks;
+ * `onComponentReady(fn)` hears each handshake.
  *
  * `connection` is a CtikitConnection (connection.js): request(op, fields) -> Promise of the
  * server's response frame (never rejects), onEvent(fn) for the server's event frames.
@@ -81,8 +88,10 @@
     if (!options.connection) throw new TypeError('CtikitBridge needs {connection}');
     this.connection = options.connection;
     this.consoleOrigin = options.consoleOrigin || window.location.origin;
-    this.onReady = typeof options.onReady === 'function' ? options.onReady : null;
-    this.components = []; // {iframe, origin, nonce, ready, window, pending}
+    this.readyFns = typeof options.onReady === 'function' ? [options.onReady] : [];
+    this.components = []; // {iframe, origin, nonce, ready, window, pending, tabId}
+    this.localOps = new Map(); // op -> its fields, answered by this.local
+    this.local = null;
     var self = this;
     this._listener = function (ev) {
       try { self._onMessage(ev); } catch (err) { warn('ignored a message that broke it', err); }
@@ -94,8 +103,9 @@
   }
 
   // Load `componentUrl` in `iframe` and accept it as a component. Returns false (and loads
-  // nothing) for a URL that is not http(s).
-  CtikitBridge.prototype.addComponent = function (iframe, componentUrl) {
+  // nothing) for a URL that is not http(s). info.tabId: the tab the frame is in (the side
+  // slots' components are in none).
+  CtikitBridge.prototype.addComponent = function (iframe, componentUrl, info) {
     var url;
     try {
       url = new URL(componentUrl, window.location.href);
@@ -109,13 +119,38 @@
     }
     this.removeComponent(iframe);
     var nonce = randomNonce();
-    this.components.push({ iframe: iframe, origin: url.origin, nonce: nonce, ready: false, window: null, pending: 0 });
+    var tabId = info && typeof info.tabId === 'string' ? info.tabId : null;
+    this.components.push({ iframe: iframe, origin: url.origin, nonce: nonce, ready: false, window: null, pending: 0, tabId: tabId });
     iframe.src = componentSrc(url, this.consoleOrigin, nonce);
     return true;
   };
 
   CtikitBridge.prototype.removeComponent = function (iframe) {
     this.components = this.components.filter(function (c) { return c.iframe !== iframe; });
+  };
+
+  // Answer the operations in `ops` (a Map: op -> the fields it may carry) in the console.
+  CtikitBridge.prototype.handleLocally = function (ops, fn) {
+    var self = this;
+    ops.forEach(function (fields, op) { self.localOps.set(op, fields); });
+    this.local = fn;
+  };
+
+  // fn(iframe, {tabId}) each time a component (re)loaded in an iframe completes the handshake.
+  CtikitBridge.prototype.onComponentReady = function (fn) { this.readyFns.push(fn); };
+
+  // Push a console event to each ready component that filter({tabId}) picks (all: no filter).
+  CtikitBridge.prototype.post = function (event, data, filter) {
+    var msg = { kind: 'event', event: event, data: data };
+    var self = this;
+    this.components.forEach(function (c) {
+      if (!c.ready) return;
+      var picked = true;
+      if (filter) {
+        try { picked = filter({ tabId: c.tabId }); } catch (err) { warn('an event filter threw', err); picked = false; }
+      }
+      if (picked) self._post(c, msg);
+    });
   };
 
   // Components that completed the handshake (for the console's own display).
@@ -141,8 +176,10 @@
       comp.ready = true;
       comp.window = ev.source;
       this._post(comp, { kind: 'ready', nonce: comp.nonce });
-      if (first && this.onReady) {
-        try { this.onReady(comp.iframe); } catch (err) { warn('onReady threw', err); }
+      if (first) {
+        this.readyFns.forEach(function (fn) {
+          try { fn(comp.iframe, { tabId: comp.tabId }); } catch (err) { warn('onReady threw', err); }
+        });
       }
     } else if (msg.kind === 'request') {
       // The nonce on every request: a later document in the same iframe (a navigation) has to
@@ -162,19 +199,21 @@
       self._post(comp, out);
     };
     comp.pending++;
-    if (typeof msg.op !== 'string' || !COMPONENT_OPS.has(msg.op)) {
+    var local = typeof msg.op === 'string' && this.local && this.localOps.has(msg.op);
+    if (typeof msg.op !== 'string' || (!COMPONENT_OPS.has(msg.op) && !local)) {
       return reply({ success: false, error: 'unknown operation ' + JSON.stringify(String(msg.op)).slice(0, 80), code: 'bad_request' });
     }
     if (comp.pending > MAX_PENDING_PER_COMPONENT) {
       return reply({ success: false, error: 'too many requests in flight', code: 'limit_exceeded' });
     }
     var fields = {};
-    COMPONENT_OPS.get(msg.op).forEach(function (k) {
+    (local ? this.localOps : COMPONENT_OPS).get(msg.op).forEach(function (k) {
       if (Object.prototype.hasOwnProperty.call(msg, k)) fields[k] = msg[k];
     });
     var answered;
     try {
-      answered = Promise.resolve(this.connection.request(msg.op, fields));
+      answered = Promise.resolve(local ? this.local(msg.op, fields, { tabId: comp.tabId, origin: comp.origin })
+        : this.connection.request(msg.op, fields));
     } catch (err) {
       answered = Promise.resolve({ success: false, error: 'console error: ' + (err && err.message) });
     }
