@@ -21,6 +21,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from ..core.model import CallView
 from ..core.telephony import ConnectorAction, TelephonyEvent
+from .errors import ActionFailedError as ActionFailedError  # part of this interface
 
 
 class EventSink(Protocol):
@@ -28,10 +29,6 @@ class EventSink(Protocol):
 
     def report(self, event: TelephonyEvent) -> None:
         """Apply ``event`` now. Never raises: bad events are logged and dropped."""
-
-
-class ActionFailedError(Exception):
-    """The connector could not carry out an action; the message is shown to the agent."""
 
 
 class Capability(enum.StrEnum):
