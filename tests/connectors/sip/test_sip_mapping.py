@@ -403,3 +403,27 @@ def test_find_call_refuses_other_agents_calls(h: Harness) -> None:
     h.feed(h.a2, call_ev("CALL_INCOMING", "c2", aor=A2))
     with pytest.raises(ActionFailedError, match="not on agent1's phone"):
         h.model.find_call("agent1", "c2")
+
+
+def test_what_the_table_refuses_or_repeats_is_not_reported(
+    h: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The model moves its calls by the core's transitions table: baresip saying something
+    # impossible for the call's state (an SDP "answer" to a hold on a call still ringing) is
+    # logged and dropped, a repeat (CALL_ESTABLISHED again after a hold) changes nothing.
+    h.feed(h.a1, call_ev("CALL_INCOMING", "c1"))
+    call = h.model.find_call("agent1", "c1")
+    h.model.set_pending(call, Action.HOLD)
+    with caplog.at_level("WARNING"):
+        assert h.feed(h.a1, call_ev("CALL_REMOTE_SDP", "c1", param="answer")) == []
+    assert "ignoring CallHeld on a ringing call" in caplog.text
+    assert call.pending is Action.HOLD and call.line_state is LineState.RINGING
+    h.model.set_pending(call, None)
+    assert h.feed(h.a1, call_ev("CALL_ESTABLISHED", "c1")) == [
+        CallAnswered(agent="agent1", call_id="c1")
+    ]
+    h.model.set_pending(call, Action.HOLD)
+    h.feed(h.a1, call_ev("CALL_REMOTE_SDP", "c1", param="answer"))
+    assert h.feed(h.a1, call_ev("CALL_ESTABLISHED", "c1")) == []
+    assert h.state("agent1", "c1") is LineState.HELD
+    assert h.model.muted(call, True) == [CallMuted(agent="agent1", call_id="c1", muted=True)]
