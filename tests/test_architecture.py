@@ -69,6 +69,7 @@ SANS_IO = [
     "connectors/*/baresip.py",
     "connectors/sim/model.py",
     "connectors/sim/lines.py",
+    "connectors/linestate.py",
     "core/transitions.py",
 ]
 

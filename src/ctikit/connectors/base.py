@@ -21,7 +21,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from ..core.model import CallView
 from ..core.telephony import ConnectorAction, TelephonyEvent
-from .errors import ActionFailedError as ActionFailedError  # re-exported: part of the interface
+from .errors import ActionFailedError as ActionFailedError  # part of this interface
 
 
 class EventSink(Protocol):

@@ -1,5 +1,5 @@
-"""The one error connectors raise, apart from the interface (:mod:`.base`) so that their
-sans-I/O codecs and mappings can raise it without importing anything that does I/O."""
+"""Errors of the connector interface, apart from it: the sans-I/O models raise them too,
+and must not import :mod:`.base` (which names asyncio types)."""
 
 from __future__ import annotations
 

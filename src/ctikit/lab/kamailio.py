@@ -204,7 +204,14 @@ request_route {{
 #!endif
     if (is_method("REGISTER")) {{ save("location"); exit; }}
     if (uri != myself) {{ sl_send_reply("403", "Not relaying"); exit; }}
-    if (!lookup("location")) {{ sl_send_reply("404", "Not Found"); exit; }}
+    if (!lookup("location")) {{
+        # The test carrier: a number nobody registered that ends in 486 or 603 fails as the
+        # simulator's do (docs/connectors.md, "Conformance"); any other is not found.
+        if (is_method("INVITE") && $rU =~ "486$") {{ sl_send_reply("486", "Busy Here"); exit; }}
+        if (is_method("INVITE") && $rU =~ "603$") {{ sl_send_reply("603", "Decline"); exit; }}
+        sl_send_reply("404", "Not Found");
+        exit;
+    }}
 #!ifdef WITH_WEBRTC
     # A call with a browser on either side goes through rtpengine; the Record-Route says so
     # to the dialog's later requests (re-INVITEs for hold, BYE).

@@ -170,7 +170,7 @@ async def test_unreachable_declined_and_busy_targets_fail_loudly(sip_lab: LabFac
     # Unreachable: nobody registered 9999.
     await cti(conn, sink, "agent1", "/DIAL?NUMBER=9999")
     failed = await sink.wait_for(ActionFailed, agent="agent1", number="9999")
-    assert failed.reason == "404 Not Found"
+    assert failed.reason == "not found (404 Not Found)"
     gone = await sink.wait_for(CallReleased, agent="agent1", call_id=failed.call_id)
     assert gone.reason == "not found"
 
@@ -179,7 +179,7 @@ async def test_unreachable_declined_and_busy_targets_fail_loudly(sip_lab: LabFac
     ringing = await sink.wait_for(CallOffered, agent="agent2")
     await cti(conn, sink, "agent2", "/HANGUP")
     declined = await sink.wait_for(ActionFailed, agent="agent1", number="1002")
-    assert declined.reason == "486 Rejected"
+    assert declined.reason == "busy (486 Rejected)"
     assert sum(isinstance(e, CallOffered) for e in sink.of("agent2")) == 1
     await sink.wait_for(CallReleased, agent="agent1", call_id=ringing.call_id)
 
@@ -194,7 +194,7 @@ async def test_unreachable_declined_and_busy_targets_fail_loudly(sip_lab: LabFac
             lambda: sum(isinstance(e, ActionFailed) for e in sink.of("agent1")) == 3
         )
         last = [e for e in sink.of("agent1") if isinstance(e, ActionFailed)][-1]
-        assert last.reason == "486 Max Calls"
+        assert last.reason == "busy (486 Max Calls)"
         released = await sink.wait_for(CallReleased, agent="agent1", call_id=last.call_id)
         assert released.disposition == "busy"
     assert sink.registry.calls("agent1") == []
@@ -224,7 +224,7 @@ async def test_blind_transfer_to_another_agent(sip_lab: LabFactory) -> None:
         # A transfer to a number nobody has fails, and baresip 1.0.0 drops the call.
         await cti(conn, sink, "agent2", "/TRANSFER?NUMBER=9999")
         failed = await sink.wait_for(ActionFailed, agent="agent2", call_id=offer.call_id)
-        assert failed.reason == "404 Not Found"
+        assert failed.reason == "not found (404 Not Found)"
         await sink.wait_for(CallReleased, agent="agent2", call_id=offer.call_id)
     assert not sink.errors
 

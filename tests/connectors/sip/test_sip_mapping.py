@@ -206,18 +206,19 @@ def test_dial_identified_by_callstat_first(h: Harness) -> None:
 
 
 @pytest.mark.parametrize(
-    ("status", "short"),
+    ("status", "short", "told"),
     [
-        ("486 Busy Here", "busy"),
-        ("404 Not Found", "not found"),
-        ("486 Max Calls", "busy"),
-        ("603 Decline", "declined"),
-        ("480 Temporarily Unavailable", "unavailable"),
-        ("488 Not Acceptable Here", "failed"),
-        ("Connection refused", "failed"),
+        ("486 Busy Here", "busy", "busy (486 Busy Here)"),
+        ("404 Not Found", "not found", "not found (404 Not Found)"),
+        ("486 Max Calls", "busy", "busy (486 Max Calls)"),
+        ("603 Decline", "declined", "declined (603 Decline)"),
+        ("480 Temporarily Unavailable", "unavailable", "unavailable (480 Temporarily Unavailable)"),
+        ("488 Not Acceptable Here", "failed", "failed (488 Not Acceptable Here)"),
+        ("Connection refused", "failed", "Connection refused"),
     ],
 )
-def test_failed_dial_reports_the_sip_status(h: Harness, status: str, short: str) -> None:
+def test_failed_dial_reports_the_sip_status(h: Harness, status: str, short: str, told: str) -> None:
+    # In the simulator's words: the short reason, then the status line (or baresip's text).
     h.model.begin_dial(h.a1, "9999")
     events = h.feed(h.a1, call_ev("CALL_CLOSED", "f1", direction="outgoing", param=status))
     assert events == [
@@ -229,7 +230,7 @@ def test_failed_dial_reports_the_sip_status(h: Harness, status: str, short: str)
             dnis="9999",
             outgoing=True,
         ),
-        ActionFailed(agent="agent1", reason=status, call_id="f1", number="9999"),
+        ActionFailed(agent="agent1", reason=told, call_id="f1", number="9999"),
         CallReleased(agent="agent1", call_id="f1", reason=short, disposition=short),
     ]
     assert failure_short(status) == short
@@ -315,7 +316,9 @@ def test_failed_transfer_releases_the_call(h: Harness) -> None:
     h.feed(h.a1, call_ev("CALL_INCOMING", "c1"), call_ev("CALL_ESTABLISHED", "c1"))
     h.model.transfer_started(h.model.find_call("agent1", "c1"), "9999", None, now=1.0)
     assert h.feed(h.a1, call_ev("TRANSFER_FAILED", "c1", param="404 Not Found")) == [
-        ActionFailed(agent="agent1", reason="404 Not Found", call_id="c1", number="9999"),
+        ActionFailed(
+            agent="agent1", reason="not found (404 Not Found)", call_id="c1", number="9999"
+        ),
         CallReleased(
             agent="agent1",
             call_id="c1",
@@ -400,3 +403,27 @@ def test_find_call_refuses_other_agents_calls(h: Harness) -> None:
     h.feed(h.a2, call_ev("CALL_INCOMING", "c2", aor=A2))
     with pytest.raises(ActionFailedError, match="not on agent1's phone"):
         h.model.find_call("agent1", "c2")
+
+
+def test_what_the_table_refuses_or_repeats_is_not_reported(
+    h: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The model moves its calls by the core's transitions table: baresip saying something
+    # impossible for the call's state (an SDP "answer" to a hold on a call still ringing) is
+    # logged and dropped, a repeat (CALL_ESTABLISHED again after a hold) changes nothing.
+    h.feed(h.a1, call_ev("CALL_INCOMING", "c1"))
+    call = h.model.find_call("agent1", "c1")
+    h.model.set_pending(call, Action.HOLD)
+    with caplog.at_level("WARNING"):
+        assert h.feed(h.a1, call_ev("CALL_REMOTE_SDP", "c1", param="answer")) == []
+    assert "ignoring CallHeld on a ringing call" in caplog.text
+    assert call.pending is Action.HOLD and call.line_state is LineState.RINGING
+    h.model.set_pending(call, None)
+    assert h.feed(h.a1, call_ev("CALL_ESTABLISHED", "c1")) == [
+        CallAnswered(agent="agent1", call_id="c1")
+    ]
+    h.model.set_pending(call, Action.HOLD)
+    h.feed(h.a1, call_ev("CALL_REMOTE_SDP", "c1", param="answer"))
+    assert h.feed(h.a1, call_ev("CALL_ESTABLISHED", "c1")) == []
+    assert h.state("agent1", "c1") is LineState.HELD
+    assert h.model.muted(call, True) == [CallMuted(agent="agent1", call_id="c1", muted=True)]

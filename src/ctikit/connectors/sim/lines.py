@@ -16,7 +16,9 @@ from typing import Any
 from ...core.commands import Action
 from ...core.model import CallType, LineState
 from ...core.telephony import CallReleased, TelephonyEvent
+from ...core.transitions import Edge, TableState
 from ..errors import ActionFailedError
+from ..linestate import LineStateError, must_advance, on_line
 
 # Failure numbers: the SIP status they stand for, and the short reason for CallReleased.
 FAILURES: dict[str, tuple[str, str]] = {
@@ -94,14 +96,15 @@ class LineView:
 
 @dataclass(slots=True, eq=False)
 class Line:
-    """One simulated line (mutable; only the model changes it)."""
+    """One simulated line (mutable; only the model changes it). ``state`` moves only by
+    the core's transitions table (:meth:`LineTable._report`): NEW until offered."""
 
     agent: str
     call_id: str
     origin: str
     call_type: CallType
-    state: LineState
     outgoing: bool
+    state: TableState = Edge.NEW
     ani: str | None = None
     dnis: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
@@ -112,13 +115,21 @@ class Line:
     peer: Line | None = None
     timers: set[str] = field(default_factory=set)
 
+    @property
+    def line_state(self) -> LineState | None:
+        """The state on the line; None before the offer or after the release."""
+        return on_line(self.state)
+
     def view(self) -> LineView:
+        state = self.line_state
+        if state is None:  # the table holds only offered, unreleased lines
+            raise LineStateError(f"line {self.call_id!r} is {self.state.value}, not on a line")
         return LineView(
             agent=self.agent,
             call_id=self.call_id,
             origin=self.origin,
             call_type=self.call_type,
-            state=self.state,
+            state=state,
             outgoing=self.outgoing,
             ani=self.ani,
             dnis=self.dnis,
@@ -194,7 +205,6 @@ class LineTable:
         agent: str,
         call_id: str,
         call_type: CallType,
-        state: LineState,
         *,
         outgoing: bool = False,
         ani: str | None = None,
@@ -208,7 +218,6 @@ class LineTable:
             call_id=call_id,
             origin=origin or call_id,
             call_type=call_type,
-            state=state,
             outgoing=outgoing,
             ani=ani,
             dnis=dnis,
@@ -220,6 +229,10 @@ class LineTable:
         return line
 
     def _release(self, line: Line, reason: str, disposition: str | None, step: SimStep) -> None:
+        released = CallReleased(
+            agent=line.agent, call_id=line.call_id, reason=reason, disposition=disposition
+        )
+        self._report(line, released, step)  # first: a refused release changes nothing
         self._cancel_all(line, step)
         if line.peer is not None:
             line.peer.peer = None
@@ -229,11 +242,13 @@ class LineTable:
         if not agent_lines:
             del self._lines[line.agent]
         del self._by_id[line.call_id]
-        step.events.append(
-            CallReleased(
-                agent=line.agent, call_id=line.call_id, reason=reason, disposition=disposition
-            )
-        )
+
+    @staticmethod
+    def _report(line: Line, event: TelephonyEvent, step: SimStep) -> None:
+        """Report ``event`` about ``line``, moving the line by the core's transitions table;
+        the simulator making a move the table refuses is a bug (:class:`LineStateError`)."""
+        if must_advance(line, event).reported:
+            step.events.append(event)
 
     def _find(self, call_id: str) -> Line | None:
         """The active line of ``call_id``, or of a later leg of it (after transfers)."""

@@ -120,7 +120,6 @@ class SimModel(LineTable):
             agent,
             cid,
             CallType.INBOUND,
-            LineState.RINGING,
             ani=ani,
             dnis=dnis,
             data=dict(data or {}),
@@ -150,7 +149,7 @@ class SimModel(LineTable):
             raise ActionFailedError(f"call {line.call_id!r}: /{line.pending} is still in progress")
         # The core's table again, on our own line state: the registry's lags behind ours
         # while an action is in flight.
-        if not transitions.allows(action.action, line.state):
+        if not transitions.allows(action.action, line.line_state):
             raise ActionFailedError(
                 f"/{action.action} needs a {transitions.needs(action.action)} call; "
                 f"call {line.call_id!r} is {line.state}"
@@ -171,8 +170,10 @@ class SimModel(LineTable):
                     raise ActionFailedError(
                         f"call {line.call_id!r} is {'already' if muted else 'not'} muted"
                     )
+                self._report(
+                    line, CallMuted(agent=line.agent, call_id=line.call_id, muted=muted), step
+                )
                 line.muted = muted
-                step.events.append(CallMuted(agent=line.agent, call_id=line.call_id, muted=muted))
             case Action.DTMF:
                 if not action.digits:
                     raise ActionFailedError("/DTMF needs DIGITS")
@@ -213,13 +214,13 @@ class SimModel(LineTable):
             agent,
             call_id,
             call_type,
-            state,
             outgoing=outgoing,
             ani=ani,
             dnis=dnis,
             data=dict(data or {}),
         )
-        line.muted = muted
+        # Restored as the registry has it (a state, not a move: nothing to report).
+        line.state, line.muted = state, muted
         step = SimStep(call_id=call_id)
         if state is LineState.RINGING:
             self._start(step, line, TimerKind.RING_TIMEOUT, now + self.timings.ring_timeout)
@@ -242,18 +243,18 @@ class SimModel(LineTable):
                 line.pending = None
                 self._connect(line, step)
                 peer = line.peer
-                if peer is not None and peer.state is LineState.DIALING:
+                if peer is not None and peer.line_state is LineState.DIALING:
                     self._connect(peer, step)
                 if line.talk_time is not None:
                     self._start(step, line, TimerKind.CALLER_HANGUP, now + line.talk_time)
             case TimerKind.FAR_END_ANSWER:
                 self._connect(line, step)
             case TimerKind.HOLD:
-                line.pending, line.state = None, LineState.HELD
-                step.events.append(CallHeld(agent=line.agent, call_id=line.call_id))
+                line.pending = None
+                self._report(line, CallHeld(agent=line.agent, call_id=line.call_id), step)
             case TimerKind.RETRIEVE:
-                line.pending, line.state = None, LineState.CONNECTED
-                step.events.append(CallRetrieved(agent=line.agent, call_id=line.call_id))
+                line.pending = None
+                self._report(line, CallRetrieved(agent=line.agent, call_id=line.call_id), step)
             case TimerKind.HANGUP:
                 peer = line.peer
                 self._release(line, "agent hung up", None, step)
@@ -277,9 +278,10 @@ class SimModel(LineTable):
         return step
 
     def caller_hangup(self, call_id: str, now: float) -> SimStep:
-        """The caller of ``call_id`` (or of a later leg of it, after transfers) hangs up.
+        """The far end of ``call_id`` (or of a later leg of it, after transfers) hangs up.
 
-        Ringing: "caller abandoned"; else "caller hung up". A call already over: empty step.
+        Ringing: "caller abandoned"; else "caller hung up", or "other party hung up" when the
+        far end is no caller (the agent placed the call). A call already over: empty step.
         """
         line = self._find(call_id)
         step = SimStep()
@@ -292,10 +294,12 @@ class SimModel(LineTable):
         line = self._find(call_id)
         step = SimStep()
         if line is not None and data:
-            line.data.update(data)
-            step.events.append(
-                CallDataAttached(agent=line.agent, call_id=line.call_id, data=dict(data))
+            self._report(
+                line,
+                CallDataAttached(agent=line.agent, call_id=line.call_id, data=dict(data)),
+                step,
             )
+            line.data.update(data)
         return step
 
     def note_data(self, agent: str, call_id: str, data: Mapping[str, Any]) -> bool:
@@ -327,7 +331,6 @@ class SimModel(LineTable):
                 agent,
                 cid,
                 CallType.OUTBOUND,
-                LineState.DIALING,
                 outgoing=True,
                 ani=own,
                 dnis=number,
@@ -347,7 +350,6 @@ class SimModel(LineTable):
             agent,
             caller_id,
             CallType.INTERNAL,
-            LineState.DIALING,
             outgoing=True,
             ani=own or agent,
             dnis=callee_ext,
@@ -362,7 +364,6 @@ class SimModel(LineTable):
             target,
             callee_id,
             CallType.INTERNAL,
-            LineState.RINGING,
             ani=own or agent,
             dnis=callee_ext,
         )
@@ -394,7 +395,7 @@ class SimModel(LineTable):
             raise ActionFailedError("cannot transfer a call to yourself")
         if line.peer is not None and target == line.peer.agent:
             raise ActionFailedError(f"{target} is already on this call")
-        if line.peer is not None and line.peer.state is LineState.RINGING:
+        if line.peer is not None and line.peer.line_state is LineState.RINGING:
             # The other agent's line is itself a transfer still ringing: nobody to hand over.
             raise ActionFailedError(f"{line.peer.agent} has not answered this call yet")
         return target
@@ -440,7 +441,6 @@ class SimModel(LineTable):
             target,
             new_id,
             ctype,
-            LineState.RINGING,
             ani=remote,
             dnis=dnis,
             data=data,
@@ -457,7 +457,7 @@ class SimModel(LineTable):
         self._release(line, "caller abandoned", "abandoned", step)
         if peer is None:
             return
-        if peer.state is LineState.DIALING:
+        if peer.line_state is LineState.DIALING:
             reason, short = FAILURES["408"]
             step.events.append(
                 ActionFailed(
@@ -470,7 +470,7 @@ class SimModel(LineTable):
 
     def _other_side_gone(self, line: Line, step: SimStep) -> None:
         """The other agent of an internal call hung up."""
-        if line.state is LineState.DIALING:  # the callee rejected the ringing call
+        if line.line_state is LineState.DIALING:  # the callee rejected the ringing call
             reason, short = FAILURES["603"]
             step.events.append(
                 ActionFailed(
@@ -478,26 +478,28 @@ class SimModel(LineTable):
                 )
             )
             self._release(line, short, short, step)
-        elif line.state is LineState.RINGING:
+        elif line.line_state is LineState.RINGING:
             self._release(line, "caller abandoned", "abandoned", step)
         else:
             self._release(line, "other party hung up", None, step)
 
     def _remote_hangup(self, line: Line, step: SimStep) -> None:
         peer = line.peer
-        if line.state is LineState.RINGING:
+        if line.line_state is LineState.RINGING:
             self._release(line, "caller abandoned", "abandoned", step)
         else:
-            self._release(line, "caller hung up", None, step)
+            # The far end of a call the agent placed (or of an internal one) is no caller.
+            caller = line.call_type is CallType.INBOUND and not line.outgoing
+            self._release(line, f"{'caller' if caller else 'other party'} hung up", None, step)
         if peer is not None:
             self._other_side_gone(peer, step)
 
     def _connect(self, line: Line, step: SimStep) -> None:
-        line.state = LineState.CONNECTED
-        step.events.append(CallAnswered(agent=line.agent, call_id=line.call_id))
+        self._report(line, CallAnswered(agent=line.agent, call_id=line.call_id), step)
 
     def _offer(self, line: Line, step: SimStep) -> None:
-        step.events.append(
+        self._report(
+            line,
             CallOffered(
                 agent=line.agent,
                 call_id=line.call_id,
@@ -506,5 +508,6 @@ class SimModel(LineTable):
                 dnis=line.dnis,
                 data=dict(line.data),
                 outgoing=line.outgoing,
-            )
+            ),
+            step,
         )

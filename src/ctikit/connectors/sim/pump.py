@@ -161,7 +161,8 @@ class SimulatorConnector:
     # ------------------------------------------------------- the scripted caller
 
     async def caller_hangup(self, call_id: str) -> None:
-        """The caller of ``call_id`` hangs up (nothing happens if the call is over)."""
+        """The caller (the far end) of ``call_id`` hangs up (nothing happens if the call is
+        over)."""
         now = self._now_running()
         self._apply(self.model.caller_hangup(call_id, now), now)
 

@@ -303,7 +303,7 @@ class SipConnector:
         if call.pending is not None:
             raise ActionFailedError(f"call {call.key!r}: /{call.pending} is still in progress")
         # The core's table again, on our own view: the registry's lags behind it.
-        if not transitions.allows(act, call.state) or (act is Action.ANSWER and call.outgoing):
+        if not transitions.allows(act, call.line_state) or (act is Action.ANSWER and call.outgoing):
             raise ActionFailedError(
                 f"/{act} needs a {transitions.needs(act)} call; call {call.key!r} is {call.state}"
             )

@@ -28,7 +28,7 @@ CALL_RTPESTAB          media flows: :attr:`SipCall.media` (logged, no core event
 CALL_REMOTE_SDP        "answer" to our hold / resume re-INVITE: ``CallHeld`` / ``CallRetrieved``
 TRANSFER_FAILED        ``ActionFailed`` + ``CallReleased`` (baresip 1.0.0 drops the call)
 CALL_CLOSED            ``CallReleased``; before answer on an outgoing call, ``ActionFailed``
-                       with the SIP status ("486 Busy Here") first
+                       with the SIP status ("busy (486 Busy Here)") first
 REGISTER_OK/_FAIL      the line's registration; ``LineStatus`` for the agent when all its
                        lines are up, or when one goes down
 =====================  ======================================================================
@@ -55,8 +55,10 @@ from ...core.telephony import (
     LineStatus,
     TelephonyEvent,
 )
+from ...core.transitions import Edge, TableState
 from ..directory import Directory
 from ..errors import ActionFailedError
+from ..linestate import Change, advance, on_line
 from .baresip import BaresipEvent, sip_user
 
 log = logging.getLogger(__name__)
@@ -79,6 +81,13 @@ PEER_HUNG_UP = "Connection reset by peer"
 TRANSFERRED = "Call transfered"
 
 
+def failure_reason(status: str) -> str:
+    """What the agent is told of a SIP failure, in the simulator's words: the short reason
+    and the status line (``"486 Busy Here"`` -> ``"busy (486 Busy Here)"``); anything that
+    is not a status line is passed on as it is."""
+    return f"{failure_short(status)} ({status})" if _SIP_STATUS_RE.match(status) else status
+
+
 def failure_short(status: str) -> str:
     """A one-word reason for a SIP failure status line (``"486 Busy Here"`` -> ``"busy"``)."""
     m = _SIP_STATUS_RE.match(status)
@@ -90,14 +99,16 @@ def failure_short(status: str) -> str:
 
 @dataclass(slots=True, eq=False)
 class SipCall:
-    """One call on a line (mutable; only the model changes it)."""
+    """One call on a line (mutable; only the model changes it). ``state`` moves only by the
+    core's transitions table (:meth:`SipModel._report`): NEW until offered, ENDED once
+    released."""
 
     key: str  # the call ID the core knows
     sip_id: str | None  # None while an outgoing call has not told us its Call-ID yet
     line: PhoneLine
     outgoing: bool
     call_type: CallType
-    state: LineState
+    state: TableState = Edge.NEW
     ani: str | None = None
     dnis: str | None = None
     number: str | None = None  # what the agent dialled
@@ -106,7 +117,16 @@ class SipCall:
     transfer_to: str | None = None
     muted: bool = False
     media: bool = False  # CALL_RTPESTAB seen: RTP really flows
-    offered: bool = False  # CallOffered reported
+
+    @property
+    def line_state(self) -> LineState | None:
+        """The state on the line; None before the offer or after the release."""
+        return on_line(self.state)
+
+    @property
+    def offered(self) -> bool:
+        """CallOffered was reported (and the call may since have ended)."""
+        return self.state is not Edge.NEW
 
 
 @dataclass(slots=True, eq=False)
@@ -231,11 +251,10 @@ class SipModel:
                 return events
         match ev.type:
             case "CALL_ESTABLISHED":
-                if call.state in (LineState.RINGING, LineState.DIALING):
-                    call.state = LineState.CONNECTED
+                # Also sent again after a hold or resume: the table calls that a duplicate.
+                if self._report(call, CallAnswered(agent=line.agent, call_id=call.key), events):
                     if call.pending is Action.ANSWER:
                         call.pending = None
-                    events.append(CallAnswered(agent=line.agent, call_id=call.key))
             case "CALL_RTPESTAB":
                 if not call.media:
                     call.media = True
@@ -243,15 +262,18 @@ class SipModel:
             case "CALL_REMOTE_SDP" if ev.param == "answer":
                 self._sdp_answer(call, events)
             case "TRANSFER_FAILED":
-                reason = ev.param or "transfer failed"
+                status = ev.param or "no reason given"
                 events.append(
                     ActionFailed(
-                        agent=line.agent, reason=reason, call_id=call.key, number=call.transfer_to
+                        agent=line.agent,
+                        reason=failure_reason(status),
+                        call_id=call.key,
+                        number=call.transfer_to,
                     )
                 )
                 self._drop_transfer(call)
                 # baresip 1.0.0 hangs the call up itself, without a CALL_CLOSED.
-                self._release(call, f"transfer failed ({reason})", "transfer failed", events)
+                self._release(call, f"transfer failed ({status})", "transfer failed", events)
             case "CALL_CLOSED":
                 self._closed(call, ev.param or "", events)
             case "CALL_DTMF_START":
@@ -306,7 +328,6 @@ class SipModel:
             line=line,
             outgoing=False,
             call_type=ctype,
-            state=LineState.RINGING,
             ani=ani,
             dnis=dnis,
             data=data,
@@ -318,29 +339,39 @@ class SipModel:
     def _sdp_answer(self, call: SipCall, events: list[TelephonyEvent]) -> None:
         """The far end answered our re-INVITE: a hold or resume is done."""
         agent = call.line.agent
-        if call.pending is Action.HOLD and call.state is LineState.CONNECTED:
-            call.state, call.pending = LineState.HELD, None
-            events.append(CallHeld(agent=agent, call_id=call.key))
-        elif call.pending is Action.RETRIEVE and call.state is LineState.HELD:
-            call.state, call.pending = LineState.CONNECTED, None
-            events.append(CallRetrieved(agent=agent, call_id=call.key))
+        done: TelephonyEvent
+        if call.pending is Action.HOLD:
+            done = CallHeld(agent=agent, call_id=call.key)
+        elif call.pending is Action.RETRIEVE:
+            done = CallRetrieved(agent=agent, call_id=call.key)
+        else:
+            return  # the answer to a re-INVITE of the far end's, or to no command of ours
+        if self._report(call, done, events):
+            call.pending = None
 
     def _closed(self, call: SipCall, param: str, events: list[TelephonyEvent]) -> None:
         agent = call.line.agent
         if call.pending is Action.HANGUP:
             self._release(call, "agent hung up", None, events)
         elif param == TRANSFERRED:
-            self._release(call, "transferred", "transferred", events)
-        elif call.state is LineState.DIALING:
+            # As the simulator says it: an agent is named by the offer it gets, a number is not.
+            target = call.transfer_to
+            external = target is not None and self.directory.agent_for(target) is None
+            reason = f"transferred to {target}" if external else "transferred"
+            self._release(call, reason, "transferred", events)
+        elif call.line_state is LineState.DIALING:
             # The far end never answered: tell the agent why, with the SIP status.
             events.append(
                 ActionFailed(
-                    agent=agent, reason=param or "call failed", call_id=call.key, number=call.number
+                    agent=agent,
+                    reason=failure_reason(param) if param else "call failed",
+                    call_id=call.key,
+                    number=call.number,
                 )
             )
             short = failure_short(param)
             self._release(call, short, short, events)
-        elif call.state is LineState.RINGING and param == PEER_HUNG_UP:
+        elif call.line_state is LineState.RINGING and param == PEER_HUNG_UP:
             self._release(call, "caller abandoned", "abandoned", events)
         elif param == PEER_HUNG_UP:
             who = (
@@ -425,8 +456,12 @@ class SipModel:
     def muted(self, call: SipCall, muted: bool) -> list[TelephonyEvent]:
         if call.muted is muted or call.key not in self._active_keys(call.line.agent):
             return []
-        call.muted = muted
-        return [CallMuted(agent=call.line.agent, call_id=call.key, muted=muted)]
+        events: list[TelephonyEvent] = []
+        if self._report(
+            call, CallMuted(agent=call.line.agent, call_id=call.key, muted=muted), events
+        ):
+            call.muted = muted
+        return events
 
     def transfer_started(
         self, call: SipCall, number: str, data: Mapping[str, Any] | None, now: float
@@ -475,7 +510,6 @@ class SipModel:
             line=line,
             outgoing=True,
             call_type=CallType.INTERNAL if internal else CallType.OUTBOUND,
-            state=LineState.DIALING,
             ani=self.directory.extension_of(line.agent) or sip_user(line.aors[0]),
             dnis=number,
             number=number,
@@ -488,8 +522,8 @@ class SipModel:
         self._offer(call, events)
 
     def _offer(self, call: SipCall, events: list[TelephonyEvent]) -> None:
-        call.offered = True
-        events.append(
+        self._report(
+            call,
             CallOffered(
                 agent=call.line.agent,
                 call_id=call.key,
@@ -498,8 +532,27 @@ class SipModel:
                 dnis=call.dnis,
                 data=dict(call.data),
                 outgoing=call.outgoing,
-            )
+            ),
+            events,
         )
+
+    @staticmethod
+    def _report(call: SipCall, event: TelephonyEvent, events: list[TelephonyEvent]) -> bool:
+        """Report ``event`` if the core's transitions table moves ``call`` by it (True); a
+        duplicate changes nothing, an impossible move is baresip's noise (logged)."""
+        change = advance(call, event)
+        if change is Change.REFUSED:
+            log.warning(
+                "%s: call %s: ignoring %s on a %s call",
+                call.line.name,
+                call.key,
+                type(event).__name__,
+                call.state.value,
+            )
+        if not change.reported:
+            return False
+        events.append(event)
+        return True
 
     def _release(
         self, call: SipCall, reason: str, disposition: str | None, events: list[TelephonyEvent]
@@ -509,12 +562,11 @@ class SipModel:
             line.dialing = None
         if call.sip_id is not None and line.calls.get(call.sip_id) is call:
             del line.calls[call.sip_id]
-        if call.offered:
-            events.append(
-                CallReleased(
-                    agent=line.agent, call_id=call.key, reason=reason, disposition=disposition
-                )
+        if call.line_state is not None:  # offered and not released yet
+            released = CallReleased(
+                agent=line.agent, call_id=call.key, reason=reason, disposition=disposition
             )
+            self._report(call, released, events)
 
     def _active_keys(self, agent: str) -> set[str]:
         return {c.key for ln in self._lines.get(agent, []) for c in ln.calls.values()}
