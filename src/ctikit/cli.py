@@ -26,7 +26,7 @@ import os
 import sys
 from typing import NoReturn
 
-from . import __version__, accounts_cli
+from . import __version__, accounts_cli, logs
 from .accounts_cli import Refused
 from .client import Client, CtikitError
 from .config import (
@@ -48,6 +48,7 @@ FLAG_NAMES = {
     "database": "--database",
     "scenario": "--scenario",
     "log_level": "--log-level",
+    "log_format": "--log-format",
     "cluster": "--cluster",
     "node_id": "--node-id",
     "cluster_nodes": "--node",
@@ -100,6 +101,11 @@ def _server_flags(p: argparse.ArgumentParser, *, default_port: int) -> None:
         help="run a simulator scenario file (TOML or JSON) at start-up",
     )
     p.add_argument("--log-level", choices=LOG_LEVELS, help="default info")
+    p.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        help="default text; json: one object per line with agent, call and request IDs",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -213,6 +219,7 @@ def _config_from(args: argparse.Namespace) -> Config:
         "database": args.database,  # a plain path is a SQLite file (the schema says so)
         "scenario": args.scenario,
         "log_level": args.log_level,
+        "log_format": args.log_format,
         "cluster": getattr(args, "cluster", None),
         "node_id": getattr(args, "node_id", None),
         "cluster_nodes": getattr(args, "node", None) or None,
@@ -238,11 +245,7 @@ def _serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         raise Refused(str(exc), 2) from None
     _check_scenario(config, args)
-    logging.basicConfig(
-        level=config.log_level.upper(),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    logs.configure(config.log_level, config.log_format)
     if config.demo:
         logging.getLogger("ctikit").warning(
             "DEMO MODE: no authentication (every request acts as the agent it names), %s; "

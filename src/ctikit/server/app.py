@@ -32,6 +32,7 @@ from .connections import (
 from .hub import Hub
 from .keys import AUTH, CONFIG, HUB, SCENARIO, SERVICE, TRUSTED_PROXIES
 from .openapi import openapi_routes
+from .requestlog import request_context
 from .service import CtiService
 from .sessions import SESSIONS, SessionSockets, sweep_seconds
 from .telephony import LocalTelephony, UnsupportedError
@@ -94,7 +95,7 @@ async def build_app(
 ) -> web.Application:
     """A ready application: storage opened and migrated, connector started."""
     app = web.Application(
-        middlewares=[rest.json_errors, security_headers, body_deadline],
+        middlewares=[request_context, rest.json_errors, security_headers, body_deadline],
         client_max_size=1024 * 1024,
     )
     app[CONFIG] = config
