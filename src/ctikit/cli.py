@@ -26,7 +26,7 @@ import os
 import sys
 from typing import NoReturn
 
-from . import __version__, accounts_cli, logs
+from . import __version__, accounts_cli, logs, ops_cli
 from .accounts_cli import Refused
 from .client import Client, CtikitError
 from .config import (
@@ -53,6 +53,7 @@ FLAG_NAMES = {
     "node_id": "--node-id",
     "cluster_nodes": "--node",
 }
+OPS_COMMANDS = ("backup", "restore", "keys")
 DEMO_COMPONENTS = (
     ComponentConfig(name="Caller card", url="/examples/caller-card/index.html"),
     ComponentConfig(
@@ -170,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="service token with calls:attach (default $CTIKIT_TOKEN; not needed for the demo)",
     )
     accounts_cli.add_parsers(sub)
+    ops_cli.add_parsers(sub)
     for choice in sub.choices.values():
         _remember_parsers(choice)
     return parser
@@ -321,7 +323,7 @@ def _what_to_do(exc: CtikitError, args: argparse.Namespace) -> str:
 
 
 def _accounts(args: argparse.Namespace) -> int:
-    if args.action == "hash-password":  # no database
+    if getattr(args, "action", None) == "hash-password":  # no database
         return accounts_cli.run(args, "", "")
     try:
         base = load_config(args.config) if args.config else Config()
@@ -335,6 +337,8 @@ def _accounts(args: argparse.Namespace) -> int:
         source = f"[server].database in {args.config}"
     else:
         source = "the default ./ctikit.db: no --config or --database given"
+    if args.command in OPS_COMMANDS:
+        return ops_cli.run(args, config.database, source)
     return accounts_cli.run(args, config.database, source)
 
 
@@ -346,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "simulate-call":
             return _simulate_call(args)
-        if args.command in ("user", "token"):
+        if args.command in ("user", "token", *OPS_COMMANDS):
             return _accounts(args)
         return _serve(args)
     except Refused as exc:
