@@ -338,7 +338,7 @@ def _accounts(args: argparse.Namespace) -> int:
     else:
         source = "the default ./ctikit.db: no --config or --database given"
     if args.command in OPS_COMMANDS:
-        return ops_cli.run(args, config.database, source)
+        return ops_cli.run(args, config, source)
     return accounts_cli.run(args, config.database, source)
 
 
