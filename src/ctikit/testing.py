@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-_LISTENING = re.compile(r"listening on (http://\S+)")
+_LISTENING = re.compile(r"listening on (https?://\S+)")
 
 
 #: Where tests create and drop PostgreSQL databases of their own (``CTIKIT_TEST_POSTGRES_DSN``).
