@@ -11,11 +11,12 @@ from typing import Any
 
 import aiohttp
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select
 
 from ctikit.server.auth import hash_password
 from ctikit.storage import AccountStore, CallLogStore, CallStateStore, NewCallLog
-from ctikit.storage.backup import tables
+from ctikit.storage.backup import advance_sequences, tables
+from ctikit.storage.engine import build_engine, normalize_url
 from ctikit.testing import CtikitProcess, run_ctikit
 
 PASSWORD = "correct horse battery"
@@ -173,3 +174,20 @@ async def test_a_bad_backup_is_refused_and_changes_nothing(tmp_path: Path) -> No
     assert "no backup file" in _refused("restore", str(tmp_path / "nope"), "--database", target)
     missing = str(tmp_path / "missing.db")
     assert "no database file" in _refused("backup", str(tmp_path / "x.gz"), "--database", missing)
+
+
+@pytest.mark.postgres
+async def test_sequences_move_past_restored_integer_keys(pg_database: str) -> None:
+    table = Table(
+        "numbered", MetaData(), Column("id", Integer, primary_key=True), Column("v", String(8))
+    )
+    engine = build_engine(normalize_url(pg_database))
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(table.metadata.create_all)
+            await conn.execute(insert(table), [{"id": i, "v": "restored"} for i in (1, 2, 7)])
+            await conn.run_sync(advance_sequences, [table])
+            new = await conn.scalar(insert(table).values(v="new").returning(table.c.id))
+            assert new == 8
+    finally:
+        await engine.dispose()

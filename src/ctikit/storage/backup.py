@@ -254,13 +254,14 @@ def _restore(conn: Connection, path: Path, header: dict[str, Any], force: bool) 
     if end.get("rows") != counts:
         raise BackupError(f"{path}: the end record counts {end.get('rows')}, the file {counts}")
     if conn.dialect.name == "postgresql":
-        _advance_sequences(conn)
+        advance_sequences(conn, tables())
     return counts
 
 
-def _advance_sequences(conn: Connection) -> None:
-    """Integer keys inserted with their values leave PostgreSQL's sequences behind."""
-    for table in tables():
+def advance_sequences(conn: Connection, which: list[Table]) -> None:
+    """Integer keys inserted with their values leave PostgreSQL's sequences behind: move
+    each past its table's largest key, so the next row the server adds gets a new one."""
+    for table in which:
         keys = list(table.primary_key.columns)
         if len(keys) == 1 and isinstance(keys[0].type, Integer):
             column = keys[0]
