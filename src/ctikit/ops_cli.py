@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import __version__
 from .accounts_cli import Refused, _require_postgres_database, _require_sqlite_database
 from .config import Config
 
@@ -96,7 +97,7 @@ async def _act(args: argparse.Namespace, url: URL, path: Path, source: str) -> i
     try:
         async with await CallLogStore.open(url) as store:
             if args.command == "backup":
-                counts = await write_backup(store, path)
+                counts = await write_backup(store, path, made_by=__version__)
                 print(f"wrote {path}: {_summary(counts)}")
             else:
                 counts = await restore_backup(store, path, force=args.force)

@@ -31,7 +31,6 @@ from typing import Any, Final
 from sqlalchemy import Connection, Integer, LargeBinary, Table, delete, insert, select, text
 from sqlalchemy.types import DateTime
 
-from .. import __version__
 from .migrate import current_revision
 from .models import Base, UTCDateTime
 from .store import CallLogStore
@@ -84,14 +83,15 @@ def _decode(table: Table, row: object, line: int) -> dict[str, Any]:
 # ----------------------------------------------------------------------- backup
 
 
-async def write_backup(store: CallLogStore, path: Path) -> dict[str, int]:
+async def write_backup(store: CallLogStore, path: Path, *, made_by: str) -> dict[str, int]:
     """Write the whole database to ``path`` (a new file, mode 0600: it holds password
-    hashes and the signing keys). Returns the rows written per table."""
+    hashes and the signing keys); ``made_by`` is the ctikit version, for the header.
+    Returns the rows written per table."""
     partial = _start(path)
     try:
         with os.fdopen(os.open(partial, os.O_WRONLY), "wb") as raw:
             with gzip.GzipFile(fileobj=raw, mode="wb") as out:
-                counts = await _dump(store, out)
+                counts = await _dump(store, out, made_by)
             raw.flush()
             os.fsync(raw.fileno())
         _finish(partial, path)
@@ -124,7 +124,7 @@ def _remove(partial: Path) -> None:
     partial.unlink(missing_ok=True)
 
 
-async def _dump(store: CallLogStore, out: gzip.GzipFile) -> dict[str, int]:
+async def _dump(store: CallLogStore, out: gzip.GzipFile, made_by: str) -> dict[str, int]:
     def line(obj: dict[str, Any]) -> None:
         out.write(json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
 
@@ -144,7 +144,7 @@ async def _dump(store: CallLogStore, out: gzip.GzipFile) -> dict[str, int]:
                     "format": FORMAT,
                     "version": FORMAT_VERSION,
                     "revision": revision,
-                    "ctikit": __version__,
+                    "ctikit": made_by,
                     "source": engine.dialect.name,
                 }
             )
@@ -208,7 +208,7 @@ def _restore(conn: Connection, path: Path, header: dict[str, Any], force: bool) 
     if header.get("revision") != revision:
         raise BackupError(
             f"{path} holds schema revision {header.get('revision')} (ctikit "
-            f"{header.get('ctikit')}), this database is at {revision} (ctikit {__version__}): "
+            f"{header.get('ctikit')}), this ctikit's database is at {revision}: "
             f"restore it with ctikit {header.get('ctikit')}, then upgrade (docs/operations.md)"
         )
     by_name = {t.name: t for t in tables()}
