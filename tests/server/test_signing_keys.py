@@ -68,9 +68,16 @@ async def test_rotation_keeps_old_tokens_until_retired(tmp_path: Path) -> None:
             authn.close()
 
 
-async def test_the_old_single_key_becomes_the_legacy_key(tmp_path: Path) -> None:
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'old.db'}"
+    return str(request.getfixturevalue("pg_database"))
+
+
+async def test_the_old_single_key_becomes_the_legacy_key(database: str) -> None:
     """A database from before keys rotated: its key, and the tokens it signed (no kid), go on."""
-    url = normalize_url(tmp_path / "old.db")
+    url = normalize_url(database)
     engine = build_engine(url)
     try:
         async with engine.begin() as conn:
