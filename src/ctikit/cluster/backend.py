@@ -141,6 +141,10 @@ class RedisBackend:
                     # have made stale (e.g. the call was answered since): decide on the
                     # current state instead.
                     continue
+                if not reg.has_agent(agent):
+                    # Nothing was made for an agent without state (a campaign to an unknown
+                    # ID, issue 13 F4): nothing to commit.
+                    return events
                 try:
                     done = await self.state.commit(
                         agent,
@@ -172,16 +176,18 @@ class RedisBackend:
         # number in flight. A failure stops the rest; those already committed stay.
         pending = iter(agents)
         failed: list[Exception] = []
+        reached = 0
 
         def only(agent: str) -> Change:
             return lambda r: change(r, [agent])
 
         async def worker() -> None:
+            nonlocal reached
             for agent in pending:
                 if failed:
                     return
                 try:
-                    await self.run(agent, only(agent))
+                    reached += bool(await self.run(agent, only(agent)))
                 except Exception as exc:
                     failed.append(exc)
                     return
@@ -189,7 +195,7 @@ class RedisBackend:
         await asyncio.gather(*(worker() for _ in range(min(BULK_IN_FLIGHT, len(agents)))))
         if failed:
             raise failed[0]
-        return len(agents)
+        return reached
 
     async def _load(self, agent: str) -> tuple[Loaded, CallRegistry]:
         loaded = await self.state.load(agent)
