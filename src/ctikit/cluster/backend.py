@@ -187,7 +187,8 @@ class RedisBackend:
                 if failed:
                     return
                 try:
-                    reached += bool(await self.run(agent, only(agent)))
+                    events = await self.run(agent, only(agent))
+                    reached += bool(events)  # not "+= await": a read before the await
                 except Exception as exc:
                     failed.append(exc)
                     return
@@ -260,6 +261,10 @@ class RedisBackend:
         try:
             await self._check_epoch()
             loaded, reg = await self._load(box.agent)
+            if loaded.dump is None:
+                # A connected agent has state (a campaign reaches agents with state only).
+                await self.run(box.agent, _created(box.agent))
+                loaded, reg = await self._load(box.agent)
             missed = None
             if console.wants_replay(since, epoch, self._epoch):
                 assert since is not None
@@ -359,6 +364,14 @@ class RedisBackend:
     def _applying(self, event: TelephonyEvent) -> Change:
         # The clock is read on each attempt, as the retries may come much later.
         return lambda r: r.apply(event, now=self.clock())
+
+
+def _created(agent: str) -> Change:
+    def create(r: CallRegistry) -> list[Event]:
+        r.agent(agent)
+        return []
+
+    return create
 
 
 def _call_ids_of(agent: str) -> Callable[[CallRegistry], list[str]]:
