@@ -65,7 +65,9 @@ from .records import (
 )
 
 MAX_LIST_LIMIT: Final = 1000
-EXPORT_PAGE_SIZE: Final = 500
+#: Rows read at once by exports and listings: a row may hold 64 KiB of attached data that
+#: takes ~1.5 MB parsed, so a page stays small (issue 13, F2: +1.7 GB for one listing).
+EXPORT_PAGE_SIZE: Final = 20
 #: Longest wait for a turn to write (SQLite) or for a queued call log to be written.
 WRITE_TIMEOUT_SECONDS: Final = 30.0
 #: Most call logs committed in one transaction.
