@@ -50,9 +50,7 @@ USERS = {"mallory": "agent", **{f"filler{i}": "agent" for i in range(6)}}
 
 @pytest.fixture(scope="module")
 def server(workdir: Path) -> Iterator[AttackServer]:
-    yield from start(
-        workdir / "memory", server={"trusted_proxies": []}, users=USERS, limits=LIMITS
-    )
+    yield from start(workdir / "memory", server={"trusted_proxies": []}, users=USERS, limits=LIMITS)
 
 
 @pytest.fixture(scope="module")
@@ -196,7 +194,7 @@ async def test_call_log_listing_and_export_are_streamed(
                 return r.status, await r.read()
 
         async with attack(
-            server, bystander, f"F2: 3 × GET /api/call-logs?limit=1000 and a CSV export ({n} logs)"
+            server, bystander, f"F2: 3 x GET /api/call-logs?limit=1000 and a CSV export ({n} logs)"
         ) as m:
             answers = await asyncio.gather(
                 *(fetch("/api/call-logs?agent=mallory&limit=1000") for _ in range(3)),
@@ -209,7 +207,7 @@ async def test_call_log_listing_and_export_are_streamed(
         assert len(listing["logs"]) == min(n, 1000) and listing["total"] >= n
         assert len({e["id"] for e in listing["logs"]}) == len(listing["logs"])
     status, csv_body = answers[3]
-    assert status == 200 and csv_body.count(b"\r\nfilled") + 1 >= n
+    assert status == 200 and csv_body.count(b",filled") >= n
     m.check_bystander(rss_ceiling_mb=scale(120, 150))
 
 
@@ -220,7 +218,9 @@ async def test_call_log_saves_have_a_quota(
     async with session_from(attacker_address(4)) as s:
         c = await _console(s, server, token, "mallory")
         assert (await c.request("fireOnCallBegin", callId="q1", callType="inbound"))["success"]
-        async with attack(server, bystander, "F2: an agent saving call logs as fast as it can") as m:
+        async with attack(
+            server, bystander, "F2: an agent saving call logs as fast as it can"
+        ) as m:
             got: Counter[str] = Counter()
             refusal: dict[str, Any] = {}
             for _ in range(SAVES_PER_MINUTE + 20):
@@ -258,7 +258,11 @@ async def test_campaigns_to_made_up_agents_create_nothing(
         ) as m:
             reached = []
             for r in range(rounds):
-                body = {"agents": [f"ghost{r}x{i}" for i in range(ids)], "type": "t", "message": "m"}
+                body = {
+                    "agents": [f"ghost{r}x{i}" for i in range(ids)],
+                    "type": "t",
+                    "message": "m",
+                }
                 async with s.post(
                     f"{server.url}/api/events",
                     json=body,
@@ -290,7 +294,7 @@ async def test_the_server_budget_refuses_clearly(
             got: Counter[str] = Counter()
             refusal = ""
             for user, c in consoles.items():
-                for k in range(8):  # 8 calls × 1.5 MB each: 12 MB of 16 MiB per agent
+                for k in range(8):  # 8 calls of 1.5 MB each: 12 MB of 16 MiB per agent
                     cid = f"{user}c{k}"
                     r = await c.request("fireOnCallBegin", callId=cid, callType="inbound")
                     r = await c.request(

@@ -99,8 +99,7 @@ class AgentState:
     def admit(self, new_cost: int, old_cost: int = 0) -> None:
         """Refuse (LimitExceededError) active-call data of ``new_cost`` replacing data of
         ``old_cost`` if it cannot fit even once the soft part is dropped."""
-        hard, soft = self._data_costs()
-        hard += new_cost - old_cost
+        hard = self._data_costs()[0] + new_cost - old_cost
         limit = self.limits.agent_memory_bytes
         if hard + AGENT_COST > limit:
             raise LimitExceededError(

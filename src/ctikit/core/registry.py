@@ -37,8 +37,8 @@ from typing import Any
 from . import agentstate, components, line_events, resolve
 from . import telephony as tel
 from .agentstate import AgentState
-from .commands import CtiCommand
 from .budget import ServerBudget
+from .commands import CtiCommand
 from .errors import CtiRequestError, LimitExceededError, TelephonyError, UnknownCallError
 from .events import Event
 from .model import CallView, Limits, check_agent_id

@@ -30,7 +30,7 @@ from ..core.model import CallView, Limits
 from ..core.registry import CallRegistry
 from ..core.telephony import TelephonyEvent
 from ..storage import CallStateStore
-from . import console, wire
+from . import console
 from .hub import Hub, Outbox
 
 log = logging.getLogger("ctikit.service")

@@ -382,7 +382,7 @@ async def list_call_logs(request: web.Request) -> web.StreamResponse:
     offset = _int(request, "offset", 0, 0, 10**9)
     total = await store.count(**filters)
     page = min(limit, EXPORT_PAGE_SIZE)
-    logs = await store.list(limit=page, offset=offset, **filters)
+    logs = await store.list(limit=page, offset=offset, raw_data=True, **filters)
     if len(logs) == limit or len(logs) < page:
         return ok(total=total, logs=[entry.to_dict() for entry in logs])
     # Streamed a page at a time, never all ``limit`` rows in memory at once (issue 13, F2).
@@ -397,7 +397,7 @@ async def list_call_logs(request: web.Request) -> web.StreamResponse:
         if sent >= limit or len(logs) < page:
             break
         logs = await store.list(
-            limit=min(page, limit - sent), offset=offset + sent, **filters
+            limit=min(page, limit - sent), offset=offset + sent, raw_data=True, **filters
         )
     await resp.write(b"]}")
     await resp.write_eof()
