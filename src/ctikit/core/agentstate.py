@@ -107,6 +107,10 @@ class AgentState:
                 "agent_memory_bytes): attach less data"
             )
         others = self.budget.used - self.cost
+        if others + hard + AGENT_COST > self.budget.limit and self.budget.reclaim is not None:
+            # Other agents' soft state (logs, ended calls) goes before a refusal.
+            self.budget.reclaim(others + hard + AGENT_COST - self.budget.limit)
+            others = self.budget.used - self.cost
         if others + hard + AGENT_COST > self.budget.limit:
             raise LimitExceededError(
                 "the server's memory budget is used up (server_memory_bytes): try again later"
@@ -143,6 +147,15 @@ class AgentState:
                 self.recount_only()
             else:
                 return
+
+    def shed(self) -> None:
+        """Drop the whole soft part (the server needs the room for another agent)."""
+        self.log.clear()
+        self.log_costs.clear()
+        self.log_cost = 0
+        self.ended.clear()
+        self.pending_data.clear()
+        self.recount_only()
 
     def recount_only(self) -> None:
         hard, soft = self._data_costs()

@@ -12,12 +12,14 @@ Pure: the agent state (:mod:`.agentstate`) keeps the accounts; this module price
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 #: Prices of CPython objects (64-bit, 3.11+), close to ``sys.getsizeof`` (the dict price
 #: includes its share of the key table).
-_STR = 49  # plus one byte per character (ASCII; more for other text: counted as 1, low)
+_STR = 49  # plus one byte per character (ASCII)
+_WIDE_STR = 80  # other text: up to four bytes per character, counted as four
 _INT = 28
 _FLOAT = 24
 _LIST = 56
@@ -36,6 +38,9 @@ class ServerBudget:
 
     limit: int
     used: int = 0
+    #: Frees ``needed`` bytes of agents' soft state (their logs, ended calls, pending
+    #: data) if it can (the registry sets it; see CallRegistry._reclaim).
+    reclaim: Callable[[int], None] | None = None
 
     def room(self) -> int:
         return self.limit - self.used
@@ -52,13 +57,13 @@ def data_cost(value: Any) -> int:
         if t is dict:
             total += _DICT + _DICT_ITEM * len(v)
             for k, x in v.items():
-                total += _STR + len(k)
+                total += _STR + len(k) if k.isascii() else _WIDE_STR + 4 * len(k)
                 stack.append(x)
         elif t is list:
             total += _LIST + _SLOT * len(v)
             stack.extend(v)
         elif t is str:
-            total += _STR + len(v)
+            total += _STR + len(v) if v.isascii() else _WIDE_STR + 4 * len(v)
         elif t is int:
             total += _INT
         elif t is float:

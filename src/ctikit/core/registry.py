@@ -52,7 +52,7 @@ class CallRegistry:
     def __init__(self, limits: Limits | None = None) -> None:
         self.limits = limits or Limits()
         #: Memory of every agent's state together (``Limits.server_memory_bytes``).
-        self.budget = ServerBudget(self.limits.server_memory_bytes)
+        self.budget = ServerBudget(self.limits.server_memory_bytes, reclaim=self._reclaim)
         self._agents: dict[str, AgentState] = {}
         self._pinned: dict[str, int] = {}  # agents with consoles: never evicted
 
@@ -81,6 +81,17 @@ class CallRegistry:
     def has_agent(self, agent: str) -> bool:
         """Whether the registry keeps state for ``agent``."""
         return agent in self._agents
+
+    def _reclaim(self, needed: int) -> None:
+        """Shed agents' soft state, longest-known agents first, until ``needed`` bytes
+        were freed (or nothing soft is left)."""
+        budget = self.budget
+        target = budget.used - needed
+        for state in self._agents.values():
+            if budget.used <= target:
+                return
+            if state.log or state.ended or state.pending_data:
+                state.shed()
 
     def _evict_idle(self) -> None:
         for name, state in self._agents.items():
