@@ -269,7 +269,9 @@ class RedisBackend:
             if console.wants_replay(since, epoch, self._epoch):
                 assert since is not None
                 if since <= loaded.seq:
-                    frames = await self.state.frames_between(box.agent, since, loaded.seq)
+                    frames = await self.state.frames_between(
+                        box.agent, since, loaded.seq, max_bytes=self._limits.event_log_bytes
+                    )
                     missed = None if frames is None else [f for _, f in frames]
         except BaseException:
             self.fanout.unwatch(box)
