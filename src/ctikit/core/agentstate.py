@@ -76,9 +76,12 @@ class AgentState:
         self._memo[id(data)] = (data, cost)
         return cost
 
-    def _data_costs(self) -> tuple[int, int]:
-        """(active calls' data, recent calls' and pending data), forgetting stale prices."""
-        old, self._memo = self._memo, {}
+    def _data_costs(self, *, forget: bool = True) -> tuple[int, int]:
+        """(active calls' data, recent calls' and pending data); ``forget``: drop the
+        prices of data the state no longer holds."""
+        old = self._memo
+        if forget:
+            self._memo = {}
         hard = soft = 0
         for group, is_hard in ((self.calls, True), (self.ended, False)):
             for call in group.values():
@@ -99,7 +102,7 @@ class AgentState:
     def admit(self, new_cost: int, old_cost: int = 0) -> None:
         """Refuse (LimitExceededError) active-call data of ``new_cost`` replacing data of
         ``old_cost`` if it cannot fit even once the soft part is dropped."""
-        hard = self._data_costs()[0] + new_cost - old_cost
+        hard = self._data_costs(forget=False)[0] + new_cost - old_cost
         limit = self.limits.agent_memory_bytes
         if hard + AGENT_COST > limit:
             raise LimitExceededError(
