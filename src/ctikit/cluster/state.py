@@ -63,7 +63,7 @@ return 1
 
 
 #: Frames read from Redis at once for a replay.
-REPLAY_PAGE = 100
+REPLAY_PAGE = 50
 
 
 class ClusterUnavailableError(CtiError):
