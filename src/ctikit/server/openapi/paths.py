@@ -421,8 +421,9 @@ PATHS: dict[str, Any] = {
                         {
                             "agents": {
                                 "type": "integer",
-                                "minimum": 1,
-                                "description": "How many agents got the event",
+                                "minimum": 0,
+                                "description": "How many agents got the event (those "
+                                "the server keeps state for: a console or calls)",
                             }
                         }
                     )
