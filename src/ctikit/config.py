@@ -226,6 +226,11 @@ LIMIT_RANGES: dict[str, tuple[int, int]] = {
     "max_pending_data": (1, 10_000),
     "max_recent_ended": (1, 10_000),
     "event_log_size": (1, 1_000_000),
+    "event_log_bytes": (0, 1024**3),
+    "agent_memory_bytes": (64 * 1024, 16 * 1024**3),
+    "server_memory_bytes": (1024 * 1024, 1024**4),
+    "max_agents": (1, 10_000_000),
+    "call_log_saves_per_minute": (1, 1_000_000),
 }
 
 

@@ -141,6 +141,10 @@ class RedisBackend:
                     # have made stale (e.g. the call was answered since): decide on the
                     # current state instead.
                     continue
+                if not reg.has_agent(agent):
+                    # Nothing was made for an agent without state (a campaign to an unknown
+                    # ID, issue 13 F4): nothing to commit.
+                    return events
                 try:
                     done = await self.state.commit(
                         agent,
@@ -172,16 +176,19 @@ class RedisBackend:
         # number in flight. A failure stops the rest; those already committed stay.
         pending = iter(agents)
         failed: list[Exception] = []
+        reached = 0
 
         def only(agent: str) -> Change:
             return lambda r: change(r, [agent])
 
         async def worker() -> None:
+            nonlocal reached
             for agent in pending:
                 if failed:
                     return
                 try:
-                    await self.run(agent, only(agent))
+                    events = await self.run(agent, only(agent))
+                    reached += bool(events)  # not "+= await": a read before the await
                 except Exception as exc:
                     failed.append(exc)
                     return
@@ -189,7 +196,7 @@ class RedisBackend:
         await asyncio.gather(*(worker() for _ in range(min(BULK_IN_FLIGHT, len(agents)))))
         if failed:
             raise failed[0]
-        return len(agents)
+        return reached
 
     async def _load(self, agent: str) -> tuple[Loaded, CallRegistry]:
         loaded = await self.state.load(agent)
@@ -257,11 +264,17 @@ class RedisBackend:
         try:
             await self._check_epoch()
             loaded, reg = await self._load(box.agent)
+            if loaded.dump is None:
+                # A connected agent has state (a campaign reaches agents with state only).
+                await self.run(box.agent, _created(box.agent))
+                loaded, reg = await self._load(box.agent)
             missed = None
             if console.wants_replay(since, epoch, self._epoch):
                 assert since is not None
                 if since <= loaded.seq:
-                    frames = await self.state.frames_between(box.agent, since, loaded.seq)
+                    frames = await self.state.frames_between(
+                        box.agent, since, loaded.seq, max_bytes=self._limits.event_log_bytes
+                    )
                     missed = None if frames is None else [f for _, f in frames]
         except BaseException:
             self.fanout.unwatch(box)
@@ -356,6 +369,14 @@ class RedisBackend:
     def _applying(self, event: TelephonyEvent) -> Change:
         # The clock is read on each attempt, as the retries may come much later.
         return lambda r: r.apply(event, now=self.clock())
+
+
+def _created(agent: str) -> Change:
+    def create(r: CallRegistry) -> list[Event]:
+        r.agent(agent)
+        return []
+
+    return create
 
 
 def _call_ids_of(agent: str) -> Callable[[CallRegistry], list[str]]:

@@ -30,7 +30,7 @@ from ..core.model import CallView, Limits
 from ..core.registry import CallRegistry
 from ..core.telephony import TelephonyEvent
 from ..storage import CallStateStore
-from . import console, wire
+from . import console
 from .hub import Hub, Outbox
 
 log = logging.getLogger("ctikit.service")
@@ -152,6 +152,7 @@ class InMemoryBackend:
         self._dirty: set[str] = set()
         self._persist: asyncio.Task[None] | None = None
         self._stop_persisting = asyncio.Event()
+        self.replay = console.ReplayFrames()
 
     @property
     def epoch(self) -> str:
@@ -187,12 +188,15 @@ class InMemoryBackend:
         return look(self.registry)
 
     async def run_many(self, agents: list[str], change: BulkChange) -> int:
+        reached = 0
         for start in range(0, len(agents), BULK_CHUNK):
             if start:
                 # Other consoles' requests and call events get the loop between chunks.
                 await asyncio.sleep(0)
-            self._publish(change(self.registry, agents[start : start + BULK_CHUNK]))
-        return len(agents)
+            events = change(self.registry, agents[start : start + BULK_CHUNK])
+            reached += len({e.agent for e in events})
+            self._publish(events)
+        return reached
 
     def report(self, event: TelephonyEvent) -> None:
         try:
@@ -228,11 +232,12 @@ class InMemoryBackend:
         self, box: Outbox, hello: dict[str, Any], since: int | None, epoch: str | None
     ) -> None:
         # No await from here to hub.add: nothing can slip between replay and live events.
+        self.registry.pin(box.agent)  # may refuse (max_agents): then nothing was sent
         missed = None
         if console.wants_replay(since, epoch, self._epoch):
             assert since is not None
             events = self.registry.events_after(box.agent, since)
-            missed = None if events is None else [wire.encode_event(e) for e in events]
+            missed = None if events is None else self.replay.frames(self._epoch, events)
         for frame in console.hello_frames(
             hello, self.registry, box.agent, epoch=self._epoch, since=since, missed=missed
         ):
@@ -240,6 +245,8 @@ class InMemoryBackend:
         self.hub.add(box)
 
     def disconnect_console(self, box: Outbox) -> None:
+        if self.hub.has(box):
+            self.registry.unpin(box.agent)
         self.hub.remove(box)
 
     async def overview(self) -> list[tuple[str, int]]:

@@ -163,6 +163,9 @@ class Hub:
             if not boxes:
                 del self._by_agent[box.agent]
 
+    def has(self, box: Outbox) -> bool:
+        return box in self._by_agent.get(box.agent, ())
+
     def connections(self, agent: str) -> int:
         return len(self._by_agent.get(agent, ()))
 

@@ -27,6 +27,7 @@ from ..core.jsonvalue import parse_json_text
 from ..core.model import check_agent_id, check_agent_list
 from ..core.screenpops import console_workspace
 from ..storage import export_csv, export_json
+from ..storage.store import EXPORT_PAGE_SIZE
 from .addresses import client_address, is_https
 from .auth import (
     SESSION_COOKIE,
@@ -51,7 +52,7 @@ class MediaTypeError(CtiRequestError):
 
 #: Errors by code: the cluster's (ctikit.cluster, which builds on this module), and a
 #: command the telephony did not confirm in time (a gateway that timed out).
-_CODE_STATUS = {"unavailable": 503, "corrupt_state": 500, "timeout": 504}
+_CODE_STATUS = {"unavailable": 503, "corrupt_state": 500, "timeout": 504, "rate_limited": 429}
 _STATUS = {
     BodyTimeoutError: 408,
     MediaTypeError: 415,
@@ -98,7 +99,7 @@ async def json_errors(
             resp.headers["WWW-Authenticate"] = 'Bearer realm="ctikit"'
         if isinstance(exc, LoginLockedError):
             resp.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
-        elif status == 503:
+        elif status in (429, 503):
             resp.headers["Retry-After"] = "1"
         return resp
     except web.HTTPException as exc:
@@ -375,13 +376,32 @@ def _int(request: web.Request, key: str, default: int, lo: int, hi: int) -> int:
 
 
 @routes.get("/api/call-logs")
-async def list_call_logs(request: web.Request) -> web.Response:
+async def list_call_logs(request: web.Request) -> web.StreamResponse:
     store, filters = _svc(request).store, await _filters(request)
     limit = _int(request, "limit", 100, 1, 1000)
     offset = _int(request, "offset", 0, 0, 10**9)
-    logs = await store.list(limit=limit, offset=offset, **filters)
     total = await store.count(**filters)
-    return ok(total=total, logs=[entry.to_dict() for entry in logs])
+    page = min(limit, EXPORT_PAGE_SIZE)
+    logs = await store.list(limit=page, offset=offset, raw_data=True, **filters)
+    if len(logs) == limit or len(logs) < page:
+        return ok(total=total, logs=[entry.to_dict() for entry in logs])
+    # Streamed a page at a time, never all ``limit`` rows in memory at once (issue 13, F2).
+    resp = web.StreamResponse(headers={"Content-Type": "application/json; charset=utf-8"})
+    await resp.prepare(request)
+    await resp.write(b'{"success":true,"total":' + str(total).encode() + b',"logs":[')
+    sent = 0
+    while logs:
+        for entry in logs:
+            await resp.write((b"," if sent else b"") + _dumps(entry.to_dict()).encode())
+            sent += 1
+        if sent >= limit or len(logs) < page:
+            break
+        logs = await store.list(
+            limit=min(page, limit - sent), offset=offset + sent, raw_data=True, **filters
+        )
+    await resp.write(b"]}")
+    await resp.write_eof()
+    return resp
 
 
 async def _stream(

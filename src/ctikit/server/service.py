@@ -11,16 +11,24 @@ only translate to and from this API.
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from ..connectors.base import ActionFailedError, Capability
 from ..core import commands
-from ..core.errors import CommandRejectedError, CtiRequestError, TooLongError, UnknownCallError
+from ..core.errors import (
+    CommandRejectedError,
+    CtiRequestError,
+    RateLimitedError,
+    TooLongError,
+    UnknownCallError,
+)
 from ..core.events import CallUpdated, Event
 from ..core.jsonvalue import check_text
 from ..core.model import CallView, check_agent_list
+from ..core.ratelimit import TokenBucket
 from ..core.registry import CallRegistry
 from ..core.telephony import ConnectorAction
 from ..storage import CallLog, CallLogStore, NewCallLog
@@ -59,6 +67,8 @@ class CtiService:
         self.store = store
         self.hub = hub
         self.clock = clock
+        # Call-log saves per agent (Limits.call_log_saves_per_minute), least recent first.
+        self._save_quota: OrderedDict[str, TokenBucket] = OrderedDict()
 
     # -------------------------------------------------------------- lifecycle
 
@@ -211,6 +221,7 @@ class CtiService:
         """Store a call log durably, then fire ``onCallLogSaved`` with its ID."""
         if not isinstance(call_id, str):
             raise CtiRequestError("callId must be a string")
+        self._take_save_quota(agent)
         call = await self.backend.read(agent, lambda r: r.find_call(agent, call_id))
         if call is None:
             raise UnknownCallError(
@@ -228,6 +239,20 @@ class CtiService:
             agent, lambda r: r.call_log_saved(agent, record.id, now=self.clock())
         )
         return record
+
+    def _take_save_quota(self, agent: str) -> None:
+        """One call-log save of ``agent``'s quota, or RateLimitedError (issue 13, F2: an
+        agent saved ~165 logs a second, ~100 MB in minutes). Per node."""
+        per_minute = self.backend.limits.call_log_saves_per_minute
+        bucket = self._save_quota.pop(agent, None) or TokenBucket(per_minute / 60, per_minute)
+        self._save_quota[agent] = bucket
+        if len(self._save_quota) > self.backend.limits.max_agents:
+            self._save_quota.popitem(last=False)
+        if not bucket.allow(self.clock()):
+            raise RateLimitedError(
+                f"{agent} saved {per_minute} call logs in the last minute "
+                "(call_log_saves_per_minute): try again later"
+            )
 
     async def _store_log(
         self, agent: str, call: CallView, subj: str | None, notes: str | None, disp: str | None

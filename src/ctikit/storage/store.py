@@ -34,6 +34,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Final, Self, cast
 
+import msgspec
 from alembic.util import CommandError
 from sqlalchemy import ColumnElement, Select, Table, and_, func, insert, or_, select
 from sqlalchemy.engine import URL
@@ -65,7 +66,9 @@ from .records import (
 )
 
 MAX_LIST_LIMIT: Final = 1000
-EXPORT_PAGE_SIZE: Final = 500
+#: Rows read at once by exports and listings: a row may hold 64 KiB of attached data that
+#: takes ~1.5 MB parsed, so a page stays small (issue 13, F2: +1.7 GB for one listing).
+EXPORT_PAGE_SIZE: Final = 20
 #: Longest wait for a turn to write (SQLite) or for a queued call log to be written.
 WRITE_TIMEOUT_SECONDS: Final = 30.0
 #: Most call logs committed in one transaction.
@@ -113,7 +116,9 @@ def _consume(future: asyncio.Future[None]) -> None:
         future.exception()
 
 
-def _to_record(row: CallLogRow) -> CallLog:
+def _to_record(row: CallLogRow, raw_data: bool = False) -> CallLog:
+    # raw_data: the attached data stays the stored JSON text (msgspec.Raw, written out as
+    # is): 64 KiB of text rather than up to ~1.5 MB of parsed objects (issue 13, F2).
     return CallLog(
         id=row.id,
         created_at=row.created_at,
@@ -123,7 +128,9 @@ def _to_record(row: CallLogRow) -> CallLog:
         label=row.label,
         ani=row.ani,
         dnis=row.dnis,
-        attached_data=json.loads(row.attached_data),
+        attached_data=(
+            msgspec.Raw(row.attached_data.encode()) if raw_data else json.loads(row.attached_data)
+        ),
         started_at=row.started_at,
         ended_at=row.ended_at,
         duration_seconds=row.duration_seconds,
@@ -479,11 +486,13 @@ class CallLogStore:
         until: datetime | None = None,
         limit: int = 100,
         offset: int = 0,
+        raw_data: bool = False,
     ) -> builtins.list[CallLog]:
         """Matching logs, newest first (created_at, then id, descending).
 
         ``since`` is inclusive and ``until`` exclusive, both on created_at.
-        *limit* is capped at 1000; ``ValueError`` if limit < 1 or offset < 0.
+        *limit* is capped at 1000; ``ValueError`` if limit < 1 or offset < 0. With
+        ``raw_data`` each log's attached data is its JSON text (``msgspec.Raw``).
         """
         if limit < 1:
             raise ValueError(f"limit must be at least 1, got {limit}")
@@ -497,7 +506,7 @@ class CallLogStore:
             .limit(min(limit, MAX_LIST_LIMIT))
             .offset(offset)
         )
-        return await self._fetch(stmt, "list call logs")
+        return await self._fetch(stmt, "list call logs", raw_data)
 
     async def count(
         self,
@@ -522,6 +531,7 @@ class CallLogStore:
         since: datetime | None = None,
         until: datetime | None = None,
         page_size: int = EXPORT_PAGE_SIZE,
+        raw_data: bool = False,
     ) -> AsyncIterator[CallLog]:
         """Stream matching logs oldest first, one short query per page (for export).
 
@@ -542,18 +552,20 @@ class CallLogStore:
                     )
                 )
             stmt = stmt.order_by(CallLogRow.created_at.asc(), CallLogRow.id.asc()).limit(page_size)
-            page = await self._fetch(stmt, "export call logs")
+            page = await self._fetch(stmt, "export call logs", raw_data)
             for log in page:
                 yield log
             if len(page) < page_size:
                 return
             after = (page[-1].created_at, page[-1].id)
 
-    async def _fetch(self, stmt: Select[CallLogRow], action: str) -> builtins.list[CallLog]:
+    async def _fetch(
+        self, stmt: Select[CallLogRow], action: str, raw_data: bool = False
+    ) -> builtins.list[CallLog]:
         with _db_errors(action):
             async with self._session() as session:
                 rows: Sequence[CallLogRow] = (await session.scalars(stmt)).all()
-        return [_to_record(row) for row in rows]
+        return [_to_record(row, raw_data) for row in rows]
 
 
 def _filters(

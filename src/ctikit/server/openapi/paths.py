@@ -421,8 +421,9 @@ PATHS: dict[str, Any] = {
                         {
                             "agents": {
                                 "type": "integer",
-                                "minimum": 1,
-                                "description": "How many agents got the event",
+                                "minimum": 0,
+                                "description": "How many agents got the event (those "
+                                "the server keeps state for: a console or calls)",
                             }
                         }
                     )
@@ -478,8 +479,11 @@ PATHS: dict[str, Any] = {
                     403,
                     404,
                     413,
+                    429,
                     _403="Another agent's call, a supervisor, or a service (no service "
                     "scope saves call logs)",
+                    _429="Over the agent's call-log saves per minute (code rate_limited, "
+                    "Retry-After)",
                     _404="The call is neither active nor among the agent's recent calls "
                     "(code unknown_call)",
                     _413="The body is over 1 MiB (code limit_exceeded)",
