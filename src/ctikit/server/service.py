@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from ..config import OpenCtiConfig
 from ..connectors.base import ActionFailedError, Capability
 from ..core import commands
 from ..core.errors import CommandRejectedError, CtiRequestError, TooLongError, UnknownCallError
@@ -59,6 +60,8 @@ class CtiService:
         self.store = store
         self.hub = hub
         self.clock = clock
+        #: The Open CTI endpoints (search, runApex); set by the app from its config.
+        self.open_cti: OpenCtiConfig | None = None
 
     # -------------------------------------------------------------- lifecycle
 
