@@ -106,7 +106,9 @@ async def _save(svc: CtiService, agent: str, req: dict[str, Any]) -> dict[str, A
 
 @op("saveOpenCtiLog")
 async def _save_open_cti(svc: CtiService, agent: str, req: dict[str, Any]) -> dict[str, Any]:
-    record = await opencti.save_log(svc, agent, req.get("entity"), req.get("fields"), req.get("id"))
+    record = await opencti.save_log(
+        svc, agent, req.get("entity"), req.get("fields"), req.get("logId")
+    )
     return {"logId": record.id}
 
 

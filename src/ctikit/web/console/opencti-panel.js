@@ -166,7 +166,7 @@
   };
 
   OpenCtiPanel.prototype._saveLog = function (a) {
-    return this._server('saveOpenCtiLog', { entity: a.entity, fields: a.fields, id: a.id }).then(function (r) {
+    return this._server('saveOpenCtiLog', { entity: a.entity, fields: a.fields, logId: a.id }).then(function (r) {
       return { id: r.logId };
     });
   };
