@@ -37,7 +37,10 @@ def open_console(page: Any, server: Any, kind: str) -> tuple[str, Any, Any]:
     server.login(page.context, agent)
     page.goto(f"{server.url}/console?agent={agent}")
     frame = softphone_frame(page, kind)
-    lib.wait_until(lambda: frame.evaluate("SP.ready"), page)
+    try:
+        lib.wait_until(lambda: frame.evaluate("SP.ready"), page)
+    except AssertionError:
+        raise AssertionError(frame.evaluate("[SP.errors, document.body.innerText, location.href]")) from None
     harness = lib.Harness(lib.find_frame(page, lib.is_harness()))
     harness.wait_ready()
     return agent, frame, harness
