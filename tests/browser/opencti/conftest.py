@@ -54,7 +54,10 @@ def _crm_app(crm: Crm) -> web.Application:
         if "4155550100" in text:
             records.append({"Id": "003A000001", "Name": "Ada Lovelace", "objectType": "Contact"})
         if "many" in text:
-            records += [{"Id": f"001B00000{i}", "Name": f"Acme {i}", "RecordType": "Account"} for i in (1, 2)]
+            records += [
+                {"Id": f"001B00000{i}", "Name": f"Acme {i}", "RecordType": "Account"}
+                for i in (1, 2)
+            ]
         if "broken" in text:
             return web.Response(text="not json", content_type="text/plain")
         return web.json_response({"records": records})
@@ -244,9 +247,7 @@ inbound_objects = ["Contact", "Account"]
 
 
 @pytest.fixture(scope="session")
-def oc_servers(
-    tmp_path_factory: pytest.TempPathFactory, crm: Crm
-) -> Iterator[dict[str, OcServer]]:
+def oc_servers(tmp_path_factory: pytest.TempPathFactory, crm: Crm) -> Iterator[dict[str, OcServer]]:
     """Started on first use: "lightning" and "classic"."""
     started: dict[str, OcServer] = {}
     httpds: list[ThreadingHTTPServer] = []

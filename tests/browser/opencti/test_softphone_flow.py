@@ -40,7 +40,9 @@ def open_console(page: Any, server: Any, kind: str) -> tuple[str, Any, Any]:
     try:
         lib.wait_until(lambda: frame.evaluate("SP.ready"), page)
     except AssertionError:
-        raise AssertionError(frame.evaluate("[SP.errors, document.body.innerText, location.href]")) from None
+        raise AssertionError(
+            frame.evaluate("[SP.errors, document.body.innerText, location.href]")
+        ) from None
     harness = lib.Harness(lib.find_frame(page, lib.is_harness()))
     harness.wait_ready()
     return agent, frame, harness
@@ -119,6 +121,7 @@ def test_a_softphone_runs_a_call_through_the_console(
         "recordName": None,
         "objectType": None,
     }
+
     def outbound() -> list[Any]:
         calls = server.api("GET", f"/api/agents/{agent}/calls", auth=agent)[1]["calls"]
         return [c for c in calls if c["type"] == "OUTBOUND"]
