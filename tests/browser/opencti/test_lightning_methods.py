@@ -268,7 +268,8 @@ def test_hostile_arguments_never_throw(phone: Phone) -> None:
     out = phone.js("""
         const v = Object.create(null);
         v['__proto__'] = 'p'; v.constructor = 'c'; v.toString = 'no';
-        sforce.opencti.saveLog({value: v, callback: (r) => done(JSON.parse(JSON.stringify(r)))});""")
+        const cb = (r) => done(JSON.parse(JSON.stringify(r)));
+        sforce.opencti.saveLog({value: v, callback: cb});""")
     assert out["success"] is True, out
     stored = phone.server.run(phone.server.store.get(out["returnValue"]["recordId"]))
     assert stored.attached_data["openCti"]["fields"] == {
@@ -322,6 +323,7 @@ def test_the_api_version_selects_the_members(oc_servers: Any, oc_context: Any) -
     }
     # Before 38.0 there is no Lightning Open CTI.
     status = page.evaluate(
-        f"fetch('{server.component_url}/support/api/37.0/lightning/opencti_min.js').then(r => r.status)"
+        f"fetch('{server.component_url}/support/api/37.0/lightning/opencti_min.js')"
+        ".then(r => r.status)"
     )
     assert status == 404
