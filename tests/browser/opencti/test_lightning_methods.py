@@ -25,7 +25,7 @@ class Phone:
         server.login(page.context, self.agent)
         page.goto(f"{server.url}/console?agent={self.agent}")
         self.frame = lib.find_frame(page, lambda url: "/opencti/lightning.html" in url)
-        lib.wait_until(lambda: self.frame.evaluate("SP.ready"), page)
+        lib.wait_until(lambda: self.frame.evaluate("window.SP && SP.ready"), page)
 
     def lx(self, method: str, args: Any = None) -> Any:
         return self.frame.evaluate("([m, a]) => SP.lx(m, a)", [method, args])

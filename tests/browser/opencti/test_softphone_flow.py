@@ -38,7 +38,7 @@ def open_console(page: Any, server: Any, kind: str) -> tuple[str, Any, Any]:
     page.goto(f"{server.url}/console?agent={agent}")
     frame = softphone_frame(page, kind)
     try:
-        lib.wait_until(lambda: frame.evaluate("SP.ready"), page)
+        lib.wait_until(lambda: frame.evaluate("window.SP && SP.ready"), page)
     except AssertionError:
         raise AssertionError(
             frame.evaluate("[SP.errors, document.body.innerText, location.href]")
