@@ -78,8 +78,15 @@ def test_a_softphone_runs_a_call_through_the_console(
     # A call arrives on the softphone's phone.
     call_id = frame.evaluate("SP.incoming('+14155550100')")
     assert harness.events(begun, 1) == [{"id": call_id}]
-    calls = server.api("GET", f"/api/agents/{agent}/calls", auth=agent)[1]["calls"]
-    assert [c["id"] for c in calls] == [call_id]
+    def calls() -> list[Any]:
+        return server.api("GET", f"/api/agents/{agent}/calls", auth=agent)[1]["calls"]
+
+    assert [c["id"] for c in calls()] == [call_id]
+    if kind == "lightning":  # setCallAttachedData reached the registry and the components
+        assert lib.wait_until(lambda: calls()[0]["data"], page) == {"ANI": "+14155550100"}
+        key = harness.call("cti.getCallAttachedData", call_id)
+        assert json.loads(harness.plain(key)["data"]) == {"ANI": "+14155550100"}
+    ended = harness.listen("cti.onCallEnd")
     # ... and it popped the caller's record in the workspace.
     tab = page.get_by_test_id("primary-tabs").get_by_role("tab")
     expect(tab).to_have_count(1)
@@ -102,6 +109,7 @@ def test_a_softphone_runs_a_call_through_the_console(
     log_id = frame.evaluate("SP.savedId")
     assert log_id and log_id.startswith("log_"), result
     assert harness.events(saved, 1) == [{"id": log_id}]
+    assert harness.events(ended, 1)[0]["id"] == call_id
     stored = server.run(server.store.get(log_id))
     assert stored is not None and stored.agent_id == agent and stored.call_id == call_id
     assert stored.subject == "Call +14155550100"
@@ -123,8 +131,7 @@ def test_a_softphone_runs_a_call_through_the_console(
     }
 
     def outbound() -> list[Any]:
-        calls = server.api("GET", f"/api/agents/{agent}/calls", auth=agent)[1]["calls"]
-        return [c for c in calls if c["type"] == "OUTBOUND"]
+        return [c for c in calls() if c["type"] == "OUTBOUND"]
 
     assert [c["label"] for c in lib.wait_until(outbound, page)] == ["+14155550177"]
     assert panel.is_visible()
