@@ -102,7 +102,7 @@ def test_run_apex(phone: Phone) -> None:
 
 def test_listeners(phone: Phone, crm: Any) -> None:
     phone.frame.evaluate("SP.incoming('+14155550188')")
-    phone.page.locator("[data-dial-number='+14155550188']").click()
+    phone.page.get_by_test_id("lines").locator("[data-dial-number='+14155550188']").click()
     assert lib.wait_until(lambda: phone.log("onClickToDial"), phone.page) == [
         {"number": "+14155550188", "recordId": None, "recordName": None, "objectType": None}
     ]

@@ -187,7 +187,7 @@ def test_settings_and_layout(phone: Phone) -> None:
 def test_click_to_dial_follows_enable_and_disable(phone: Phone) -> None:
     page = phone.page
     phone.frame.evaluate("SP.incoming('+14155550123')")
-    number = page.locator("[data-dial-number='+14155550123']")
+    number = page.get_by_test_id("lines").locator("[data-dial-number='+14155550123']")
     expect(number).to_have_attribute("role", "button")
     assert phone.lx("disableClickToDial") == OK_NONE
     expect(number).not_to_have_attribute("role", "button")
@@ -199,6 +199,11 @@ def test_click_to_dial_follows_enable_and_disable(phone: Phone) -> None:
     assert lib.wait_until(lambda: phone.log("onClickToDial"), page) == [
         {"number": "+14155550123", "recordId": None, "recordName": None, "objectType": None}
     ]
+    # The interaction log's number (a call in wrap-up too) is a dial target as well.
+    phone.frame.evaluate("SP.hangup()")
+    page.get_by_test_id("log-call-number").click()
+    calls = lib.wait_until(lambda: (v := phone.log("onClickToDial")) and len(v) == 2 and v, page)
+    assert calls[1]["number"] == "+14155550123"
 
 
 def test_navigation_change_follows_the_focused_tab(phone: Phone, crm: Any) -> None:

@@ -78,6 +78,7 @@ def test_a_softphone_runs_a_call_through_the_console(
     # A call arrives on the softphone's phone.
     call_id = frame.evaluate("SP.incoming('+14155550100')")
     assert harness.events(begun, 1) == [{"id": call_id}]
+
     def calls() -> list[Any]:
         return server.api("GET", f"/api/agents/{agent}/calls", auth=agent)[1]["calls"]
 
@@ -119,7 +120,7 @@ def test_a_softphone_runs_a_call_through_the_console(
 
     # Click-to-dial: the number the console shows dials through the softphone.
     frame.evaluate("SP.incoming('+14155550177')")
-    number = page.locator("[data-dial-number='+14155550177']")
+    number = page.get_by_test_id("lines").locator("[data-dial-number='+14155550177']")
     expect(number).to_have_attribute("role", "button")
     number.click()
     dialed = wait_log(page, frame, "onClickToDial")[0]
