@@ -173,7 +173,8 @@ class OpenCtiConfig:
     apex_url: HttpUrl | None = None  # where runApex goes (docs/open-cti.md)
     # Sent as "Authorization: Bearer TOKEN" to search_url and apex_url.
     endpoint_token: Annotated[str, Meta(min_length=1, max_length=4096)] | None = None
-    endpoint_timeout: Annotated[float, Meta(gt=0, le=60)] = 5.0  # seconds
+    # Seconds an endpoint has to answer; below the scripts' 30 s wait for the console.
+    endpoint_timeout: Annotated[float, Meta(gt=0, le=25)] = 5.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
