@@ -180,7 +180,8 @@
     searchAndScreenPop: function (a, cb) {
       var search = optString(a, 'searchParams', 1000);
       if (search.error) return fail(cb, search.error);
-      var query = optString(a, 'queryParams', 2000);
+      // queryParams: a string, or an object turned into "key=value&..." (escaped).
+      var query = isObject(a.queryParams) ? queryString(a.queryParams) : optString(a, 'queryParams', 2000);
       if (query.error) return fail(cb, query.error);
       var defaults = record(a.defaultFieldValues, 'defaultFieldValues');
       if (defaults.error) return fail(cb, defaults.error);
@@ -234,6 +235,16 @@
     },
   };
 
+  function queryString(params) {
+    var fields = record(params, 'queryParams');
+    if (fields.error) return fields;
+    var text = Object.keys(fields.value).map(function (k) {
+      var v = fields.value[k];
+      return encodeURIComponent(k) + '=' + encodeURIComponent(v === null ? '' : String(v));
+    }).join('&');
+    return text.length > 2000 ? { error: 'queryParams is longer than 2000 characters' } : { value: text };
+  }
+
   function label(op, a, cb, key) {
     var text = reqString(a, key, 255);
     if (text.error) return fail(cb, text.error);
@@ -273,8 +284,12 @@
         try { addListener(name, given); } catch (err) { logError(name + ' failed', err); }
       };
     } else if (name === 'notifyInitializationComplete') {
-      oc[name] = function () {
-        try { link.request('openCti', { method: 'initialized', args: {} }, function () {}); } catch (err) { logError(name + ' failed', err); }
+      // Documented without arguments; an optional {callback} is answered too.
+      oc[name] = function (given) {
+        try {
+          var cb = isObject(given) && isFunction(given.callback) ? given.callback : null;
+          ask('initialized', {}, cb);
+        } catch (err) { logError(name + ' failed', err); }
       };
     } else if (has(methods, name)) {
       oc[name] = function (given) {

@@ -332,3 +332,19 @@ def test_the_api_version_selects_the_members(oc_servers: Any, oc_context: Any) -
         ".then(r => r.status)"
     )
     assert status == 404
+
+
+def test_relative_urls_query_objects_and_notify_callbacks(phone: Phone, crm: Any) -> None:
+    out = phone.lx(
+        "screenPop", {"type": "url", "params": {"url": "/lightning/r/Contact/003Z/view"}}
+    )
+    assert out == OK_NONE
+    lib.find_frame(phone.page, lambda url: url.startswith(crm.url + "/lightning/r/Contact/003Z"))
+    out = phone.lx(
+        "searchAndScreenPop",
+        {"searchParams": "+14155550100", "queryParams": {"a b": "c&d"}, "deferred": True},
+    )
+    assert out["success"] is True
+    assert crm.requests[-1]["queryParams"] == "a%20b=c%26d"
+    assert phone.lx("notifyInitializationComplete") == OK_NONE
+    expect(phone.page.get_by_test_id("softphone-panel")).to_have_attribute("data-state", "ready")

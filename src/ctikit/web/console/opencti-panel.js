@@ -196,8 +196,9 @@
         return id && id.failed ? id : null;
       case 'url': {
         if (typeof p.url !== 'string' || p.url === '') return { failed: 'params.url must be a non-empty string' };
-        // Classic pops Salesforce-relative URLs ("/003..."): relative to the record URL's site.
-        var base = this.cfg.recordUrl && a.classic ? this.cfg.recordUrl : this.cfg.softphoneUrl;
+        // Softphones pop Salesforce-relative URLs ("/003...", "/lightning/r/..."): those are
+        // on the record URL's site (the softphone's when none is configured).
+        var base = this.cfg.recordUrl || this.cfg.softphoneUrl;
         this.ws.openPrimaryTab({ url: p.url, base: new URL(base, global.location.href).href, focus: true });
         return null;
       }
