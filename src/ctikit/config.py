@@ -517,6 +517,13 @@ def _problems(config: Config) -> typing.Iterator[tuple[Path_, str]]:
                 f"{shown(component.url)} is under /examples/, which is served only when "
                 "[server].examples_dir is set; set it or use another URL",
             )
+    softphone = config.open_cti.softphone_url
+    if softphone is not None and softphone.startswith("/examples/") and config.examples_dir is None:
+        yield (
+            ["open_cti", "softphone_url"],
+            f"{shown(softphone)} is under /examples/, which is served only when "
+            "[server].examples_dir is set; set it or use another URL",
+        )
     if config.connector == "sip" and not any(a.extension for a in config.agents):
         yield (
             ["server", "connector"],

@@ -118,6 +118,8 @@ def _handler(target: dict[str, str]) -> type[SimpleHTTPRequestHandler]:
             clean = path.split("?", 1)[0]
             if clean.startswith("/opencti/"):
                 return str(HERE / clean[len("/opencti/") :])
+            if clean.startswith("/examples/"):
+                return str(ROOT / "examples" / clean[len("/examples/") :])
             if clean.startswith("/components/"):
                 return str(COMPONENTS / clean[len("/components/") :])
             return str(HERE / "__none__")
@@ -193,6 +195,12 @@ class OcServer:
 
 
 _HASH = hash_password(PASSWORD)
+#: The softphone each server kind loads, on the component server.
+SOFTPHONES = {
+    "lightning": "/opencti/lightning.html?vendor=acme",
+    "classic": "/opencti/classic.html?vendor=acme",
+    "example": "/examples/opencti-softphone/index.html",
+}
 
 
 def _start(kind: str, tmp: Path, crm: Crm) -> tuple[OcServer, ThreadingHTTPServer]:
@@ -212,7 +220,7 @@ name = "harness"
 url = "{comp}/components/harness.html?v=66"
 
 [open_cti]
-softphone_url = "{comp}/opencti/{kind}.html?vendor=acme"
+softphone_url = "{comp}{SOFTPHONES[kind]}"
 label = "Acme phone"
 height = 420
 record_url = "{crm.url}/records/{{objectType}}/{{recordId}}"
@@ -248,7 +256,7 @@ inbound_objects = ["Contact", "Account"]
 
 @pytest.fixture(scope="session")
 def oc_servers(tmp_path_factory: pytest.TempPathFactory, crm: Crm) -> Iterator[dict[str, OcServer]]:
-    """Started on first use: "lightning" and "classic"."""
+    """Started on first use: "lightning", "classic" and "example" (SOFTPHONES)."""
     started: dict[str, OcServer] = {}
     httpds: list[ThreadingHTTPServer] = []
 
