@@ -37,6 +37,23 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run"]
 # ----------------------------------------------------------------- the CRM
 
 
+class LoopThread:
+    """An asyncio loop running in a thread of its own; ``close`` stops and closes it."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def run(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=30)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+        self.loop.close()
+
+
 @dataclass
 class Crm:
     url: str
@@ -90,8 +107,7 @@ def _crm_app(crm: Crm) -> web.Application:
 
 @pytest.fixture(scope="session")
 def crm() -> Iterator[Crm]:
-    loop = asyncio.new_event_loop()
-    threading.Thread(target=loop.run_forever, daemon=True).start()
+    runs = LoopThread()
     holder = Crm(url="")
 
     async def start() -> web.AppRunner:
@@ -103,10 +119,10 @@ def crm() -> Iterator[Crm]:
         holder.url = f"http://127.0.0.2:{port}"
         return runner
 
-    runner = asyncio.run_coroutine_threadsafe(start(), loop).result(30)
+    runner = runs.run(start())
     yield holder
-    asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(30)
-    loop.call_soon_threadsafe(loop.stop)
+    runs.run(runner.cleanup())
+    runs.close()
 
 
 # ----------------------------------------------------------------- component server
@@ -156,11 +172,11 @@ class OcServer:
     proc: CtikitProcess
     store: CallLogStore
     accounts: AccountStore
-    loop: asyncio.AbstractEventLoop
+    runs: LoopThread
     tokens: dict[str, str] = field(default_factory=dict)
 
     def run(self, coro: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=30)
+        return self.runs.run(coro)
 
     def token(self, user: str) -> str:
         if user not in self.tokens:
@@ -239,9 +255,8 @@ inbound_objects = ["Contact", "Account"]
     args += ["--database", db]
     proc = CtikitProcess(args, tmp / "server.log", cwd=ROOT)
     target["url"] = proc.url
-    loop = asyncio.new_event_loop()
-    threading.Thread(target=loop.run_forever, daemon=True).start()
-    store = asyncio.run_coroutine_threadsafe(CallLogStore.open(db), loop).result(30)
+    runs = LoopThread()
+    store = runs.run(CallLogStore.open(db))
     server = OcServer(
         url=proc.url,
         component_url=comp,
@@ -249,7 +264,7 @@ inbound_objects = ["Contact", "Account"]
         proc=proc,
         store=store,
         accounts=AccountStore(store),
-        loop=loop,
+        runs=runs,
     )
     return server, httpd
 
@@ -257,7 +272,6 @@ inbound_objects = ["Contact", "Account"]
 @pytest.fixture(scope="session")
 def oc_servers(tmp_path_factory: pytest.TempPathFactory, crm: Crm) -> Iterator[dict[str, OcServer]]:
     """Started on first use: "lightning", "classic" and "example" (SOFTPHONES)."""
-    started: dict[str, OcServer] = {}
     httpds: list[ThreadingHTTPServer] = []
 
     class Lazy(dict[str, OcServer]):
@@ -272,10 +286,10 @@ def oc_servers(tmp_path_factory: pytest.TempPathFactory, crm: Crm) -> Iterator[d
     for server in lazy.values():
         server.run(server.store.close())
         server.proc.stop()
-        server.loop.call_soon_threadsafe(server.loop.stop)
+        server.runs.close()
     for httpd in httpds:
         httpd.shutdown()
-    del started
+        httpd.server_close()
 
 
 @pytest.fixture
