@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import replace
 from typing import Any
 
@@ -73,15 +74,22 @@ def _fields(value: object) -> dict[str, str | int | float | bool | None]:
     for key, item in value.items():
         if not isinstance(key, str) or not key or len(key) > MAX_FIELD_NAME:
             raise CtiRequestError(f"field names are 1 to {MAX_FIELD_NAME} characters")
+        name = _quoted(key)  # names are the caller's: quoted, one line, short
         if isinstance(item, str):
             if len(item) > MAX_VALUE:
-                raise CtiRequestError(f"{key} is longer than {MAX_VALUE} characters")
-            out[key] = check_text(item, key)
+                raise CtiRequestError(f"{name} is longer than {MAX_VALUE} characters")
+            out[key] = check_text(item, name)
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise CtiRequestError(f"{name} must be a finite number")
         elif item is None or isinstance(item, bool | int | float):
             out[key] = item
         else:
-            raise CtiRequestError(f"{key} must be a string, number, boolean or null")
+            raise CtiRequestError(f"{name} must be a string, number, boolean or null")
     return out
+
+
+def _quoted(key: str) -> str:
+    return json.dumps(key if len(key) <= 40 else key[:40] + "...")
 
 
 def _short(fields: dict[str, Any], key: str, limit: int) -> str | None:
