@@ -26,7 +26,7 @@ import os
 import sys
 from typing import NoReturn
 
-from . import __version__, accounts_cli
+from . import __version__, accounts_cli, logs, ops_cli
 from .accounts_cli import Refused
 from .client import Client, CtikitError
 from .config import (
@@ -48,10 +48,12 @@ FLAG_NAMES = {
     "database": "--database",
     "scenario": "--scenario",
     "log_level": "--log-level",
+    "log_format": "--log-format",
     "cluster": "--cluster",
     "node_id": "--node-id",
     "cluster_nodes": "--node",
 }
+OPS_COMMANDS = ("backup", "restore", "keys")
 DEMO_COMPONENTS = (
     ComponentConfig(name="Caller card", url="/examples/caller-card/index.html"),
     ComponentConfig(
@@ -100,6 +102,11 @@ def _server_flags(p: argparse.ArgumentParser, *, default_port: int) -> None:
         help="run a simulator scenario file (TOML or JSON) at start-up",
     )
     p.add_argument("--log-level", choices=LOG_LEVELS, help="default info")
+    p.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        help="default text; json: one object per line with agent, call and request IDs",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -164,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="service token with calls:attach (default $CTIKIT_TOKEN; not needed for the demo)",
     )
     accounts_cli.add_parsers(sub)
+    ops_cli.add_parsers(sub)
     for choice in sub.choices.values():
         _remember_parsers(choice)
     return parser
@@ -213,6 +221,7 @@ def _config_from(args: argparse.Namespace) -> Config:
         "database": args.database,  # a plain path is a SQLite file (the schema says so)
         "scenario": args.scenario,
         "log_level": args.log_level,
+        "log_format": args.log_format,
         "cluster": getattr(args, "cluster", None),
         "node_id": getattr(args, "node_id", None),
         "cluster_nodes": getattr(args, "node", None) or None,
@@ -238,11 +247,7 @@ def _serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         raise Refused(str(exc), 2) from None
     _check_scenario(config, args)
-    logging.basicConfig(
-        level=config.log_level.upper(),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    logs.configure(config.log_level, config.log_format)
     if config.demo:
         logging.getLogger("ctikit").warning(
             "DEMO MODE: no authentication (every request acts as the agent it names), %s; "
@@ -318,7 +323,7 @@ def _what_to_do(exc: CtikitError, args: argparse.Namespace) -> str:
 
 
 def _accounts(args: argparse.Namespace) -> int:
-    if args.action == "hash-password":  # no database
+    if getattr(args, "action", None) == "hash-password":  # no database
         return accounts_cli.run(args, "", "")
     try:
         base = load_config(args.config) if args.config else Config()
@@ -332,6 +337,8 @@ def _accounts(args: argparse.Namespace) -> int:
         source = f"[server].database in {args.config}"
     else:
         source = "the default ./ctikit.db: no --config or --database given"
+    if args.command in OPS_COMMANDS:
+        return ops_cli.run(args, config, source)
     return accounts_cli.run(args, config.database, source)
 
 
@@ -343,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "simulate-call":
             return _simulate_call(args)
-        if args.command in ("user", "token"):
+        if args.command in ("user", "token", *OPS_COMMANDS):
             return _accounts(args)
         return _serve(args)
     except Refused as exc:

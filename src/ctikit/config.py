@@ -212,6 +212,10 @@ class Config:
     examples_dir: DirPath | None = None  # served at /examples/ when set
     demo: bool = False
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["text", "json"] = "text"  # json: one object per line (docs/operations.md)
+    # HTTPS on this node: a PEM certificate (chain) and its key; both or neither.
+    tls_cert: FilePath | None = None
+    tls_key: FilePath | None = None
     max_frame_bytes: Annotated[int, Meta(ge=1024, le=64 * 1024 * 1024)] = 256 * 1024
     # Frames queued for a slow console before it is dropped.
     send_queue_frames: Annotated[int, Meta(ge=1, le=1_000_000)] = 2000

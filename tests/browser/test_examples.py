@@ -220,8 +220,13 @@ def test_components_escape_hostile_data(console: Any, ctikit_server: Any, agent:
     soft.get_by_test_id("call-id").fill("xss-2")
     soft.get_by_test_id("call-label").fill(XSS)
     soft.get_by_test_id("begin").click()
+    expect(soft.get_by_test_id("result")).to_have_text("fireOnCallBegin: success")
+    # The new call's row in the footer moves the components' frames: a click while the page
+    # is still laying out can land beside the button (seen in CI), so wait for the row.
+    expect(page.get_by_test_id("line-xss-2")).to_be_visible()
     soft.get_by_test_id("call-data").fill('{"X": "' + XSS.replace('"', '\\"') + '"}')
     soft.get_by_test_id("attach").click()
+    expect(soft.get_by_test_id("result")).to_have_text("setCallAttachedData: success")
     expect(card.get_by_test_id("card")).to_have_attribute("data-call-id", "xss-2")
     expect(data_rows(card).filter(has_text="X")).to_contain_text(XSS)
     soft.get_by_test_id("cti-text").fill(XSS)

@@ -219,10 +219,13 @@ class RedisBackend:
         for agent in await self.state.agents():
             try:
                 _, reg = await self._load(agent)
-            except CorruptStateError as exc:
-                log.warning("not resyncing %s: %s", agent, exc.message)
+                calls = reg.calls(agent)
+            except (CorruptStateError, CtiRequestError) as exc:
+                # A damaged entry, or a name no agent can have (written by someone else):
+                # skipped, never a reason for no node to drive the connector.
+                log.warning("not resyncing %r: %s", agent, exc.message)
                 continue
-            on_lines += [(agent, c) for c in reg.calls(agent) if c.line_state is not None]
+            on_lines += [(agent, c) for c in calls if c.line_state is not None]
         return on_lines
 
     def health(self) -> dict[str, Any]:

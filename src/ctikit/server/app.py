@@ -32,9 +32,11 @@ from .connections import (
 from .hub import Hub
 from .keys import AUTH, CONFIG, HUB, SCENARIO, SERVICE, TRUSTED_PROXIES
 from .openapi import openapi_routes
+from .requestlog import request_context
 from .service import CtiService
 from .sessions import SESSIONS, SessionSockets, sweep_seconds
 from .telephony import LocalTelephony, UnsupportedError
+from .tls import tls_context
 from .ws import SOCKETS, SocketBudget, websocket_handler
 
 log = logging.getLogger("ctikit.server")
@@ -94,7 +96,7 @@ async def build_app(
 ) -> web.Application:
     """A ready application: storage opened and migrated, connector started."""
     app = web.Application(
-        middlewares=[rest.json_errors, security_headers, body_deadline],
+        middlewares=[request_context, rest.json_errors, security_headers, body_deadline],
         client_max_size=1024 * 1024,
     )
     app[CONFIG] = config
@@ -162,7 +164,9 @@ async def serve(
     config: Config, *, announce: bool = True, make_service: ServiceFactory = single_node_service
 ) -> None:
     """Run until SIGINT/SIGTERM. Prints ``ctikit listening on URL`` once ready."""
-    # The port first: if it is taken, nothing else (migrations, saved calls) has happened.
+    # The certificate, then the port: if either is wrong, nothing else (migrations, saved
+    # calls) has happened.
+    ssl_context = tls_context(config)
     sockets = listen_sockets(config.host, config.port, config.listen_backlog)
     try:
         app = await build_app(config, make_service=make_service)
@@ -178,10 +182,10 @@ async def serve(
     # with the default 128 the kernel drops their SYNs (SYN cookies, retries after 1-3 s).
     # Connection budgets (caps, header/body timeouts): connections.py.
     for sock in sockets:
-        await listen(runner, config, sock=sock)
+        await listen(runner, config, sock=sock, ssl_context=ssl_context)
     port = runner.addresses[0][1] if runner.addresses else config.port
     host = config.host if ":" not in config.host else f"[{config.host}]"
-    url = f"http://{host}:{port}"
+    url = f"{'https' if ssl_context else 'http'}://{host}:{port}"
     if announce:
         print(f"ctikit listening on {url}", flush=True)
         agent = config.agents[0].id if config.agents else "agent1"

@@ -199,7 +199,12 @@ class InMemoryBackend:
             events = self.registry.apply(event, now=self.clock())
         except TelephonyError as exc:
             self.dropped_events += 1
-            log.warning("dropped telephony event %s: %s", type(event).__name__, exc.message)
+            log.warning(
+                "dropped telephony event %s: %s",
+                type(event).__name__,
+                exc.message,
+                extra={"agent_id": event.agent, "call_id": getattr(event, "call_id", None)},
+            )
             if self._listener is not None:
                 self._listener.dropped(event, exc)
             return

@@ -14,6 +14,7 @@ from ..core.access import AccessDeniedError, Operation, Role
 from ..core.errors import CtiError
 from ..core.model import check_agent_id
 from ..core.ratelimit import TokenBucket
+from ..logs import bound
 from . import opencti, wire
 from .auth import check_origin
 from .guard import credentials, principal, require
@@ -188,13 +189,15 @@ async def handle_request(
         return wire.error_response(
             rid, f"{name} is not allowed on a read-only console", "forbidden"
         )
+    call = req.get("callId")
     try:
-        return wire.response(rid, **await handler(svc, agent, req))
+        with bound(call=call if isinstance(call, str) else None):
+            return wire.response(rid, **await handler(svc, agent, req))
     except CtiError as exc:
         extra = {"data": None} if name == "getCallAttachedData" else {}
         return wire.error_from(rid, exc, **extra)
     except Exception:
-        log.exception("op %s for agent %s failed", name, agent)
+        log.exception("op %s for agent %s failed", name, agent, extra={"call_id": call})
         return wire.error_response(rid, "internal error (logged on the server)", "internal_error")
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .models import ServiceTokenRow, SettingRow, UserRow
+from .signing import SigningKeyStore
 from .store import CallLogStore, _db_errors
 
 ROLES = ("agent", "supervisor")
@@ -223,6 +224,10 @@ class AccountStore:
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     # --------------------------------------------------------------- settings
+
+    def signing_keys(self) -> SigningKeyStore:
+        """The keys that sign login tokens, in the same database."""
+        return SigningKeyStore(self._store)
 
     async def get_or_create_setting(self, key: str, make: str) -> str:
         """The stored value of ``key``, storing ``make`` first if there is none (first

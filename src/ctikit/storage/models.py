@@ -146,3 +146,16 @@ class CallStateRow(Base):
     agent_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     state: Mapped[str] = mapped_column(Text())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SigningKeyRow(Base):
+    """A key that signs login tokens (HS256), named in their ``kid`` header. The newest key
+    without ``retires_at`` signs; every key verifies until its ``retires_at`` passes, so a
+    rotation logs nobody out (docs/operations.md)."""
+
+    __tablename__ = "signing_keys"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    secret: Mapped[str] = mapped_column(Text())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    retires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
