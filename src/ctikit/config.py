@@ -119,6 +119,64 @@ class WorkspaceConfig:
     allowed_origins: tuple[Origin, ...] = ()
 
 
+ObjectName = Annotated[
+    str, Meta(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,79}$", description="an object name such as Contact")
+]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OpenCtiConfig:
+    """The call center definition of an Open CTI softphone (docs/open-cti.md)."""
+
+    # The softphone page the console loads in its softphone panel; none: no panel.
+    softphone_url: (
+        Annotated[
+            str,
+            Meta(
+                pattern=r"^(?:https?://[^/\s?#]+|/(?!/))\S*$",
+                description="an absolute http(s):// URL or a path on this server (/examples/...)",
+            ),
+        ]
+        | None
+    ) = None
+    label: Name = "Phone"
+    height: Annotated[int, Meta(ge=240, le=2560)] = 400  # pixels
+    width: Annotated[int, Meta(ge=200, le=1920)] = 300  # pixels
+    # getCallCenterSettings(): the definition's keys ("/reqGeneralInfo/reqAdapterUrl") and values.
+    settings: (
+        Annotated[
+            dict[
+                Annotated[str, Meta(min_length=1, max_length=255)],
+                Annotated[str, Meta(max_length=4096)],
+            ],
+            Meta(description='a table of "key" = "text" pairs'),
+        ]
+        | None
+    ) = None
+    # getSoftphoneLayout(): the objects a search looks in, per call type.
+    inbound_objects: tuple[ObjectName, ...] = ("Contact", "Account", "Lead")
+    outbound_objects: tuple[ObjectName, ...] = ("Contact", "Account", "Lead")
+    internal_objects: tuple[ObjectName, ...] = ("User",)
+    # Where a record opens: {recordId} and {objectType} are filled in (URL-encoded).
+    record_url: (
+        Annotated[
+            str,
+            Meta(
+                pattern=r"^https?://[^/\s?#{}]+(?:[/?#]\S*)?$",
+                max_length=2000,
+                description="an http(s):// URL, {recordId} and {objectType} only after the host",
+            ),
+        ]
+        | None
+    ) = None
+    search_url: HttpUrl | None = None  # the CRM's search endpoint (docs/open-cti.md)
+    apex_url: HttpUrl | None = None  # where runApex goes (docs/open-cti.md)
+    # Sent as "Authorization: Bearer TOKEN" to search_url and apex_url.
+    endpoint_token: Annotated[str, Meta(min_length=1, max_length=4096)] | None = None
+    # Seconds an endpoint has to answer; below the scripts' 30 s wait for the console.
+    endpoint_timeout: Annotated[float, Meta(gt=0, le=25)] = 5.0
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ScreenPopConfig:
     """A primary tab the console opens for each call of a type (core/screenpops.py: templates)."""
@@ -140,8 +198,8 @@ class ScreenPopConfig:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Config:
     """Everything the server reads. Each ``[server]`` key is a field here; ``components``,
-    ``agents``, ``users``, ``limits``, ``workspace`` and ``screen_pops`` are the file's other
-    sections."""
+    ``agents``, ``users``, ``limits``, ``workspace``, ``screen_pops`` and ``open_cti`` are the
+    file's other sections."""
 
     host: Annotated[str, Meta(min_length=1, description="an IP address or host name")] = "127.0.0.1"
     port: Annotated[int, Meta(ge=0, le=65535)] = 8080
@@ -204,6 +262,7 @@ class Config:
     limits: Limits = field(default_factory=Limits)
     workspace: WorkspaceConfig = field(default_factory=WorkspaceConfig)
     screen_pops: tuple[ScreenPopConfig, ...] = ()
+    open_cti: OpenCtiConfig = field(default_factory=OpenCtiConfig)
 
     def with_overrides(self, **changes: Any) -> Config:
         """A copy with the changes that are not None (unchecked: use :func:`apply_flags`
@@ -214,7 +273,7 @@ class Config:
 # ----------------------------------------------------------------- the file's schema
 
 ARRAY_SECTIONS = ("agents", "components", "users", "screen_pops")
-TABLE_SECTIONS = ("server", "limits", "workspace")
+TABLE_SECTIONS = ("server", "limits", "workspace", "open_cti")
 # Limits live in the core (without ranges); a limit missing here is only checked >= 0 and a
 # test fails until it gets its range.
 LIMIT_RANGES: dict[str, tuple[int, int]] = {
@@ -275,6 +334,7 @@ _Component = _strict(ComponentConfig, "component")
 _User = _strict(UserConfig, "user")
 _Workspace = _strict(WorkspaceConfig, "workspace")
 _ScreenPop = _strict(ScreenPopConfig, "screen_pop")
+_OpenCti = _strict(OpenCtiConfig, "open_cti")
 _File = msgspec.defstruct(
     "file",
     [
@@ -285,6 +345,7 @@ _File = msgspec.defstruct(
         ("users", tuple[_User, ...], ()),  # type: ignore[valid-type]
         ("workspace", _Workspace, msgspec.field(default_factory=_Workspace)),
         ("screen_pops", tuple[_ScreenPop, ...], ()),  # type: ignore[valid-type]
+        ("open_cti", _OpenCti, msgspec.field(default_factory=_OpenCti)),
     ],
     kw_only=True,
     forbid_unknown_fields=True,
@@ -297,6 +358,7 @@ SECTIONS: dict[str, type[msgspec.Struct]] = {
     "[[users]]": _User,
     "[workspace]": _Workspace,
     "[[screen_pops]]": _ScreenPop,
+    "[open_cti]": _OpenCti,
 }
 """Each section's schema (docs/configuration.md lists the same keys)."""
 _FILE_TYPE = mi.type_info(_File)
@@ -350,6 +412,7 @@ def config_from_dict(raw: Mapping[str, Any], where: str = "config") -> Config:
         limits=Limits(**asdict(file.limits)),
         workspace=WorkspaceConfig(**asdict(file.workspace)),
         screen_pops=tuple(ScreenPopConfig(**asdict(p)) for p in file.screen_pops),
+        open_cti=OpenCtiConfig(**asdict(file.open_cti)),
     )
     config = _normalised(config)
     _check_rules(config, lambda p: f"{where}: {file_key(p)}")
@@ -463,6 +526,13 @@ def _problems(config: Config) -> typing.Iterator[tuple[Path_, str]]:
                 f"{shown(component.url)} is under /examples/, which is served only when "
                 "[server].examples_dir is set; set it or use another URL",
             )
+    softphone = config.open_cti.softphone_url
+    if softphone is not None and softphone.startswith("/examples/") and config.examples_dir is None:
+        yield (
+            ["open_cti", "softphone_url"],
+            f"{shown(softphone)} is under /examples/, which is served only when "
+            "[server].examples_dir is set; set it or use another URL",
+        )
     if config.connector == "sip" and not any(a.extension for a in config.agents):
         yield (
             ["server", "connector"],

@@ -110,6 +110,7 @@ async def build_app(
     store = store or await CallLogStore.open(config.database)
     connector = connector or make_connector(config)
     service = make_service(config, connector, store, hub)
+    service.open_cti = config.open_cti
     app[HUB], app[SERVICE] = hub, service
     accounts = AccountStore(store)
     app[AUTH] = await Authenticator.for_config(config, accounts, service.backend.redis)

@@ -28,6 +28,7 @@ from ..core.model import check_agent_id, check_agent_list
 from ..core.screenpops import console_workspace
 from ..storage import export_csv, export_json
 from ..storage.store import EXPORT_PAGE_SIZE
+from . import opencti
 from .addresses import client_address, is_https
 from .auth import (
     SESSION_COOKIE,
@@ -251,6 +252,7 @@ async def console_config(request: web.Request) -> web.Response:
         workspace=console_workspace(
             cfg.workspace.allowed_origins, cfg.screen_pops
         ),  # tabs: allowed origins, screen-pop rules
+        openCti=opencti.console_settings(cfg.open_cti),  # the softphone panel, or None
     )
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from ..config import OpenCtiConfig
 from ..connectors.base import ActionFailedError, Capability
 from ..core import commands
 from ..core.errors import (
@@ -69,6 +70,8 @@ class CtiService:
         self.clock = clock
         # Call-log saves per agent (Limits.call_log_saves_per_minute), least recent first.
         self._save_quota: OrderedDict[str, TokenBucket] = OrderedDict()
+        #: The Open CTI endpoints (search, runApex); set by the app from its config.
+        self.open_cti: OpenCtiConfig | None = None
 
     # -------------------------------------------------------------- lifecycle
 
@@ -221,7 +224,7 @@ class CtiService:
         """Store a call log durably, then fire ``onCallLogSaved`` with its ID."""
         if not isinstance(call_id, str):
             raise CtiRequestError("callId must be a string")
-        self._take_save_quota(agent)
+        self.take_save_quota(agent)
         call = await self.backend.read(agent, lambda r: r.find_call(agent, call_id))
         if call is None:
             raise UnknownCallError(
@@ -240,7 +243,7 @@ class CtiService:
         )
         return record
 
-    def _take_save_quota(self, agent: str) -> None:
+    def take_save_quota(self, agent: str) -> None:
         """One call-log save of ``agent``'s quota, or RateLimitedError (issue 13, F2: an
         agent saved ~165 logs a second, ~100 MB in minutes). Per node."""
         per_minute = self.backend.limits.call_log_saves_per_minute

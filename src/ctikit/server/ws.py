@@ -15,7 +15,7 @@ from ..core.errors import CtiError
 from ..core.model import check_agent_id
 from ..core.ratelimit import TokenBucket
 from ..logs import bound
-from . import wire
+from . import opencti, wire
 from .auth import check_origin
 from .guard import credentials, principal, require
 from .hub import CLOSE_TRY_AGAIN, Outbox
@@ -105,6 +105,24 @@ async def _save(svc: CtiService, agent: str, req: dict[str, Any]) -> dict[str, A
     return {"logId": record.id}
 
 
+@op("saveOpenCtiLog")
+async def _save_open_cti(svc: CtiService, agent: str, req: dict[str, Any]) -> dict[str, Any]:
+    record = await opencti.save_log(
+        svc, agent, req.get("entity"), req.get("fields"), req.get("logId")
+    )
+    return {"logId": record.id}
+
+
+@op("openCtiSearch")
+async def _open_cti_search(svc: CtiService, agent: str, req: dict[str, Any]) -> dict[str, Any]:
+    return {"matches": await opencti.search(svc.open_cti, agent, req)}
+
+
+@op("openCtiApex")
+async def _open_cti_apex(svc: CtiService, agent: str, req: dict[str, Any]) -> dict[str, Any]:
+    return {"returnValue": await opencti.run_apex(svc.open_cti, agent, req)}
+
+
 @op("simulateCall")
 async def _simulate(svc: CtiService, agent: str, req: dict[str, Any]) -> dict[str, Any]:
     call_id = await svc.place_call(
@@ -183,7 +201,10 @@ async def handle_request(
         return wire.error_response(rid, "internal error (logged on the server)", "internal_error")
 
 
-_SLOW_OP = '"saveCallLog"'
+# Requests that wait for a database commit or an operator's endpoint: each in a task of its
+# own, at most MAX_SLOW_IN_FLIGHT per socket.
+_SLOW_OPS = ('"saveCallLog"', '"saveOpenCtiLog"', '"openCtiSearch"', '"openCtiApex"')
+MAX_SLOW_IN_FLIGHT = 32
 _COMMAND_OP = '"sendCTIMessage"'
 #: sendCTIMessage requests of one socket waiting for their outcome; more are refused.
 MAX_COMMANDS_IN_FLIGHT = 16
@@ -321,7 +342,16 @@ async def _serve(
                         None, "rate limit: too many requests, slow down", "rate_limited"
                     )
                 )
-            elif msg.type is WSMsgType.TEXT and _SLOW_OP in msg.data:
+            elif msg.type is WSMsgType.TEXT and any(o in msg.data for o in _SLOW_OPS):
+                if len(slow) >= MAX_SLOW_IN_FLIGHT:
+                    box.send(
+                        wire.error_response(
+                            _request_id(msg.data),
+                            f"{MAX_SLOW_IN_FLIGHT} requests are still under way: wait for them",
+                            "rate_limited",
+                        )
+                    )
+                    continue
                 # A call log waits for a database commit: the console's next request (an
                 # /ANSWER) must not wait behind it. Its response comes when it is stored.
                 task = asyncio.create_task(_respond(box, svc, agent, msg.data, read_only))

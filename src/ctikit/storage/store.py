@@ -56,6 +56,7 @@ from .errors import StorageError, describe_error
 from .migrate import migrate
 from .models import CallLogRow
 from .records import (
+    NEW_CALL_LOG_FIELDS,
     CallLog,
     NewCallLog,
     check_filter_datetime,
@@ -469,6 +470,25 @@ class CallLogStore:
                 )
         else:  # SQLite before 3.35 has no RETURNING
             await conn.execute(insert(table), rows)
+
+    async def update(self, log: CallLog) -> CallLog:
+        """Write *log*'s subject, comments, disposition, duration and attached data over the
+        stored log with its id (an Open CTI ``saveLog`` with an ``Id``). ``LookupError`` if
+        there is none; ``ValueError`` (naming the field) when a value breaks a limit."""
+        values, attached_json = validate_new_log(
+            NewCallLog(**{k: getattr(log, k) for k in NEW_CALL_LOG_FIELDS})
+        )
+        with _db_errors("update call log"):
+            async with self._write_session("update call log") as session:
+                row = await session.get(CallLogRow, log.id)
+                if row is None or row.agent_id != log.agent_id:
+                    raise LookupError(f"no call log {log.id!r} of this agent")
+                row.subject = values["subject"]
+                row.comments = values["comments"]
+                row.disposition = values["disposition"]
+                row.duration_seconds = values["duration_seconds"]
+                row.attached_data = attached_json
+        return log
 
     async def get(self, log_id: str) -> CallLog | None:
         """The log with *log_id*, or None."""

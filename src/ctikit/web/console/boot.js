@@ -72,9 +72,11 @@
     var workspace = new C.Workspace({root: byId('tabs'), bridge: host.bridge, agent: agent});
     if (host.bridge) new C.TabApi({workspace: workspace, bridge: host.bridge}); // sforce.console's tab methods
     var pops = new C.ScreenPops({store: store, workspace: workspace, notices: C.notices, agent: agent});
+    var openCti = new C.OpenCtiPanel({root: byId('components'), bridge: host.bridge, conn: conn, workspace: workspace,
+      notices: C.notices});
     renderOnChange(store, [softphone, log, banners, C.header, pops]);
     return {conn: conn, store: store, host: host, bridge: host.bridge, softphone: softphone, log: log,
-      workspace: workspace, pops: pops};
+      workspace: workspace, pops: pops, openCti: openCti};
   }
 
   /** What the console config says: read-only, the line, cluster nodes, directory, components. */
@@ -91,8 +93,13 @@
     C.header.agentDetail(cfg.agents, agent);
     parts.softphone.setDirectory(cfg.agents, agent);
     parts.host.add(cfg.components);
+    parts.openCti.configure(cfg.openCti);
+    if (cfg.openCti) byId('components-empty').hidden = true;
     var ws = cfg.workspace || {};
-    parts.workspace.configure({components: cfg.components, allowedOrigins: ws.allowedOrigins});
+    // Tabs may show the softphone's and the record URL's sites too (screenPop).
+    var sites = cfg.openCti ? [cfg.openCti.softphoneUrl, cfg.openCti.recordUrl].filter(Boolean) : [];
+    parts.workspace.configure({components: (cfg.components || []).concat(sites.map(function (u) { return {url: u}; })),
+      allowedOrigins: ws.allowedOrigins});
     parts.pops.configure(ws.screenPops);
   }
 
