@@ -134,7 +134,7 @@ def test_unknown_keys_name_the_known_ones() -> None:
     line = error_of({"agents": [{"id": "a", "extn": "1"}]})
     assert line == (
         "f.toml: [[agents]]#1.extn: unknown key; did you mean extension? (known: id, extension, "
-        "name)"
+        "name, sip_password)"
     )
 
 

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from ..config import Config
 from ..connectors.base import Connector
+from ..connectors.webrtc import WebrtcConnector
 from ..storage import AccountStore, CallLogStore, CallStateStore
 from . import rest, static
 from .addresses import TrustedProxies
@@ -30,7 +31,7 @@ from .connections import (
     runner_options,
 )
 from .hub import Hub
-from .keys import AUTH, CONFIG, HUB, SCENARIO, SERVICE, TRUSTED_PROXIES
+from .keys import AUTH, CONFIG, HUB, PHONES, SCENARIO, SERVICE, TRUSTED_PROXIES
 from .openapi import openapi_routes
 from .service import CtiService
 from .sessions import SESSIONS, SessionSockets, sweep_seconds
@@ -59,7 +60,23 @@ def make_connector(config: Config) -> Connector:
             queue=config.sip_queue,
             root=Path(config.sip_root) if config.sip_root else None,
         )
-    raise ValueError(f"unknown connector {config.connector!r} (known: sim, sip)")
+    if config.connector == "webrtc":
+        from ..connectors.webrtc import SipAccount, WebrtcConnector
+
+        if config.webrtc_ws_url is None or config.webrtc_domain is None:
+            raise ValueError("the webrtc connector needs webrtc_ws_url and webrtc_domain")
+        accounts = {
+            a.id: SipAccount(extension=a.extension, password=a.sip_password)
+            for a in config.agents
+            if a.extension and a.sip_password
+        }
+        return WebrtcConnector(
+            accounts,
+            ws_url=config.webrtc_ws_url,
+            domain=config.webrtc_domain,
+            grace=config.webrtc_grace_seconds,
+        )
+    raise ValueError(f"unknown connector {config.connector!r} (known: sim, sip, webrtc)")
 
 
 @web.middleware
@@ -109,6 +126,8 @@ async def build_app(
     connector = connector or make_connector(config)
     service = make_service(config, connector, store, hub)
     app[HUB], app[SERVICE] = hub, service
+    if isinstance(connector, WebrtcConnector):
+        app[PHONES] = connector
     accounts = AccountStore(store)
     app[AUTH] = await Authenticator.for_config(config, accounts, service.backend.redis)
     await _add_config_users(accounts, config)
