@@ -1,0 +1,76 @@
+"""The agent's console is the phone (connector ``webrtc``, issue 14 phase B).
+
+A real ctikit server with ``connector = "webrtc"`` is pointed at a lab's kamailio (which it
+did not start); the agent's console in a real chromium gets its SIP account, registers over
+WebSocket with digest auth, a lab caller rings it, the agent presses Answer in the console
+and the two talk: the caller's tone is heard in the console, the console's microphone tone
+at the caller. The CTI side sees the same events as with any connector.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ctikit.lab import CallerAudio, LabOptions
+from ctikit.lab.audio import levels, read_wav
+from ctikit.lab.phones import recordings_dir
+
+from .conftest import CALLER_HZ, MIC_HZ, WebLabFactory
+from .consolekit import MEASURE, api, open_console, phone_state, webrtc_server
+from .phonekit import CallerPhone, measure, runs, until_tone
+
+pytestmark = [pytest.mark.sip, pytest.mark.browser]
+
+HEARD = -60.0
+TONE_DB = -30.0
+
+
+def heard(levels_: list[dict[str, float]]) -> bool:
+    good = [lv["db"] > HEARD and abs(lv["peakHz"] - CALLER_HZ) < 24 for lv in levels_]
+    return sum(good) >= 0.8 * len(good)
+
+
+async def line(page: Any, state: str, *, within: float = 10.0) -> Any:
+    row = page.locator('[data-testid^="line-"][role="group"]').filter(
+        has=page.locator(f'[data-testid="line-state"]:text-is("{state}")')
+    )
+    await row.first.wait_for(timeout=within * 1000)
+    return row.first
+
+
+async def test_the_console_answers_a_call_and_audio_flows_both_ways(
+    webrtc_lab: WebLabFactory, chromium: Any, tmp_path: Path
+) -> None:
+    lab = await webrtc_lab(LabOptions(caller_audio=CallerAudio(tone_hz=CALLER_HZ, record=True)))
+    server = webrtc_server(tmp_path / "ctikit", lab)
+    try:
+        page = await open_console(chromium, server.url)
+        await phone_state(page, "ready")
+        async with CallerPhone(lab, "cust1") as cust:
+            await cust.dial("1001")
+            ringing = await line(page, "Ringing")
+            (call,) = api(server.url, "/api/agents/agent1/calls")["calls"]
+            assert (call["type"], call["ani"], call["dnis"]) == ("INBOUND", "cust1", "1001")
+            answered = time.time()
+            await ringing.locator('[data-testid="btn-answer"]').click()
+            await line(page, "Connected")
+            await cust.wait(lambda e: e.type == "CALL_ESTABLISHED")
+            await page.evaluate(MEASURE, call["id"])
+            first_audio = await until_tone(page, CALLER_HZ, above=HEARD)
+            talk = await measure(page, "talk", CALLER_HZ)
+            await (await line(page, "Connected")).locator('[data-testid="btn-hangup"]').click()
+            await cust.wait(lambda e: e.type == "CALL_CLOSED")
+        assert heard(talk.levels), talk.levels
+        assert talk.received > 30
+        (dec,) = recordings_dir(lab.plan, lab.plan.caller("cust1")).glob("*-dec.wav")
+        rate, samples = read_wav(dec)
+        tone = [n for t, n in runs([db > TONE_DB for db in levels(samples, rate, MIC_HZ)]) if t]
+        assert max(tone, default=0) >= 5, tone  # the console's microphone, 0.5 s or more
+        assert page.page_errors == []
+        print(f"\nanswer -> first audio in the console: {1000 * (first_audio - answered):.0f} ms")
+    finally:
+        server.stop()
