@@ -50,7 +50,10 @@ WsUrl = Annotated[
 ]
 SipDomain = Annotated[
     str,
-    Meta(pattern=r"^[A-Za-z0-9.:\[\]-]{1,253}$", description="a host name or IP address"),
+    Meta(
+        pattern=r"^[A-Za-z0-9.:\[\]-]{1,253}$",
+        description="a host name or IP address, with :port if not 5060",
+    ),
 ]
 SipPassword = Annotated[str, Meta(min_length=1, max_length=256)]
 HttpUrl = Annotated[str, Meta(pattern=r"^https?://[^/\s?#]+\S*$", description="an http(s):// URL")]

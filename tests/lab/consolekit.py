@@ -79,7 +79,7 @@ port = 0
 database = "sqlite:///{tmp / "ctikit.db"}"
 connector = "webrtc"
 webrtc_ws_url = "{web.ws_url}"
-webrtc_domain = "127.0.0.1"
+webrtc_domain = "127.0.0.1:{lab.plan.proxy_port}"
 webrtc_grace_seconds = {grace}
 
 [[agents]]

@@ -18,13 +18,21 @@ from typing import Any
 import pytest
 
 from ctikit.lab import CallerAudio, LabOptions, SipLab
-from ctikit.lab.audio import levels, pcm_of, read_rtp_pcap, read_wav, tone_db
+from ctikit.lab.audio import levels, pcm_of, read_wav, tone_db
 from ctikit.lab.phones import recordings_dir
-from ctikit.lab.rtpengine import recordings_dir as rtp_recordings
 from ctikit.testing import CtikitProcess
 
 from .conftest import CALLER_HZ, MIC_HZ, PASSWORD, WebLabFactory
-from .phonekit import CallerPhone, Window, measure, open_phone, page_event, runs, until_tone
+from .phonekit import (
+    CallerPhone,
+    Window,
+    measure,
+    open_phone,
+    page_event,
+    relayed,
+    runs,
+    until_tone,
+)
 
 pytestmark = [pytest.mark.sip, pytest.mark.browser]
 
@@ -59,18 +67,6 @@ def far_end_recording(lab: SipLab) -> tuple[int, list[int]]:
     """What the caller's baresip received and decoded (its sndfile ``-dec`` WAV)."""
     (dec,) = recordings_dir(lab.plan, lab.plan.caller("cust1")).glob("*-dec.wav")
     return read_wav(dec)
-
-
-async def relayed(lab: SipLab, call_id: str) -> list[Any]:
-    """The RTP rtpengine received for ``call_id`` (its recording is complete once the call
-    is deleted, at the BYE: ``--delete-delay=0``)."""
-    root = rtp_recordings(lab.plan)
-    deadline = time.monotonic() + 10
-    while not any(call_id in p.name for p in (root / "metadata").glob("*")):
-        assert time.monotonic() < deadline, f"no finished recording of {call_id} in {root}"
-        await asyncio.sleep(0.05)
-    (pcap,) = (root / "pcaps").glob(f"{call_id}*.pcap")
-    return read_rtp_pcap(pcap)
 
 
 def heard(w: Window) -> bool:

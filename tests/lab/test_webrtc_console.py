@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 
 from ctikit.lab import CallerAudio, LabOptions
-from ctikit.lab.audio import levels, read_wav
+from ctikit.lab.audio import levels, pcm_of, read_wav, tone_db
 from ctikit.lab.phones import recordings_dir
 
 from .conftest import CALLER_HZ, MIC_HZ, WebLabFactory
 from .consolekit import MEASURE, api, open_console, phone_state, webrtc_server
-from .phonekit import CallerPhone, measure, runs, until_tone
+from .phonekit import CallerPhone, measure, relayed, runs, until_tone
 
 pytestmark = [pytest.mark.sip, pytest.mark.browser]
 
@@ -72,5 +72,77 @@ async def test_the_console_answers_a_call_and_audio_flows_both_ways(
         assert max(tone, default=0) >= 5, tone  # the console's microphone, 0.5 s or more
         assert page.page_errors == []
         print(f"\nanswer -> first audio in the console: {1000 * (first_audio - answered):.0f} ms")
+    finally:
+        server.stop()
+
+
+async def cti(page: Any, message: str) -> dict[str, Any]:
+    """``sendCTIMessage`` from a console (what a component's call reaches)."""
+    resp: dict[str, Any] = await page.evaluate(
+        "(m) => CtikitConsole.conn.request('sendCTIMessage', {message: m})", message
+    )
+    return resp
+
+
+async def test_a_second_console_follows_and_every_control_reaches_the_phone(
+    webrtc_lab: WebLabFactory, chromium: Any, tmp_path: Path
+) -> None:
+    # Console A is the phone; console B (the same agent, another tab) follows: it gets no
+    # SIP account, and what it sends is carried out by A. Audio is measured phase by phase
+    # in A and in what rtpengine relayed from A.
+    audio = CallerAudio(tone_hz=CALLER_HZ, record=True)
+    lab = await webrtc_lab(LabOptions(record_media=True, caller_audio=audio))
+    server = webrtc_server(tmp_path / "ctikit", lab)
+    try:
+        phone = await open_console(chromium, server.url)
+        await phone_state(phone, "ready")
+        other = await open_console(chromium, server.url)
+        await phone_state(other, "follower")
+        assert await other.evaluate("CtikitConsole.phone.sip") is None
+        async with CallerPhone(lab, "cust1") as cust:
+            await cust.dial("1001")
+            await line(phone, "Ringing")
+            ringing = await line(other, "Ringing")
+            await ringing.locator('[data-testid="btn-answer"]').click()
+            await line(phone, "Connected")
+            call_id = (await cust.wait(lambda e: e.type == "CALL_ESTABLISHED")).call_id
+            assert call_id is not None
+            await phone.evaluate(MEASURE, call_id)
+            await until_tone(phone, CALLER_HZ, above=HEARD)
+            windows = {"talk": await measure(phone, "talk", CALLER_HZ)}
+            assert (await cti(other, "/MUTE"))["success"]
+            await phone.locator('[data-testid="line-muted"]:visible').wait_for()
+            windows["muted"] = await measure(phone, "muted", CALLER_HZ)
+            assert (await cti(other, "/UNMUTE"))["success"]
+            windows["unmuted"] = await measure(phone, "unmuted", CALLER_HZ)
+            assert (await cti(other, "/DTMF?DIGITS=1%23"))["success"]
+            for digit in "1#":
+                await cust.wait(lambda e, d=digit: e.type == "CALL_DTMF_START" and e.param == d)
+            await (await line(phone, "Connected")).locator('[data-testid="btn-hold"]').click()
+            await line(other, "On hold")
+            windows["held"] = await measure(phone, "held", CALLER_HZ)
+            assert (await cti(other, "/RETRIEVE"))["success"]
+            await line(phone, "Connected")
+            windows["retrieved"] = await measure(phone, "retrieved", CALLER_HZ)
+            reply = await cti(other, "/HANGUP")
+            assert reply["success"], reply
+            await cust.wait(lambda e: e.type == "CALL_CLOSED")
+        for name in ("talk", "muted", "unmuted", "retrieved"):
+            assert heard(windows[name].levels), (name, windows[name].levels)
+        assert all(lv["db"] < -90 for lv in windows["held"].levels), windows["held"].levels
+        packets = await relayed(lab, call_id)
+        lo, hi = lab.plan.rtp_ports
+        from_browser = [p for p in packets if not lo <= p.src[1] <= hi]
+        for name, w in windows.items():
+            level = tone_db(
+                pcm_of([p for p in from_browser if w.start <= p.at <= w.end]), 8000, MIC_HZ
+            )
+            if name in ("muted", "held"):
+                assert level < -60, (name, level)
+            else:
+                assert level > TONE_DB, (name, level)
+        (ended,) = api(server.url, "/api/agents/agent1/calls")["recent"]
+        assert ended["id"] == call_id and ended["endedAt"] is not None, ended
+        assert phone.page_errors == [] and other.page_errors == []
     finally:
         server.stop()
