@@ -26,8 +26,13 @@ LANDING = "/static/vendor/sip.js/LICENSE.md"
 class CallerPhone:
     """A caller phone of the lab, driven over ``ctrl_tcp``, keeping its events."""
 
-    def __init__(self, lab: SipLab, user: str) -> None:
-        self.spec = lab.plan.caller(user)
+    def __init__(self, lab: SipLab, user: str, *, agent_line: bool = False) -> None:
+        # agent_line: the baresip line of the lab agent whose extension is ``user``.
+        self.spec = (
+            next(p for p in lab.plan.agent_phones() if p.user == user)
+            if agent_line
+            else lab.plan.caller(user)
+        )
         self.lab = lab
         self.events: list[tuple[float, BaresipEvent]] = []
         self._changed = asyncio.Event()

@@ -146,3 +146,41 @@ async def test_a_second_console_follows_and_every_control_reaches_the_phone(
         assert phone.page_errors == [] and other.page_errors == []
     finally:
         server.stop()
+
+
+async def test_dial_out_blind_transfer_and_a_busy_number(
+    webrtc_lab: WebLabFactory, chromium: Any, tmp_path: Path
+) -> None:
+    lab = await webrtc_lab()
+    server = webrtc_server(tmp_path / "ctikit", lab)
+    try:
+        page = await open_console(chromium, server.url)
+        await phone_state(page, "ready")
+        async with (
+            CallerPhone(lab, "cust1") as cust,
+            CallerPhone(lab, "1002", agent_line=True) as agent2,
+        ):
+            # Dial out from the console's dial pad; the customer answers.
+            await page.get_by_test_id("dial-input").fill("cust1")
+            await page.get_by_test_id("dial-button").click()
+            await line(page, "Dialing")
+            incoming = await cust.wait(lambda e: e.type == "CALL_INCOMING")
+            assert incoming.peer_uri is not None and "1001@" in incoming.peer_uri
+            assert cust.conn is not None and (await cust.conn.request("accept")).ok
+            await line(page, "Connected")
+            (call,) = api(server.url, "/api/agents/agent1/calls")["calls"]
+            assert (call["type"], call["dnis"]) == ("OUTBOUND", "cust1"), call
+            # Blind transfer to agent2's phone: the customer's phone is referred there,
+            # and the reply comes once the agent's call ended as transferred.
+            reply = await cti(page, "/TRANSFER?NUMBER=1002")
+            assert reply["success"], reply
+            await agent2.wait(lambda e: e.type == "CALL_INCOMING" and "cust1" in str(e.peer_uri))
+            (done,) = api(server.url, "/api/agents/agent1/calls")["recent"]
+            assert done["disposition"] == "transferred", done
+            # A number the carrier answers busy: the dial is done (dialing), then it fails.
+            reply = await cti(page, "/DIAL?NUMBER=5550486")
+            assert reply["success"], reply
+            await page.get_by_text("busy (486 Busy Here)").first.wait_for()
+        assert page.page_errors == []
+    finally:
+        server.stop()

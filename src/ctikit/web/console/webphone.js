@@ -166,7 +166,8 @@ export class WebPhone {
     this.sessions.set(id, entry);
     session.stateChange.addListener(function (state) {
       if (state === SessionState.Established) self._established(entry);
-      if (state === SessionState.Terminated) self._terminated(entry);
+      // SIP.js ends the session before it hands us the final response: read it first.
+      if (state === SessionState.Terminated) setTimeout(function () { self._terminated(entry); }, 0);
     });
     entry.offered = this._report({kind: 'offered', callId: id, direction: outgoing ? 'out' : 'in', peer: peer});
     return entry;
