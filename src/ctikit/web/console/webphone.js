@@ -36,7 +36,7 @@ function audioCodecs(sdp) {
   var out = [];
   String(sdp || '').split(/\r?\n/).forEach(function (line) {
     var m = /^a=rtpmap:\d+ ([^/]+)\//.exec(line);
-    if (m && !/^(telephone-event|CN)$/i.test(m[1])) out.push(m[1]);
+    if (m && !/^(telephone-event|CN)$/i.test(m[1])) out.push(m[1].toLowerCase());
   });
   return out;
 }
@@ -53,6 +53,7 @@ export class WebPhone {
     this.registerer = null;
     this.sessions = new Map(); // call ID -> {session, outgoing, by, status, phrase, audio}
     this.registered = false;
+    this.registrations = 0;    // successful registrations (a reconnect adds one)
     this._retry = null;
     this._closing = false;
     var self = this;
@@ -120,12 +121,7 @@ export class WebPhone {
     });
     this.registerer = new Registerer(this.ua);
     this.registerer.stateChange.addListener(function (state) {
-      if (state === RegistererState.Registered && !self.registered) {
-        self.registered = true;
-        self._status('ready', 'Phone: ready');
-        self.notices.dismiss(self.notices.keyed.get('phone'));
-        self._report({kind: 'line', up: true});
-      }
+      if (state === RegistererState.Registered) self._registeredOk();
     });
     this.ua.start().catch(function (e) {
       self._lineDown(registerWords(0, e && e.message));
@@ -133,9 +129,20 @@ export class WebPhone {
     });
   }
 
+  _registeredOk() {
+    if (this.registered) return;
+    this.registered = true;
+    this.registrations += 1;
+    this._status('ready', 'Phone: ready');
+    this.notices.dismiss('phone');
+    this._report({kind: 'line', up: true});
+  }
+
   _register() {
     var self = this;
     this.registerer.register({requestDelegate: {
+      // Again after a reconnect: the state may still say Registered, the 200 OK is news.
+      onAccept: function () { self._registeredOk(); },
       onReject: function (r) {
         var msg = r.message;
         self._lineDown(registerWords(msg.statusCode, msg.reasonPhrase), true);
@@ -180,8 +187,10 @@ export class WebPhone {
 
   _established(entry) {
     var sdh = entry.session.sessionDescriptionHandler;
-    var remote = sdh && sdh.peerConnection && sdh.peerConnection.remoteDescription;
-    if (remote && audioCodecs(remote.sdp).length === 0) {
+    var pc = sdh && sdh.peerConnection;
+    var ours = pc && pc.localDescription ? audioCodecs(pc.localDescription.sdp) : [];
+    var theirs = pc && pc.remoteDescription ? audioCodecs(pc.remoteDescription.sdp) : [];
+    if (pc && !ours.some(function (c) { return theirs.indexOf(c) >= 0; })) {
       // A phone offering only codecs the browser lacks still "connects" with DTMF alone.
       entry.by = 'media';
       entry.phrase = 'no audio codec in common with the other phone';
@@ -260,6 +269,9 @@ export class WebPhone {
         return entry.session.accept({sessionDescriptionHandlerOptions: {constraints: this._constraints()}})
           .catch(function (e) {
             var words = mediaWords(e);
+            // SIP.js turns the call down when it cannot answer it: say why.
+            entry.by = 'media';
+            entry.phrase = e && e.name === 'NotAllowedError' ? 'no microphone permission' : 'media failed';
             self.notices.show('error', words, {testid: 'phone-error'});
             throw new Error(words);
           });
