@@ -192,3 +192,29 @@ async def test_no_microphone_permission_is_told_and_answer_fails(
             await asyncio.sleep(0.1)
     finally:
         server.stop()
+
+
+async def test_rtpengine_killed_mid_call_the_agent_is_warned_and_the_call_ends(
+    webrtc_lab: WebLabFactory, chromium: Any, tmp_path: Path
+) -> None:
+    # rtpengine is supervised (restarted at once) but without Redis it forgets its calls:
+    # the browser's audio stops; it says so, then ends the call once ICE gives up.
+    lab = await webrtc_lab()
+    server = webrtc_server(tmp_path / "ctikit", lab)
+    rtpe = lab.rtpengine
+    assert rtpe is not None
+    try:
+        page = await open_console(chromium, server.url)
+        await phone_state(page, "ready")
+        async with CallerPhone(lab, "cust1") as cust:
+            call_id = await ringing_then_answered(page, cust)
+            rtpe.signal(9)
+            await page.get_by_test_id("phone-media").wait_for(timeout=20_000)
+            error = page.get_by_test_id("phone-error")
+            await error.wait_for(timeout=60_000)
+            assert "audio connection was lost" in await error.inner_text()
+            await cust.wait(lambda e: e.type == "CALL_CLOSED", within=10)
+        (ended,) = api(server.url, "/api/agents/agent1/calls")["recent"]
+        assert ended["id"] == call_id and ended["endedAt"] is not None
+    finally:
+        server.stop()

@@ -198,6 +198,7 @@ export class WebPhone {
       this._end(entry);
       return;
     }
+    this._watchMedia(entry, pc);
     var audio = new Audio();
     audio.autoplay = true;
     audio.srcObject = sdh.remoteMediaStream;
@@ -207,6 +208,28 @@ export class WebPhone {
     audio.play().catch(function () { /* autoplay blocked: the agent clicked Answer, so rare */ });
     entry.audio = audio;
     this._report({kind: 'answered', callId: entry.id});
+  }
+
+  /** Audio that stops flowing (the media relay restarted, the network went): warn, then
+   * end the call with a reason once the browser gives up on it (ICE failed, about 30 s). */
+  _watchMedia(entry, pc) {
+    var self = this;
+    if (!pc) return;
+    pc.addEventListener('connectionstatechange', function () {
+      var state = pc.connectionState;
+      if (state === 'disconnected') {
+        self.notices.show('warning', 'The audio of your call is interrupted; waiting for it to come back…',
+          {key: 'media-' + entry.id, testid: 'phone-media'});
+      } else if (state === 'connected') {
+        self.notices.dismiss('media-' + entry.id);
+      } else if (state === 'failed' && self.sessions.has(entry.id)) {
+        self.notices.dismiss('media-' + entry.id);
+        self.notices.show('error', 'The call was ended: its audio connection was lost.', {testid: 'phone-error'});
+        entry.by = 'media';
+        entry.phrase = 'audio connection lost';
+        self._end(entry);
+      }
+    });
   }
 
   _terminated(entry) {
