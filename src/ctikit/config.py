@@ -483,7 +483,7 @@ def _problems(config: Config) -> typing.Iterator[tuple[Path_, str]]:
     for i, pop in enumerate(config.screen_pops):
         if problem := screenpops.check(pop):
             yield ["screen_pops", i, problem[0]], problem[1]
-    if config.connector == "webrtc":
+    if config.connector == "webrtc" and not config.demo:  # the demo runs its own lab
         for key in ("webrtc_ws_url", "webrtc_domain"):
             if getattr(config, key) is None:
                 yield ["server", key], '"webrtc" needs it (where the consoles register)'

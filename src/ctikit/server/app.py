@@ -60,8 +60,14 @@ def make_connector(config: Config) -> Connector:
             queue=config.sip_queue,
             root=Path(config.sip_root) if config.sip_root else None,
         )
+    if config.connector == "webrtc" and config.demo and config.webrtc_ws_url is None:
+        # ctikit demo --webrtc: the SIP server is a lab started here (docs/webrtc.md).
+        from ..lab.webdemo import WebrtcLabConnector
+
+        extensions = {a.id: a.extension for a in config.agents if a.extension}
+        return WebrtcLabConnector.new(extensions, grace=config.webrtc_grace_seconds)
     if config.connector == "webrtc":
-        from ..connectors.webrtc import SipAccount, WebrtcConnector
+        from ..connectors.webrtc import SipAccount
 
         if config.webrtc_ws_url is None or config.webrtc_domain is None:
             raise ValueError("the webrtc connector needs webrtc_ws_url and webrtc_domain")
@@ -126,8 +132,9 @@ async def build_app(
     connector = connector or make_connector(config)
     service = make_service(config, connector, store, hub)
     app[HUB], app[SERVICE] = hub, service
-    if isinstance(connector, WebrtcConnector):
-        app[PHONES] = connector
+    phones = getattr(connector, "connector", connector)  # the demo's lab wraps it
+    if isinstance(phones, WebrtcConnector):
+        app[PHONES] = phones
     accounts = AccountStore(store)
     app[AUTH] = await Authenticator.for_config(config, accounts, service.backend.redis)
     await _add_config_users(accounts, config)

@@ -102,6 +102,17 @@ class WebrtcModel:
         self.directory = directory
         self.max_calls = max_calls
         self._phones: dict[str, _Phone] = {}
+        # Test calls on their way (agent, caller) -> (data, dnis): given to the offer.
+        self._expected: dict[tuple[str, str], tuple[dict[str, Any], str | None]] = {}
+
+    def expect_call(
+        self, agent: str, ani: str, data: Mapping[str, Any], *, dnis: str | None
+    ) -> None:
+        """A test call from ``ani`` is about to ring at ``agent``: its offer gets ``data``
+        and ``dnis`` (a SIP INVITE from a lab phone carries neither)."""
+        if len(self._expected) >= 64:  # never claimed (the call failed): forget the oldest
+            del self._expected[next(iter(self._expected))]
+        self._expected[(agent, ani)] = (dict(data), dnis)
 
     def calls(self, agent: str) -> list[WebCall]:
         """The agent's live calls."""
@@ -200,6 +211,11 @@ class WebrtcModel:
         outgoing = direction == "out"
         internal = peer is not None and self.directory.agent_for(peer) not in (None, agent)
         own = self.directory.extension_of(agent)
+        data: dict[str, Any] = {}
+        dnis = own
+        if not outgoing and peer is not None and (agent, peer) in self._expected:
+            data, dnis = self._expected.pop((agent, peer))
+            dnis = dnis or own
         call = WebCall(
             call_id=call_id,
             outgoing=outgoing,
@@ -213,7 +229,8 @@ class WebrtcModel:
             call_id=call_id,
             call_type=call.call_type,
             ani=own if outgoing else peer,
-            dnis=peer if outgoing else own,
+            dnis=peer if outgoing else dnis,
+            data=data,
             outgoing=outgoing,
         )
         events = self._move(call, offer)
