@@ -170,6 +170,9 @@ async def test_dial_out_blind_transfer_and_a_busy_number(
             await line(page, "Connected")
             (call,) = api(server.url, "/api/agents/agent1/calls")["calls"]
             assert (call["type"], call["dnis"]) == ("OUTBOUND", "cust1"), call
+            # Audio on a call the browser placed (its offer; rtpengine is its DTLS server).
+            await page.evaluate(MEASURE, call["id"])
+            await until_tone(page, 425.0, above=HEARD)  # the customer's phone's tone
             # Blind transfer to agent2's phone: the customer's phone is referred there,
             # and the reply comes once the agent's call ended as transferred.
             reply = await cti(page, "/TRANSFER?NUMBER=1002")
