@@ -218,3 +218,30 @@ async def test_rtpengine_killed_mid_call_the_agent_is_warned_and_the_call_ends(
         assert ended["id"] == call_id and ended["endedAt"] is not None
     finally:
         server.stop()
+
+
+async def test_the_sip_websocket_dropped_mid_call_re_registers_and_the_call_goes_on(
+    webrtc_lab: WebLabFactory, chromium: Any, tmp_path: Path
+) -> None:
+    lab = await webrtc_lab(LabOptions(caller_audio=CallerAudio(tone_hz=CALLER_HZ)))
+    server = webrtc_server(tmp_path / "ctikit", lab)
+    try:
+        page = await open_console(chromium, server.url)
+        await phone_state(page, "ready")
+        async with CallerPhone(lab, "cust1") as cust:
+            call_id = await ringing_then_answered(page, cust)
+            # The SIP WebSocket closes under the phone (a network blip; kamailio stays up).
+            await page.evaluate("CtikitConsole.phone.ua.transport.ws.close()")
+            await page.wait_for_function("CtikitConsole.phone.registrations >= 2", timeout=20_000)
+            await phone_state(page, "ready")
+            # The media path never depended on the signalling: the call is still heard.
+            await page.evaluate(MEASURE, call_id)
+            await until_tone(page, CALLER_HZ, above=HEARD)
+            (call,) = api(server.url, "/api/agents/agent1/calls")["calls"]
+            assert call["lineState"] == "connected"
+            # The agent's hang-up goes out on the new socket and reaches the caller.
+            await (await line(page, "Connected")).get_by_test_id("btn-hangup").click()
+            await cust.wait(lambda e: e.type == "CALL_CLOSED")
+        assert page.page_errors == []
+    finally:
+        server.stop()
