@@ -169,7 +169,8 @@ export class WebPhone {
   _track(session, outgoing, peer) {
     var self = this;
     var id = session.request.callId;
-    var entry = {session: session, id: id, outgoing: outgoing, by: null, status: null, phrase: null, audio: null};
+    var entry = {session: session, id: id, outgoing: outgoing, by: null, status: null, phrase: null, audio: null,
+      offeredAt: performance.timeOrigin + performance.now()};  // ms since the epoch (bench/)
     this.sessions.set(id, entry);
     session.stateChange.addListener(function (state) {
       if (state === SessionState.Established) self._established(entry);
