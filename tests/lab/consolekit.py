@@ -64,6 +64,7 @@ def webrtc_server(
     password: str = PASSWORD,
     grace: float = 10.0,
     extra_agents: str = "",
+    port: int = 0,
 ) -> CtikitProcess:
     """``ctikit serve`` with the webrtc connector pointed at ``lab``'s kamailio (ctikit
     starts nothing of it); agent ``agent1`` at 1001 with ``password``, user ``agent1``."""
@@ -75,7 +76,7 @@ def webrtc_server(
         f"""
 [server]
 host = "127.0.0.1"
-port = 0
+port = {port}
 database = "sqlite:///{tmp / "ctikit.db"}"
 connector = "webrtc"
 webrtc_ws_url = "{web.ws_url}"

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from ctikit.lab import CallerAudio, LabOptions
+from ctikit.testing import free_port
 
 from .conftest import CALLER_HZ, CHROMIUM, WebLabFactory
 from .consolekit import MEASURE, api, open_console, phone_state, webrtc_server
@@ -243,5 +244,30 @@ async def test_the_sip_websocket_dropped_mid_call_re_registers_and_the_call_goes
             await (await line(page, "Connected")).get_by_test_id("btn-hangup").click()
             await cust.wait(lambda e: e.type == "CALL_CLOSED")
         assert page.page_errors == []
+    finally:
+        server.stop()
+
+
+async def test_server_restarted_mid_call_the_console_follows_the_server_and_hangs_up(
+    webrtc_lab: WebLabFactory, chromium: Any, tmp_path: Path
+) -> None:
+    # The browser and the server disagree: after a restart the server has no call (this
+    # connector adopts none), the browser still has one. The server's state wins: the
+    # console is told to drop it and hangs it up, so the caller is not left talking to a
+    # call no component knows.
+    lab = await webrtc_lab()
+    port = free_port()
+    server = webrtc_server(tmp_path / "ctikit", lab, port=port)
+    try:
+        page = await open_console(chromium, server.url)
+        await phone_state(page, "ready")
+        async with CallerPhone(lab, "cust1") as cust:
+            await ringing_then_answered(page, cust)
+            server.stop()
+            server = webrtc_server(tmp_path / "ctikit", lab, port=port)
+            await cust.wait(lambda e: e.type == "CALL_CLOSED", within=30)
+        await page.get_by_test_id("no-calls").wait_for()
+        assert api(server.url, "/api/agents/agent1/calls")["calls"] == []
+        assert await page.evaluate("CtikitConsole.phone.sessions.size") == 0
     finally:
         server.stop()
