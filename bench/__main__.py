@@ -16,14 +16,16 @@ from pathlib import Path
 from . import sysinfo
 from .harness import TARGETS, Options
 from .report import RESULTS_DIR, Report
-from .scenarios import SCENARIOS, cluster, sip_load
+from .scenarios import SCENARIOS, cluster, sip_load, webrtc
 
 SCENARIOS.setdefault(sip_load.NAME, sip_load)
 SCENARIOS.setdefault(cluster.NAME, cluster)
+SCENARIOS.setdefault(webrtc.NAME, webrtc)
 ORDER = ["idle", "day", "burst", "reconnect", "requests", "browser"]
 #: Run only when asked for, not by "all": they need more than Python (sip: kamailio, baresip
-#: and sipp, and 100+ processes; cluster: redis-server, several server processes, ~5 min).
-ON_REQUEST = ["sip", "cluster"]
+#: and sipp, and 100+ processes; cluster: redis-server, several server processes, ~5 min;
+#: webrtc: kamailio, rtpengine, baresip and a chromium with a console per agent).
+ON_REQUEST = ["sip", "cluster", "webrtc"]
 
 
 def _common(p: argparse.ArgumentParser) -> None:

@@ -112,6 +112,17 @@ def test_a_full_file_becomes_the_config(tmp_path: Path) -> None:
           "agents": [{"id": "a", "extension": "1001"}]},
          'f.toml: [server].scenario: a scenario needs connector = "sim" (the simulator), '
          'not "sip"'),
+        ({"server": {"connector": "webrtc", "webrtc_domain": "sip.example.com"},
+          "agents": [{"id": "a", "extension": "1001", "sip_password": "pw"}]},
+         'f.toml: [server].webrtc_ws_url: "webrtc" needs it (where the consoles register)'),
+        ({"server": {"connector": "webrtc", "webrtc_ws_url": "wss://sip.example.com",
+                     "webrtc_domain": "sip.example.com"},
+          "agents": [{"id": "a", "extension": "1001"}]},
+         'f.toml: [[agents]]#1.sip_password: "webrtc" needs it for an agent with an extension '
+         "(its digest password)"),
+        ({"server": {"webrtc_ws_url": "http://sip.example.com"}},
+         'f.toml: [server].webrtc_ws_url: expected a ws:// or wss:// URL, '
+         'got "http://sip.example.com"'),
         ({"port": 8080}, "f.toml: port: outside any section; put it under [server]"),
         ({"color": "blue"},
          "f.toml: color: unknown key outside any section; the sections are [server], "
@@ -136,7 +147,7 @@ def test_unknown_keys_name_the_known_ones() -> None:
     line = error_of({"agents": [{"id": "a", "extn": "1"}]})
     assert line == (
         "f.toml: [[agents]]#1.extn: unknown key; did you mean extension? (known: id, extension, "
-        "name)"
+        "name, sip_password)"
     )
 
 

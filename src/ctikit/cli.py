@@ -134,6 +134,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="real SIP instead of the simulator: starts kamailio and a baresip phone per "
         "agent line on 127.0.0.1 (apt: kamailio baresip-core)",
     )
+    demo.add_argument(
+        "--webrtc",
+        action="store_true",
+        help="each agent's console is its phone (WebRTC): starts kamailio, rtpengine and a "
+        "customer phone on 127.0.0.1 (apt: kamailio kamailio-websocket-modules "
+        "rtpengine-daemon baresip-core)",
+    )
 
     serve = sub.add_parser("serve", help="run the CTI server")
     serve.add_argument("--config", metavar="FILE", help="TOML config file (docs/configuration.md)")
@@ -203,9 +210,12 @@ def _config_from(args: argparse.Namespace) -> Config:
     if args.command == "demo":
         from .server.app import default_examples_dir
 
+        if args.sip and args.webrtc:
+            raise ConfigError("--sip and --webrtc: choose one (--webrtc runs SIP too)")
+
         examples = default_examples_dir()  # None when installed without the checkout
         config = Config(
-            connector="sip" if args.sip else "sim",
+            connector="webrtc" if args.webrtc else "sip" if args.sip else "sim",
             demo=True,
             agents=DEMO_AGENTS,
             examples_dir=examples,
@@ -252,7 +262,10 @@ def _serve(args: argparse.Namespace) -> int:
         logging.getLogger("ctikit").warning(
             "DEMO MODE: no authentication (every request acts as the agent it names), %s; "
             "do not expose this server",
-            "real SIP phones on 127.0.0.1" if config.connector == "sip" else "simulated telephony",
+            {
+                "sip": "real SIP phones on 127.0.0.1",
+                "webrtc": "consoles are phones registered to a SIP lab on 127.0.0.1",
+            }.get(config.connector, "simulated telephony"),
         )
     from .server.app import serve, single_node_service
     from .storage import StorageError

@@ -44,6 +44,18 @@ Number = Annotated[
 Name = Annotated[str, Meta(min_length=1, max_length=100)]
 FilePath = Annotated[str, Meta(min_length=1, description="a file path")]
 DirPath = Annotated[str, Meta(min_length=1, description="a directory path")]
+WsUrl = Annotated[
+    str,
+    Meta(pattern=r"^wss?://[^/\s?#]+\S*$", max_length=2000, description="a ws:// or wss:// URL"),
+]
+SipDomain = Annotated[
+    str,
+    Meta(
+        pattern=r"^[A-Za-z0-9.:\[\]-]{1,253}$",
+        description="a host name or IP address, with :port if not 5060",
+    ),
+]
+SipPassword = Annotated[str, Meta(min_length=1, max_length=256)]
 HttpUrl = Annotated[str, Meta(pattern=r"^https?://[^/\s?#]+\S*$", description="an http(s):// URL")]
 Origin = Annotated[
     str,
@@ -91,6 +103,9 @@ class AgentConfig:
     id: AgentId
     extension: Number | None = None
     name: Name | None = None
+    # webrtc: the digest password of the extension at the SIP server (only this agent's own
+    # console is given it).
+    sip_password: SipPassword | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -204,7 +219,13 @@ class Config:
     host: Annotated[str, Meta(min_length=1, description="an IP address or host name")] = "127.0.0.1"
     port: Annotated[int, Meta(ge=0, le=65535)] = 8080
     database: DatabaseUrl = "sqlite:///ctikit.db"
-    connector: Literal["sim", "sip"] = "sim"  # the simulator, or a kamailio + baresip lab
+    # the simulator, a kamailio + baresip lab, or the console's browser as the phone
+    connector: Literal["sim", "sip", "webrtc"] = "sim"
+    webrtc_ws_url: WsUrl | None = None  # webrtc: the SIP server's WebSocket (SIP.js transport)
+    webrtc_domain: SipDomain | None = None  # webrtc: the SIP domain of the agents' AORs
+    # webrtc: how long a console that lost its ctikit socket may take to come back with its
+    # calls before the server ends them
+    webrtc_grace_seconds: Annotated[float, Meta(ge=0, le=300)] = 10.0
     sip_lines: Annotated[int, Meta(ge=1, le=50)] = 2  # SIP: baresip lines per agent
     sip_queue: Number | None = None  # SIP: a contact-centre number every agent answers
     sip_root: DirPath | None = None  # SIP: where lab files go (default: a new temp dir)
@@ -541,6 +562,18 @@ def _problems(config: Config) -> typing.Iterator[tuple[Path_, str]]:
     for i, pop in enumerate(config.screen_pops):
         if problem := screenpops.check(pop):
             yield ["screen_pops", i, problem[0]], problem[1]
+    if config.connector == "webrtc" and not config.demo:  # the demo runs its own lab
+        for key in ("webrtc_ws_url", "webrtc_domain"):
+            if getattr(config, key) is None:
+                yield ["server", key], '"webrtc" needs it (where the consoles register)'
+        for i, a in enumerate(config.agents):
+            if a.extension is not None and a.sip_password is None:
+                yield (
+                    ["agents", i, "sip_password"],
+                    '"webrtc" needs it for an agent with an extension (its digest password)',
+                )
+        if not any(a.extension for a in config.agents):
+            yield ["server", "connector"], '"webrtc" needs [[agents]] with an extension each'
     if config.scenario is not None and config.connector != "sim":
         yield (
             ["server", "scenario"],

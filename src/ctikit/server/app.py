@@ -16,6 +16,7 @@ from aiohttp import web
 
 from ..config import Config
 from ..connectors.base import Connector
+from ..connectors.webrtc import WebrtcConnector
 from ..storage import AccountStore, CallLogStore, CallStateStore
 from . import rest, static
 from .addresses import TrustedProxies
@@ -30,7 +31,7 @@ from .connections import (
     runner_options,
 )
 from .hub import Hub
-from .keys import AUTH, CONFIG, HUB, SCENARIO, SERVICE, TRUSTED_PROXIES
+from .keys import AUTH, CONFIG, HUB, PHONES, SCENARIO, SERVICE, TRUSTED_PROXIES
 from .openapi import openapi_routes
 from .requestlog import request_context
 from .service import CtiService
@@ -61,7 +62,29 @@ def make_connector(config: Config) -> Connector:
             queue=config.sip_queue,
             root=Path(config.sip_root) if config.sip_root else None,
         )
-    raise ValueError(f"unknown connector {config.connector!r} (known: sim, sip)")
+    if config.connector == "webrtc" and config.demo and config.webrtc_ws_url is None:
+        # ctikit demo --webrtc: the SIP server is a lab started here (docs/webrtc.md).
+        from ..lab.webdemo import WebrtcLabConnector
+
+        extensions = {a.id: a.extension for a in config.agents if a.extension}
+        return WebrtcLabConnector.new(extensions, grace=config.webrtc_grace_seconds)
+    if config.connector == "webrtc":
+        from ..connectors.webrtc import SipAccount
+
+        if config.webrtc_ws_url is None or config.webrtc_domain is None:
+            raise ValueError("the webrtc connector needs webrtc_ws_url and webrtc_domain")
+        accounts = {
+            a.id: SipAccount(extension=a.extension, password=a.sip_password)
+            for a in config.agents
+            if a.extension and a.sip_password
+        }
+        return WebrtcConnector(
+            accounts,
+            ws_url=config.webrtc_ws_url,
+            domain=config.webrtc_domain,
+            grace=config.webrtc_grace_seconds,
+        )
+    raise ValueError(f"unknown connector {config.connector!r} (known: sim, sip, webrtc)")
 
 
 @web.middleware
@@ -112,6 +135,9 @@ async def build_app(
     service = make_service(config, connector, store, hub)
     service.open_cti = config.open_cti
     app[HUB], app[SERVICE] = hub, service
+    phones = getattr(connector, "connector", connector)  # the demo's lab wraps it
+    if isinstance(phones, WebrtcConnector):
+        app[PHONES] = phones
     accounts = AccountStore(store)
     app[AUTH] = await Authenticator.for_config(config, accounts, service.backend.redis)
     await _add_config_users(accounts, config)

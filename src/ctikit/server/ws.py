@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from ..connectors.webrtc import PhoneLink, ReportError, WebrtcConnector
 from ..core.access import AccessDeniedError, Operation, Role
 from ..core.errors import CtiError
 from ..core.model import check_agent_id
@@ -19,7 +20,7 @@ from . import opencti, wire
 from .auth import check_origin
 from .guard import credentials, principal, require
 from .hub import CLOSE_TRY_AGAIN, Outbox
-from .keys import AUTH, CONFIG, HUB, SERVICE
+from .keys import AUTH, CONFIG, HUB, PHONES, SERVICE
 from .service import CtiService
 from .sessions import SESSIONS
 
@@ -141,6 +142,30 @@ async def _ping(svc: CtiService, agent: str, req: dict[str, Any]) -> dict[str, A
     return {}
 
 
+PHONE_OPS = frozenset({"phoneSetup", "phoneReport", "phoneDone"})
+
+
+def _phone_op(
+    rid: object, name: str, req: dict[str, Any], phone: tuple[WebrtcConnector, PhoneLink] | None
+) -> bytes:
+    """The browser phone's ops (docs/webrtc.md): only on an agent's own console."""
+    if phone is None:
+        return wire.error_response(
+            rid, f"{name}: this console is not a phone (connector is not webrtc)", "unsupported"
+        )
+    phones, link = phone
+    try:
+        if name == "phoneSetup":
+            return wire.response(rid, **phones.setup(link, req.get("calls")))
+        if name == "phoneReport":
+            phones.report(link, req.get("report"))
+        else:
+            phones.done(link, req.get("ref"), req.get("error"))
+    except ReportError as exc:
+        return wire.error_response(rid, f"{name}: {exc}", "bad_request")
+    return wire.response(rid)
+
+
 class SocketBudget:
     """Console sockets per agent ID on this node (``max_sockets_per_agent``): one agent's
     thousands of sockets would each cost the fan-out of every event (issue 13, F3)."""
@@ -172,13 +197,21 @@ READ_ONLY_OPS = frozenset({"getCallObjectIds", "getCallAttachedData", "getState"
 
 
 async def handle_request(
-    svc: CtiService, agent: str, text: str, *, read_only: bool = False
+    svc: CtiService,
+    agent: str,
+    text: str,
+    *,
+    read_only: bool = False,
+    phone: tuple[WebrtcConnector, PhoneLink] | None = None,
 ) -> bytes:
-    """One request frame in, one response frame out. Never raises."""
+    """One request frame in, one response frame out. Never raises. ``phone``: this socket's
+    link to the browser phones (the ``webrtc`` connector, an agent's own console)."""
     try:
         rid, name, req = wire.decode_request(text)
     except wire.FrameError as exc:
         return wire.error_response(exc.request_id, exc.message, "bad_request")
+    if name in PHONE_OPS:
+        return _phone_op(rid, name, req, phone)
     handler = _OPS.get(name)
     if handler is None:
         return wire.error_response(
@@ -325,6 +358,10 @@ async def _serve(
     # DEBUG: a reconnect storm of 10,000 consoles would write 20,000 INFO lines; the
     # housekeeping task logs the count instead.
     log.debug("console connected: agent=%s (%d sockets)", agent, hub.connections(agent))
+    phones = request.app.get(PHONES)
+    phone = None
+    if phones is not None and not read_only:  # a supervisor watching is never the phone
+        phone = (phones, phones.attach(agent, lambda obj: box.send(wire.frame(obj))))
     bucket = TokenBucket(cfg.max_requests_per_second, cfg.max_request_burst)
     slow: set[asyncio.Task[None]] = set()  # saves under way (they finish even if we close)
     # Commands wait for the telephony (docs/protocol.md, "Commands"): in a lane of their
@@ -374,7 +411,9 @@ async def _serve(
                 commands.add(task)
                 task.add_done_callback(commands.discard)
             elif msg.type is WSMsgType.TEXT:
-                box.send(await handle_request(svc, agent, msg.data, read_only=read_only))
+                box.send(
+                    await handle_request(svc, agent, msg.data, read_only=read_only, phone=phone)
+                )
             elif msg.type is WSMsgType.BINARY:
                 box.send(
                     wire.error_response(
@@ -384,6 +423,8 @@ async def _serve(
             elif msg.type is WSMsgType.ERROR:
                 log.info("socket of %s closed with error: %s", agent, ws.exception())
     finally:
+        if phone is not None:
+            phone[0].detach(phone[1])
         svc.disconnect_console(box)
         await box.aclose()
         log.debug("console disconnected: agent=%s", agent)

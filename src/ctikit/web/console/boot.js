@@ -82,7 +82,9 @@
   /** What the console config says: read-only, the line, cluster nodes, directory, components. */
   function applyConfig(cfg, agent, parts) {
     C.config = cfg;
-    if (cfg.user && cfg.user.readOnly) setReadOnly(agent, parts);
+    var readOnly = Boolean(cfg.user && cfg.user.readOnly);
+    if (readOnly) setReadOnly(agent, parts);
+    if (!readOnly && cfg.connector && cfg.connector.name === 'webrtc') startPhone(parts);
     if (cfg.connector) parts.store.setConnector(cfg.connector);
     if (Array.isArray(cfg.nodes)) {
       parts.conn.setUrls(cfg.nodes.map(function (n) { return socketUrl(String(n), agent); }));
@@ -101,6 +103,15 @@
     parts.workspace.configure({components: (cfg.components || []).concat(sites.map(function (u) { return {url: u}; })),
       allowedOrigins: ws.allowedOrigins});
     parts.pops.configure(ws.screenPops);
+  }
+
+  /** The browser is the agent's phone (docs/webrtc.md): SIP.js loads only then. */
+  function startPhone(parts) {
+    import('/static/console/webphone.js').then(function (m) {
+      parts.phone = m.start({conn: parts.conn, notices: C.notices, statusEl: byId('phone-status')});
+    }).catch(function (e) {
+      C.notices.show('error', 'The phone could not start in this browser (' + e.message + ').', {testid: 'phone-error'});
+    });
   }
 
   /** ws(s)://host/ws?agent=... from an http(s) origin. */
