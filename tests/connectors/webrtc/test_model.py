@@ -155,4 +155,5 @@ def test_whatever_a_browser_sends_the_registry_accepts_what_is_reported(
             continue
         for event in events:
             now += 1
-            assert registry.apply(event, now=now), event
+            # Refused would raise TelephonyError; a repeated report may change nothing.
+            registry.apply(event, now=now)
