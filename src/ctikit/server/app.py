@@ -17,7 +17,7 @@ from aiohttp import web
 from ..config import Config
 from ..connectors.base import Connector
 from ..storage import AccountStore, CallLogStore, CallStateStore
-from . import rest, static
+from . import probes, rest, static
 from .addresses import TrustedProxies
 from .auth import Authenticator
 from .backend import InMemoryBackend
@@ -113,6 +113,7 @@ async def build_app(
     app[AUTH] = await Authenticator.for_config(config, accounts, service.backend.redis)
     await _add_config_users(accounts, config)
     app.router.add_get("/ws", websocket_handler)
+    app.router.add_routes(probes.routes)
     app.router.add_routes(rest.routes)
     app.router.add_routes(openapi_routes)
     app.router.add_routes(static.routes)

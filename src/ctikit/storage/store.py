@@ -463,6 +463,12 @@ class CallLogStore:
         else:  # SQLite before 3.35 has no RETURNING
             await conn.execute(insert(table), rows)
 
+    async def ping(self) -> None:
+        """One round trip to the database (readiness); :class:`StorageError` if it fails."""
+        with _db_errors(f"reach {self._target}"):
+            async with self._session() as session:
+                await session.execute(select(1))
+
     async def get(self, log_id: str) -> CallLog | None:
         """The log with *log_id*, or None."""
         with _db_errors("read call log"):
