@@ -32,6 +32,7 @@ from ..core.telephony import TelephonyEvent
 from ..server import console, wire
 from ..server.backend import BulkChange, Change, ReportListener
 from ..server.hub import Hub, Outbox
+from ..server.measures import CLUSTER_COMMIT_SECONDS, CLUSTER_CONFLICTS, count_events
 from .fanout import Fanout
 from .state import ClusterUnavailableError, CorruptStateError, EpochChangedError, Loaded, RedisState
 
@@ -141,6 +142,7 @@ class RedisBackend:
                     # have made stale (e.g. the call was answered since): decide on the
                     # current state instead.
                     continue
+                started = time.perf_counter()
                 try:
                     done = await self.state.commit(
                         agent,
@@ -153,12 +155,15 @@ class RedisBackend:
                 except EpochChangedError:
                     await self._check_epoch()
                     continue
+                CLUSTER_COMMIT_SECONDS.observe(time.perf_counter() - started)
                 if done:
+                    count_events(events)
                     self._cache[agent] = (ver + 1, reg)
                     if len(self._cache) > CACHED_AGENTS:
                         self._cache.popitem(last=False)
                     return events
                 # Another node changed this agent first: read again and redo the change.
+                CLUSTER_CONFLICTS.inc()
                 await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
         raise ClusterUnavailableError(f"the state of {agent} is changing too fast; try again")
 

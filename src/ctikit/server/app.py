@@ -17,7 +17,7 @@ from aiohttp import web
 from ..config import Config
 from ..connectors.base import Connector
 from ..storage import AccountStore, CallLogStore, CallStateStore
-from . import probes, rest, static
+from . import metrics, probes, rest, static
 from .addresses import TrustedProxies
 from .auth import Authenticator
 from .backend import InMemoryBackend
@@ -31,6 +31,7 @@ from .connections import (
 )
 from .hub import Hub
 from .keys import AUTH, CONFIG, HUB, SCENARIO, SERVICE, TRUSTED_PROXIES
+from .measures import CALL_LOG_COMMIT_SECONDS
 from .openapi import openapi_routes
 from .service import CtiService
 from .sessions import SESSIONS, SessionSockets, sweep_seconds
@@ -106,6 +107,7 @@ async def build_app(
     hub = Hub()
     owned_store = store is None
     store = store or await CallLogStore.open(config.database)
+    store.observe_commit = CALL_LOG_COMMIT_SECONDS.observe
     connector = connector or make_connector(config)
     service = make_service(config, connector, store, hub)
     app[HUB], app[SERVICE] = hub, service
@@ -116,6 +118,7 @@ async def build_app(
     app.router.add_routes(probes.routes)
     app.router.add_routes(rest.routes)
     app.router.add_routes(openapi_routes)
+    metrics.setup(app)
     app.router.add_routes(static.routes)
     static.add_static(app, config.examples_dir)
 

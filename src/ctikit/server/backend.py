@@ -32,6 +32,7 @@ from ..core.telephony import TelephonyEvent
 from ..storage import CallStateStore
 from . import console, wire
 from .hub import Hub, Outbox
+from .measures import count_events
 
 log = logging.getLogger("ctikit.service")
 
@@ -213,6 +214,7 @@ class InMemoryBackend:
 
     def _publish(self, events: list[Event]) -> None:
         if events:
+            count_events(events)
             self.hub.publish(events)
             if self.state_store is not None:
                 self._dirty.update(e.agent for e in events if isinstance(e, _CALL_CHANGES))

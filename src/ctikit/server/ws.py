@@ -19,6 +19,7 @@ from .auth import check_origin
 from .guard import credentials, principal, require
 from .hub import CLOSE_TRY_AGAIN, Outbox
 from .keys import AUTH, CONFIG, HUB, SERVICE
+from .measures import COMMAND_SECONDS
 from .service import CtiService
 from .sessions import SESSIONS
 
@@ -170,14 +171,20 @@ async def handle_request(
         return wire.error_response(
             rid, f"{name} is not allowed on a read-only console", "forbidden"
         )
+    started, outcome = time.perf_counter(), "ok"
     try:
         return wire.response(rid, **await handler(svc, agent, req))
     except CtiError as exc:
+        outcome = exc.code
         extra = {"data": None} if name == "getCallAttachedData" else {}
         return wire.error_from(rid, exc, **extra)
     except Exception:
+        outcome = "internal_error"
         log.exception("op %s for agent %s failed", name, agent)
         return wire.error_response(rid, "internal error (logged on the server)", "internal_error")
+    finally:
+        # Labels: op is one of _OPS, outcome one of the error codes (bounded sets).
+        COMMAND_SECONDS.labels(name, outcome).observe(time.perf_counter() - started)
 
 
 _SLOW_OP = '"saveCallLog"'

@@ -26,6 +26,7 @@ import builtins
 import json
 import os
 import sqlite3
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Collection, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager, nullcontext
@@ -168,6 +169,8 @@ class CallLogStore:
         self._clock = clock
         self._target = target or describe_target(engine.url)
         self._closed = False
+        #: Called with the seconds each call-log transaction took (the server's metrics).
+        self.observe_commit: Callable[[float], None] | None = None
 
     @classmethod
     async def open(
@@ -392,9 +395,12 @@ class CallLogStore:
                 batch = []
                 try:
                     async with self._write_connection("save call log", check_open=False) as conn:
+                        began = time.perf_counter()
                         batch = self._take_batch()
                         if batch:
                             await self._insert_rows(conn, batch)
+                    if self.observe_commit is not None:
+                        self.observe_commit(time.perf_counter() - began)
                 except Exception as exc:
                     if not batch:
                         # The turn, the connection or BEGIN failed: fail the saves
