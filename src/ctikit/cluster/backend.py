@@ -30,7 +30,7 @@ from ..core.model import CallView, Limits, check_agent_id
 from ..core.registry import CallRegistry
 from ..core.telephony import TelephonyEvent
 from ..server import console, wire
-from ..server.backend import BulkChange, Change, ReportListener
+from ..server.backend import BulkChange, Change, EventTap, ReportListener
 from ..server.hub import Hub, Outbox
 from ..server.measures import CLUSTER_COMMIT_SECONDS, CLUSTER_CONFLICTS, count_events
 from .fanout import Fanout
@@ -72,6 +72,7 @@ class RedisBackend:
         self._epoch = ""
         self._listener: ReportListener | None = None
         self.dropped_events = 0
+        self.taps: list[EventTap] = []
         self._locks: dict[str, asyncio.Lock] = {}
         #: agent -> (version in Redis, registry holding that state): see run.
         self._cache: OrderedDict[str, tuple[int, CallRegistry]] = OrderedDict()
@@ -158,6 +159,8 @@ class RedisBackend:
                 CLUSTER_COMMIT_SECONDS.observe(time.perf_counter() - started)
                 if done:
                     count_events(events)
+                    for tap in self.taps:
+                        tap(events)
                     self._cache[agent] = (ver + 1, reg)
                     if len(self._cache) > CACHED_AGENTS:
                         self._cache.popitem(last=False)

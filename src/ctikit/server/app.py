@@ -17,7 +17,7 @@ from aiohttp import web
 from ..config import Config
 from ..connectors.base import Connector
 from ..storage import AccountStore, CallLogStore, CallStateStore
-from . import metrics, probes, rest, static
+from . import metrics, probes, rest, static, webhooks_api
 from .addresses import TrustedProxies
 from .auth import Authenticator
 from .backend import InMemoryBackend
@@ -36,6 +36,7 @@ from .openapi import openapi_routes
 from .service import CtiService
 from .sessions import SESSIONS, SessionSockets, sweep_seconds
 from .telephony import LocalTelephony, UnsupportedError
+from .webhooks import Webhooks
 from .ws import SOCKETS, SocketBudget, websocket_handler
 
 log = logging.getLogger("ctikit.server")
@@ -111,11 +112,16 @@ async def build_app(
     connector = connector or make_connector(config)
     service = make_service(config, connector, store, hub)
     app[HUB], app[SERVICE] = hub, service
+    hooks = app[webhooks_api.WEBHOOKS] = Webhooks(store, config)
+    store.log_outbox, store.outbox_written = hooks.log_rows, hooks.wake
+    service.backend.taps.append(hooks.tap)
+    service.before_ack = hooks.flushed
     accounts = AccountStore(store)
     app[AUTH] = await Authenticator.for_config(config, accounts, service.backend.redis)
     await _add_config_users(accounts, config)
     app.router.add_get("/ws", websocket_handler)
     app.router.add_routes(probes.routes)
+    app.router.add_routes(webhooks_api.routes)
     app.router.add_routes(rest.routes)
     app.router.add_routes(openapi_routes)
     metrics.setup(app)
@@ -123,7 +129,9 @@ async def build_app(
     static.add_static(app, config.examples_dir)
 
     async def lifecycle(app: web.Application):  # type: ignore[no-untyped-def]
+        await hooks.refresh(force=True)  # events from the start on find their endpoints
         await service.start()
+        sender = asyncio.create_task(hooks.run())
         housekeeping = asyncio.create_task(_housekeeping(hub))
         sweeper = asyncio.create_task(
             app[SESSIONS].run(accounts, every=sweep_seconds(config.session_cache_seconds))
@@ -139,6 +147,7 @@ async def build_app(
             task.cancel()
         housekeeping.cancel()
         sweeper.cancel()
+        sender.cancel()
         app[AUTH].close()
         gc.unfreeze()  # an embedding process (tests) gets its heap back to collect
         await service.stop()

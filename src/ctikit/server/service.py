@@ -11,7 +11,7 @@ only translate to and from this API.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -59,6 +59,9 @@ class CtiService:
         self.store = store
         self.hub = hub
         self.clock = clock
+        #: Awaited before ``fireOnCallBegin`` / ``fireOnCallEnd`` answer: what the events
+        #: caused must be durable first (the webhook outbox).
+        self.before_ack: Callable[[], Awaitable[None]] | None = None
 
     # -------------------------------------------------------------- lifecycle
 
@@ -116,6 +119,8 @@ class CtiService:
         await self.backend.run(
             agent, lambda r: r.begin_call(agent, call_id, ctype, label, now=self.clock())
         )
+        if self.before_ack is not None:
+            await self.before_ack()
 
     async def fire_call_end(
         self, agent: str, call_id: object, duration: object, disposition: object
@@ -123,6 +128,8 @@ class CtiService:
         await self.backend.run(
             agent, lambda r: r.end_call(agent, call_id, duration, disposition, now=self.clock())
         )
+        if self.before_ack is not None:
+            await self.before_ack()
 
     async def fire_call_log_saved(self, agent: str, log_id: object) -> None:
         await self.backend.run(agent, lambda r: r.call_log_saved(agent, log_id, now=self.clock()))
