@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
@@ -25,6 +25,7 @@ from .connections import HTTP_STATS
 from .guard import principal
 from .keys import HUB, SERVICE
 from .measures import PROCESS
+from .webhooks_api import WEBHOOKS
 
 
 def _gauge(name: str, doc: str, value: float, labels: dict[str, str] | None = None) -> Metric:
@@ -92,12 +93,27 @@ class AppCollector(Collector):
                 1.0 if cluster.get("subscribed") else 0.0,
                 {"node": node},
             )
-        for extra in app.get(EXTRA_COLLECTORS, ()):
-            yield from extra.collect()
+        hooks = app.get(WEBHOOKS)
+        if hooks is not None:
+            yield _gauge(
+                "ctikit_webhook_outbox_pending",
+                "Webhook deliveries waiting (as the sender last counted them)",
+                hooks.counts["pending"],
+            )
+            yield _gauge(
+                "ctikit_webhook_dead_letters",
+                "Webhook deliveries given up (GET /api/webhooks/dead-letters)",
+                hooks.counts["dead"],
+            )
+            for name, doc, value in (
+                ("ctikit_webhook_deliveries", "Webhooks delivered (2xx) here", hooks.delivered),
+                ("ctikit_webhook_failed_attempts", "Failed webhook attempts here", hooks.failures),
+            ):
+                family = CounterMetricFamily(name, doc)
+                family.add_metric([], value)
+                yield family
 
 
-#: More scrape-time collectors of an app (the webhook outbox adds its own).
-EXTRA_COLLECTORS = web.AppKey("metrics_extra", list)
 _APP_REGISTRY = web.AppKey("metrics_registry", CollectorRegistry)
 
 
@@ -106,7 +122,6 @@ def setup(app: web.Application) -> None:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(AppCollector(app))
     app[_APP_REGISTRY] = registry
-    app.setdefault(EXTRA_COLLECTORS, [])
     app.router.add_get("/metrics", scrape)
 
 
