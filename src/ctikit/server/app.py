@@ -17,8 +17,9 @@ from aiohttp import web
 from ..config import Config
 from ..connectors.base import Connector
 from ..storage import AccountStore, CallLogStore, CallStateStore
-from . import metrics, probes, rest, static, webhooks_api
+from . import audit_api, metrics, probes, rest, static, webhooks_api
 from .addresses import TrustedProxies
+from .audit import AUDIT, AuditLog
 from .auth import Authenticator
 from .backend import InMemoryBackend
 from .connections import (
@@ -116,12 +117,15 @@ async def build_app(
     store.log_outbox, store.outbox_written = hooks.log_rows, hooks.wake
     service.backend.taps.append(hooks.tap)
     service.before_ack = hooks.flushed
-    accounts = AccountStore(store)
+    audit = app[AUDIT] = AuditLog(store, config.audit_retention_days)
+    service.record = audit.record
+    accounts = AccountStore(store, actor="config")  # adds the config file's users
     app[AUTH] = await Authenticator.for_config(config, accounts, service.backend.redis)
     await _add_config_users(accounts, config)
     app.router.add_get("/ws", websocket_handler)
     app.router.add_routes(probes.routes)
     app.router.add_routes(webhooks_api.routes)
+    app.router.add_routes(audit_api.routes)
     app.router.add_routes(rest.routes)
     app.router.add_routes(openapi_routes)
     metrics.setup(app)
@@ -132,6 +136,7 @@ async def build_app(
         await hooks.refresh(force=True)  # events from the start on find their endpoints
         await service.start()
         sender = asyncio.create_task(hooks.run())
+        retention = asyncio.create_task(audit.run())
         housekeeping = asyncio.create_task(_housekeeping(hub))
         sweeper = asyncio.create_task(
             app[SESSIONS].run(accounts, every=sweep_seconds(config.session_cache_seconds))
@@ -148,9 +153,11 @@ async def build_app(
         housekeeping.cancel()
         sweeper.cancel()
         sender.cancel()
+        retention.cancel()
         app[AUTH].close()
         gc.unfreeze()  # an embedding process (tests) gets its heap back to collect
         await service.stop()
+        await audit.flushed()
         if owned_store:
             await store.close()
 

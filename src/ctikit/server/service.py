@@ -17,7 +17,13 @@ from typing import Any
 
 from ..connectors.base import ActionFailedError, Capability
 from ..core import commands
-from ..core.errors import CommandRejectedError, CtiRequestError, TooLongError, UnknownCallError
+from ..core.errors import (
+    CommandRejectedError,
+    CtiError,
+    CtiRequestError,
+    TooLongError,
+    UnknownCallError,
+)
 from ..core.events import CallUpdated, Event
 from ..core.jsonvalue import check_text
 from ..core.model import CallView, check_agent_list
@@ -62,6 +68,8 @@ class CtiService:
         #: Awaited before ``fireOnCallBegin`` / ``fireOnCallEnd`` answer: what the events
         #: caused must be durable first (the webhook outbox).
         self.before_ack: Callable[[], Awaitable[None]] | None = None
+        #: The audit log's ``record`` (server/audit.py): CTI commands, with who sent them.
+        self.record: Callable[..., None] | None = None
 
     # -------------------------------------------------------------- lifecycle
 
@@ -166,9 +174,16 @@ class CtiService:
             resolved[:] = [r.resolve_command(agent, cmd)] if cmd is not None else []
             return r.cti_message(agent, message, now=self.clock())
 
-        await self.backend.run(agent, send)
-        if resolved:
-            await self.telephony.execute(resolved[0])
+        try:
+            await self.backend.run(agent, send)
+            if resolved:
+                await self.telephony.execute(resolved[0])
+        except CtiError as exc:
+            if cmd is not None and self.record is not None:
+                self.record("cti.command", agent, outcome="failed", command=message, code=exc.code)
+            raise
+        if cmd is not None and self.record is not None:
+            self.record("cti.command", agent, command=message)
 
     async def place_call(self, agent: str, *, ani: object, dnis: object, data: object) -> str:
         """Make a test call ring at ``agent`` (connectors that can: the simulator)."""

@@ -11,6 +11,7 @@ from aiohttp import web
 from ..core.access import Operation, check_global
 from ..core.errors import CtiRequestError
 from ..storage.webhooks import Endpoint
+from .audit import AUDIT
 from .guard import principal
 from .rest import _int, _json_body, fail, ok
 from .webhooks import EVENT_NAMES, Webhooks, new_secret
@@ -76,6 +77,7 @@ async def add_endpoint(request: web.Request) -> web.Response:
     )
     await hooks.db.add_endpoint(endpoint)
     await hooks.refresh(force=True)
+    request.app[AUDIT].record("webhook.add", endpoint.id, url=url, events=" ".join(sorted(events)))
     return web.json_response(
         {"success": True, "endpoint": endpoint.to_dict(), "secret": secret}, status=201
     )
@@ -89,6 +91,7 @@ async def delete_endpoint(request: web.Request) -> web.Response:
     if not await hooks.db.delete_endpoint(endpoint[:64]):
         return fail(404, f"no webhook endpoint {endpoint[:64]!r}", "not_found")
     await hooks.refresh(force=True)
+    request.app[AUDIT].record("webhook.remove", endpoint[:64])
     return ok()
 
 
@@ -119,6 +122,7 @@ async def retry_dead_letter(request: web.Request) -> web.Response:
     if not await hooks.db.retry_dead(letter, datetime.now(UTC)):
         return fail(404, f"no dead letter {letter}", "not_found")
     hooks.wake()
+    request.app[AUDIT].record("webhook.retry", str(letter))
     return ok()
 
 
@@ -128,4 +132,5 @@ async def delete_dead_letter(request: web.Request) -> web.Response:
     letter = _letter_id(request)
     if not await request.app[WEBHOOKS].db.delete_dead(letter):
         return fail(404, f"no dead letter {letter}", "not_found")
+    request.app[AUDIT].record("webhook.discard", str(letter))
     return ok()
