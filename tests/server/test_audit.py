@@ -54,7 +54,8 @@ async def test_what_is_recorded_and_that_no_secret_is(server: Any, connect: Any)
     assert r.status == 401
     r = await server.post("/api/login", json={"username": "agent2", "password": PASSWORD})
     agent2 = (await r.json())["token"]
-    assert (await server.post("/api/logout", headers={"Authorization": f"Bearer {agent2}"})).status == 200  # fmt: skip
+    r = await server.post("/api/logout", headers={"Authorization": f"Bearer {agent2}"})
+    assert r.status == 200
     # A CTI command from agent1's console (refused: nothing rings) and a campaign.
     c = await connect("agent1")
     refused = await c.request("sendCTIMessage", message="/ANSWER")
@@ -95,7 +96,8 @@ async def test_what_is_recorded_and_that_no_secret_is(server: Any, connect: Any)
     assert role["detail"] == {"role": "supervisor", "agent": None, "team": "red"}
     # Never a password, a hash or a token: not the ones used, not any.
     text = json.dumps(entries)
-    for secret_text in [PASSWORD, "not-it-at-all", new_hash, secret, agent2, *server.tokens.values()]:  # fmt: skip
+    used = [PASSWORD, "not-it-at-all", new_hash, secret, agent2, *server.tokens.values()]
+    for secret_text in used:
         assert secret_text not in text
     assert "argon2" not in text and "ctk_" not in text and "eyJ" not in text
     # Filters.
@@ -133,7 +135,9 @@ async def test_account_changes_are_audited_in_their_transaction_on_postgres(
     store = await CallLogStore.open(pg_database)
     try:
         accounts = AccountStore(store, actor="cli:ops")
-        await accounts.add_user("eve", role="agent", password_hash="h" * 20, agent_id="eve", team=None)  # fmt: skip
+        await accounts.add_user(
+            "eve", role="agent", password_hash="h" * 20, agent_id="eve", team=None
+        )
         assert not await accounts.remove_user("nobody")  # nothing changed: nothing recorded
         assert await accounts.remove_user("eve")
         total, entries = await AuditStore(store).query()
