@@ -31,7 +31,6 @@ from typing import Any
 
 import aiohttp
 
-from .. import __version__
 from ..config import Config
 from ..core.events import CallBegan, CallEnded, Event
 from ..storage import CallLog, CallLogStore
@@ -214,7 +213,7 @@ class Webhooks:
         """Deliver due rows until cancelled."""
         async with aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=self.timeout),
-            headers={"User-Agent": f"ctikit/{__version__} (webhooks)"},
+            headers={"User-Agent": "ctikit-webhooks"},
         ) as http:
             while True:
                 try:
