@@ -260,7 +260,11 @@ class Webhooks:
         }
         error: str | None = None
         try:
-            async with http.post(endpoint.url, data=body, headers=headers) as resp:
+            # No redirects: a receiver that moved is told by its failures, and a
+            # delivery never lands on a URL nobody registered.
+            async with http.post(
+                endpoint.url, data=body, headers=headers, allow_redirects=False
+            ) as resp:
                 if not 200 <= resp.status < 300:
                     error = f"HTTP {resp.status}"
         except TimeoutError:
