@@ -158,6 +158,10 @@ async def build_app(
         gc.unfreeze()  # an embedding process (tests) gets its heap back to collect
         await service.stop()
         await audit.flushed()
+        try:  # the last events' outbox rows (the connector has stopped: no more come)
+            await asyncio.wait_for(hooks.flushed(), 5)
+        except Exception as exc:
+            log.error("webhook outbox rows not written at shutdown: %s", exc)
         if owned_store:
             await store.close()
 
