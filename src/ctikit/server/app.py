@@ -154,6 +154,9 @@ async def build_app(
         sweeper.cancel()
         sender.cancel()
         retention.cancel()
+        # Awaited: a task cancelled inside a transaction must give its connection back
+        # before the store closes (else the driver's thread outlives the loop).
+        await asyncio.gather(sender, retention, return_exceptions=True)
         app[AUTH].close()
         gc.unfreeze()  # an embedding process (tests) gets its heap back to collect
         await service.stop()

@@ -19,8 +19,11 @@ from .webhooks import EVENT_NAMES, Webhooks, new_secret
 routes = web.RouteTableDef()
 WEBHOOKS = web.AppKey("webhooks", Webhooks)
 
-_URL = re.compile(r"^https?://[^/\s?#@]+(?:[/?#][^\s]*)?$")
-_SECRET = re.compile(r"^[\x21-\x7e]{16,128}$")
+# ASCII ranges, not \s: the schema's (ECMA) and Python's \s differ.
+URL_PATTERN = r"^https?://[^/?#@\x00-\x20\x7f]+(?:[/?#][\x21-\x7e]*)?$"
+SECRET_PATTERN = r"^[\x21-\x7e]{16,128}$"
+_URL = re.compile(URL_PATTERN)
+_SECRET = re.compile(SECRET_PATTERN)
 MAX_ENDPOINTS = 100
 
 
@@ -55,13 +58,13 @@ async def add_endpoint(request: web.Request) -> web.Response:
     who = await _manager(request)
     body = await _json_body(request)
     url = body.get("url")
-    if not isinstance(url, str) or len(url) > 2000 or not _URL.match(url):
+    if not isinstance(url, str) or len(url) > 2000 or not _URL.fullmatch(url):
         raise CtiRequestError("url must be an http:// or https:// URL (no user:password@)")
     events = _events(body.get("events"))
     secret = body.get("secret")
     if secret is None:
         secret = new_secret()
-    elif not isinstance(secret, str) or not _SECRET.match(secret):
+    elif not isinstance(secret, str) or not _SECRET.fullmatch(secret):
         raise CtiRequestError("secret must be 16 to 128 printable ASCII characters")
     hooks = request.app[WEBHOOKS]
     await hooks.refresh(force=True)

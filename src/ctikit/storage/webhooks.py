@@ -152,6 +152,12 @@ class WebhookStore:
         """Pending rows due by ``now``, oldest first, claimed until ``until`` (their next
         attempt moves there and their attempts count up): no other sender takes them before,
         and after a crash they come due again by themselves."""
+        # A read first: an idle sender takes no write lock (SQLite has one writer).
+        due = select(OUTBOX.c.id).where(OUTBOX.c.status == PENDING, OUTBOX.c.next_attempt_at <= now)
+        with _db_errors("look for webhook deliveries"):
+            async with self._store._session() as session:
+                if (await session.execute(due.limit(1))).first() is None:
+                    return []
         with _db_errors("claim webhook deliveries"):
             async with self._store._write_connection("claim webhook deliveries") as conn:
                 stmt = (

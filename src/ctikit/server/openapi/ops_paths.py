@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..webhooks import EVENT_NAMES
+from ..webhooks_api import SECRET_PATTERN, URL_PATTERN
 from .parts import _body, _errors, _ok_all, _resp
 
 _PAGE = [
@@ -127,9 +129,13 @@ OPS_PATHS: dict[str, Any] = {
                     "type": "object",
                     "required": ["url", "events"],
                     "properties": {
-                        "url": {"type": "string", "maxLength": 2000},
-                        "events": {"type": "array", "minItems": 1, "items": {"type": "string"}},
-                        "secret": {"type": "string", "minLength": 16, "maxLength": 128},
+                        "url": {"type": "string", "maxLength": 2000, "pattern": URL_PATTERN},
+                        "events": {
+                            "type": "array",
+                            "minItems": 1,
+                            "items": {"enum": sorted(EVENT_NAMES)},
+                        },
+                        "secret": {"type": "string", "pattern": SECRET_PATTERN},
                     },
                 }
             ),
