@@ -103,7 +103,8 @@ async def json_errors(
             resp.headers["Retry-After"] = "1"
         return resp
     except web.HTTPException as exc:
-        if not request.path.startswith("/api/") or exc.status < 400:
+        api = request.path.startswith("/api/") or request.path == "/metrics"
+        if not api or exc.status < 400:
             raise
         code = {404: "not_found", 405: "method_not_allowed", 413: "limit_exceeded"}.get(
             exc.status, "bad_request"
