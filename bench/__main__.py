@@ -60,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Scenarios:\n"
         + "\n".join(f"  {name:<10} {SCENARIOS[name].HELP}" for name in ORDER + ON_REQUEST)
-        + "\n  all        every scenario but sip, cluster and scrape, with its defaults (browser last)\n\n"
+        + "\n  all        every scenario but sip, cluster and scrape, with its defaults "
+        "(browser last)\n\n"
         "Each scenario has its own flags: python -m bench SCENARIO --help",
     )
     sub = parser.add_subparsers(dest="scenario", required=True, metavar="SCENARIO")
