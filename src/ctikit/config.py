@@ -277,6 +277,14 @@ class Config:
         | None
     ) = None
     cluster_nodes: tuple[HttpUrl, ...] = ()  # every node's public URL: consoles fail over
+    # Webhooks (docs/webhooks.md): attempts per delivery, then a dead letter; the first
+    # retry's delay in seconds, doubling up to the longest; a receiver's time to answer.
+    webhook_max_attempts: Annotated[int, Meta(ge=1, le=1000)] = 20
+    webhook_retry_seconds: Annotated[float, Meta(ge=0.01, le=86400)] = 1.0
+    webhook_retry_max_seconds: Annotated[float, Meta(ge=0.01, le=86400)] = 3600.0
+    webhook_timeout: Annotated[float, Meta(ge=0.1, le=300)] = 10.0
+    # The audit log (docs/monitoring.md): entries older than this are deleted; 0 keeps all.
+    audit_retention_days: Annotated[int, Meta(ge=0, le=36500)] = 365
     components: tuple[ComponentConfig, ...] = ()
     agents: tuple[AgentConfig, ...] = ()
     users: tuple[UserConfig, ...] = ()

@@ -30,8 +30,9 @@ from ..core.model import CallView, Limits, check_agent_id
 from ..core.registry import CallRegistry
 from ..core.telephony import TelephonyEvent
 from ..server import console, wire
-from ..server.backend import BulkChange, Change, ReportListener
+from ..server.backend import BulkChange, Change, EventTap, ReportListener
 from ..server.hub import Hub, Outbox
+from ..server.measures import CLUSTER_COMMIT_SECONDS, CLUSTER_CONFLICTS, count_events
 from .fanout import Fanout
 from .state import ClusterUnavailableError, CorruptStateError, EpochChangedError, Loaded, RedisState
 
@@ -71,6 +72,7 @@ class RedisBackend:
         self._epoch = ""
         self._listener: ReportListener | None = None
         self.dropped_events = 0
+        self.taps: list[EventTap] = []
         self._locks: dict[str, asyncio.Lock] = {}
         #: agent -> (version in Redis, registry holding that state): see run.
         self._cache: OrderedDict[str, tuple[int, CallRegistry]] = OrderedDict()
@@ -145,6 +147,7 @@ class RedisBackend:
                     # Nothing was made for an agent without state (a campaign to an unknown
                     # ID, issue 13 F4): nothing to commit.
                     return events
+                started = time.perf_counter()
                 try:
                     done = await self.state.commit(
                         agent,
@@ -157,12 +160,17 @@ class RedisBackend:
                 except EpochChangedError:
                     await self._check_epoch()
                     continue
+                CLUSTER_COMMIT_SECONDS.observe(time.perf_counter() - started)
                 if done:
+                    count_events(events)
+                    for tap in self.taps:
+                        tap(events)
                     self._cache[agent] = (ver + 1, reg)
                     if len(self._cache) > CACHED_AGENTS:
                         self._cache.popitem(last=False)
                     return events
                 # Another node changed this agent first: read again and redo the change.
+                CLUSTER_CONFLICTS.inc()
                 await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
         raise ClusterUnavailableError(f"the state of {agent} is changing too fast; try again")
 

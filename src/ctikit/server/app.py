@@ -18,8 +18,9 @@ from ..config import Config
 from ..connectors.base import Connector
 from ..connectors.webrtc import WebrtcConnector
 from ..storage import AccountStore, CallLogStore, CallStateStore
-from . import rest, static
+from . import audit_api, metrics, probes, rest, static, webhooks_api
 from .addresses import TrustedProxies
+from .audit import AUDIT, AuditLog
 from .auth import Authenticator
 from .backend import InMemoryBackend
 from .connections import (
@@ -32,12 +33,14 @@ from .connections import (
 )
 from .hub import Hub
 from .keys import AUTH, CONFIG, HUB, PHONES, SCENARIO, SERVICE, TRUSTED_PROXIES
+from .measures import CALL_LOG_COMMIT_SECONDS
 from .openapi import openapi_routes
 from .requestlog import request_context
 from .service import CtiService
 from .sessions import SESSIONS, SessionSockets, sweep_seconds
 from .telephony import LocalTelephony, UnsupportedError
 from .tls import tls_context
+from .webhooks import Webhooks
 from .ws import SOCKETS, SocketBudget, websocket_handler
 
 log = logging.getLogger("ctikit.server")
@@ -131,6 +134,7 @@ async def build_app(
     hub = Hub()
     owned_store = store is None
     store = store or await CallLogStore.open(config.database)
+    store.observe_commit = CALL_LOG_COMMIT_SECONDS.observe
     connector = connector or make_connector(config)
     service = make_service(config, connector, store, hub)
     service.open_cti = config.open_cti
@@ -138,17 +142,30 @@ async def build_app(
     phones = getattr(connector, "connector", connector)  # the demo's lab wraps it
     if isinstance(phones, WebrtcConnector):
         app[PHONES] = phones
-    accounts = AccountStore(store)
+    hooks = app[webhooks_api.WEBHOOKS] = Webhooks(store, config)
+    store.log_outbox, store.outbox_written = hooks.log_rows, hooks.wake
+    service.backend.taps.append(hooks.tap)
+    service.before_ack = hooks.flushed
+    audit = app[AUDIT] = AuditLog(store, config.audit_retention_days)
+    service.record = audit.record
+    accounts = AccountStore(store, actor="config")  # adds the config file's users
     app[AUTH] = await Authenticator.for_config(config, accounts, service.backend.redis)
     await _add_config_users(accounts, config)
     app.router.add_get("/ws", websocket_handler)
+    app.router.add_routes(probes.routes)
+    app.router.add_routes(webhooks_api.routes)
+    app.router.add_routes(audit_api.routes)
     app.router.add_routes(rest.routes)
     app.router.add_routes(openapi_routes)
+    metrics.setup(app)
     app.router.add_routes(static.routes)
     static.add_static(app, config.examples_dir)
 
     async def lifecycle(app: web.Application):  # type: ignore[no-untyped-def]
+        await hooks.refresh(force=True)  # events from the start on find their endpoints
         await service.start()
+        sender = asyncio.create_task(hooks.run())
+        retention = asyncio.create_task(audit.run())
         housekeeping = asyncio.create_task(_housekeeping(hub))
         sweeper = asyncio.create_task(
             app[SESSIONS].run(accounts, every=sweep_seconds(config.session_cache_seconds))
@@ -164,9 +181,19 @@ async def build_app(
             task.cancel()
         housekeeping.cancel()
         sweeper.cancel()
+        sender.cancel()
+        retention.cancel()
+        # Awaited: a task cancelled inside a transaction must give its connection back
+        # before the store closes (else the driver's thread outlives the loop).
+        await asyncio.gather(sender, retention, return_exceptions=True)
         app[AUTH].close()
         gc.unfreeze()  # an embedding process (tests) gets its heap back to collect
         await service.stop()
+        await audit.flushed()
+        try:  # the last events' outbox rows (the connector has stopped: no more come)
+            await asyncio.wait_for(hooks.flushed(), 5)
+        except Exception as exc:
+            log.error("webhook outbox rows not written at shutdown: %s", exc)
         if owned_store:
             await store.close()
 

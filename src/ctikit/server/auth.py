@@ -42,6 +42,7 @@ from .logins import (
     login_limiter,
 )
 from .signing import KeyRing
+from .measures import LOGIN_FAILURES
 
 __all__ = ["AuthError", "Authenticator", "LoginBusyError", "LoginLockedError"]
 
@@ -185,7 +186,14 @@ class Authenticator:
             raise AuthError("username and password must be strings")
         assert self.limiter is not None and self.checks is not None
         name = username[:64]
-        attempt = await self.limiter.reserve(name, address)
+        try:
+            attempt = await self.limiter.reserve(name, address)
+        except LoginLockedError:
+            LOGIN_FAILURES.labels("locked").inc()
+            raise
+        except LoginBusyError:
+            LOGIN_FAILURES.labels("busy").inc()
+            raise
         outcome = self.limiter.released
         try:
             user = await self.accounts.get_user(username) if len(username) <= 64 else None
@@ -194,12 +202,14 @@ class Authenticator:
             )
             if user is None or not ok:
                 outcome = self.limiter.failed
+                LOGIN_FAILURES.labels("bad_credentials").inc()
                 log.warning("failed login for %r from %s", name, address)
                 raise AuthError("wrong user name or password")
             outcome = self.limiter.succeeded
         finally:
             await outcome(attempt)
         if user.disabled:  # the password was right: saying so reveals nothing
+            LOGIN_FAILURES.labels("disabled").inc()
             raise AccessDeniedError("this user is disabled: ask an administrator")
         now = time.time()
         expires = now + self.token_ttl

@@ -32,6 +32,7 @@ from ..core.telephony import TelephonyEvent
 from ..storage import CallStateStore
 from . import console
 from .hub import Hub, Outbox
+from .measures import count_events
 
 log = logging.getLogger("ctikit.service")
 
@@ -40,6 +41,9 @@ T = TypeVar("T")
 Change = Callable[[CallRegistry], list[Event]]
 #: A change of many agents' states at once (a campaign): ``(registry, agents) -> events``.
 BulkChange = Callable[[CallRegistry, list[str]], list[Event]]
+#: Hears every batch of events committed on this node, once, right after the commit (the
+#: webhook outbox). Must not raise or block.
+EventTap = Callable[[Sequence[Event]], None]
 
 #: Agents changed in one step of the event loop by a change to many (~10 ms of work).
 BULK_CHUNK = 1000
@@ -79,6 +83,8 @@ class StateBackend(Protocol):
     #: Connector events the core refused since start (impossible transitions, calls the
     #: agent does not have, bad offered data): each logged, dropped and counted.
     dropped_events: int
+    #: See :data:`EventTap`.
+    taps: list[EventTap]
 
     async def start(self, listener: ReportListener) -> None:
         """Begin serving; tell ``listener`` what becomes of connector events."""
@@ -145,6 +151,7 @@ class InMemoryBackend:
         self.clock = clock
         self.persist_every = persist_every
         self.dropped_events = 0
+        self.taps: list[EventTap] = []
         self.redis: aioredis.Redis | None = None
         # Sequence numbers restart with the process: a new epoch says so to consoles.
         self._epoch = secrets.token_hex(8)
@@ -222,7 +229,10 @@ class InMemoryBackend:
 
     def _publish(self, events: list[Event]) -> None:
         if events:
+            count_events(events)
             self.hub.publish(events)
+            for tap in self.taps:
+                tap(events)
             if self.state_store is not None:
                 self._dirty.update(e.agent for e in events if isinstance(e, _CALL_CHANGES))
 

@@ -30,6 +30,7 @@ from ..storage import export_csv, export_json
 from ..storage.store import EXPORT_PAGE_SIZE
 from . import opencti
 from .addresses import client_address, is_https
+from .audit import AUDIT
 from .auth import (
     SESSION_COOKIE,
     AuthError,
@@ -104,7 +105,8 @@ async def json_errors(
             resp.headers["Retry-After"] = "1"
         return resp
     except web.HTTPException as exc:
-        if not request.path.startswith("/api/") or exc.status < 400:
+        api = request.path.startswith("/api/") or request.path == "/metrics"
+        if not api or exc.status < 400:
             raise
         code = {404: "not_found", 405: "method_not_allowed", 413: "limit_exceeded"}.get(
             exc.status, "bad_request"
@@ -170,11 +172,16 @@ async def login(request: web.Request) -> web.Response:
     _session_request(request)
     body = await _json_body(request, SESSION_BODY_LIMIT)
     authn = request.app[AUTH]
-    token, who, expires = await authn.login(
-        body.get("username"),
-        body.get("password"),
-        address=client_address(request, request.app[TRUSTED_PROXIES]),
-    )
+    address = client_address(request, request.app[TRUSTED_PROXIES])
+    name = body.get("username")
+    shown = name[:64] if isinstance(name, str) else "?"
+    audit = request.app[AUDIT]
+    try:
+        token, who, expires = await authn.login(name, body.get("password"), address=address)
+    except CtiError as exc:  # never the password: the user name tried, and why it failed
+        audit.record("login", shown, outcome="failed", actor=shown, address=address, code=exc.code)
+        raise
+    audit.record("login", who.name, actor=who.name, address=address)
     resp = ok(
         token=token,
         expiresAt=expires,
@@ -206,6 +213,12 @@ async def logout(request: web.Request) -> web.Response:
     user = await request.app[AUTH].logout(token)
     if user is not None:  # its console sockets on this node close now (others: sessions.py)
         await request.app[SESSIONS].end(user)
+        request.app[AUDIT].record(
+            "logout",
+            user,
+            actor=user,
+            address=client_address(request, request.app[TRUSTED_PROXIES]),
+        )
     resp = ok()
     resp.del_cookie(SESSION_COOKIE, path="/", secure=is_https(request), samesite="Strict")
     return resp
@@ -327,7 +340,17 @@ async def fire_events(request: web.Request) -> web.Response:
     else:
         for agent in agents:  # an agent or supervisor: its own console only
             check(who, Operation.CHANGE_CALLS, agent, None)
-    reached = await _svc(request).fire_custom_events(agents, body.get("type"), body.get("message"))
+    try:
+        reached = await _svc(request).fire_custom_events(
+            agents, body.get("type"), body.get("message")
+        )
+    except CtiError as exc:
+        request.app[AUDIT].record(
+            "campaign.event", str(body.get("type"))[:255], outcome="failed", code=exc.code,
+            agents=len(agents),
+        )  # fmt: skip
+        raise
+    request.app[AUDIT].record("campaign.event", str(body.get("type"))[:255], agents=reached)
     return ok(agents=reached)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +21,7 @@ from ..connectors.base import ActionFailedError, Capability
 from ..core import commands
 from ..core.errors import (
     CommandRejectedError,
+    CtiError,
     CtiRequestError,
     RateLimitedError,
     TooLongError,
@@ -72,6 +73,11 @@ class CtiService:
         self._save_quota: OrderedDict[str, TokenBucket] = OrderedDict()
         #: The Open CTI endpoints (search, runApex); set by the app from its config.
         self.open_cti: OpenCtiConfig | None = None
+        #: Awaited before ``fireOnCallBegin`` / ``fireOnCallEnd`` answer: what the events
+        #: caused must be durable first (the webhook outbox).
+        self.before_ack: Callable[[], Awaitable[None]] | None = None
+        #: The audit log's ``record`` (server/audit.py): CTI commands, with who sent them.
+        self.record: Callable[..., None] | None = None
 
     # -------------------------------------------------------------- lifecycle
 
@@ -129,6 +135,8 @@ class CtiService:
         await self.backend.run(
             agent, lambda r: r.begin_call(agent, call_id, ctype, label, now=self.clock())
         )
+        if self.before_ack is not None:
+            await self.before_ack()
 
     async def fire_call_end(
         self, agent: str, call_id: object, duration: object, disposition: object
@@ -136,6 +144,8 @@ class CtiService:
         await self.backend.run(
             agent, lambda r: r.end_call(agent, call_id, duration, disposition, now=self.clock())
         )
+        if self.before_ack is not None:
+            await self.before_ack()
 
     async def fire_call_log_saved(self, agent: str, log_id: object) -> None:
         await self.backend.run(agent, lambda r: r.call_log_saved(agent, log_id, now=self.clock()))
@@ -172,9 +182,16 @@ class CtiService:
             resolved[:] = [r.resolve_command(agent, cmd)] if cmd is not None else []
             return r.cti_message(agent, message, now=self.clock())
 
-        await self.backend.run(agent, send)
-        if resolved:
-            await self.telephony.execute(resolved[0])
+        try:
+            await self.backend.run(agent, send)
+            if resolved:
+                await self.telephony.execute(resolved[0])
+        except CtiError as exc:
+            if cmd is not None and self.record is not None:
+                self.record("cti.command", agent, outcome="failed", command=message, code=exc.code)
+            raise
+        if cmd is not None and self.record is not None:
+            self.record("cti.command", agent, command=message)
 
     async def place_call(self, agent: str, *, ani: object, dnis: object, data: object) -> str:
         """Make a test call ring at ``agent`` (connectors that can: the simulator)."""

@@ -21,6 +21,7 @@ from .auth import check_origin
 from .guard import credentials, principal, require
 from .hub import CLOSE_TRY_AGAIN, Outbox
 from .keys import AUTH, CONFIG, HUB, PHONES, SERVICE
+from .measures import COMMAND_SECONDS
 from .service import CtiService
 from .sessions import SESSIONS
 
@@ -223,15 +224,21 @@ async def handle_request(
             rid, f"{name} is not allowed on a read-only console", "forbidden"
         )
     call = req.get("callId")
+    started, outcome = time.perf_counter(), "ok"
     try:
         with bound(call=call if isinstance(call, str) else None):
             return wire.response(rid, **await handler(svc, agent, req))
     except CtiError as exc:
+        outcome = exc.code
         extra = {"data": None} if name == "getCallAttachedData" else {}
         return wire.error_from(rid, exc, **extra)
     except Exception:
+        outcome = "internal_error"
         log.exception("op %s for agent %s failed", name, agent, extra={"call_id": call})
         return wire.error_response(rid, "internal error (logged on the server)", "internal_error")
+    finally:
+        # Labels: op is one of _OPS, outcome one of the error codes (bounded sets).
+        COMMAND_SECONDS.labels(name, outcome).observe(time.perf_counter() - started)
 
 
 # Requests that wait for a database commit or an operator's endpoint: each in a task of its

@@ -26,6 +26,7 @@ import builtins
 import json
 import os
 import sqlite3
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Collection, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager, nullcontext
@@ -54,7 +55,7 @@ from .engine import (
 )
 from .errors import StorageError, describe_error
 from .migrate import migrate
-from .models import CallLogRow
+from .models import CallLogRow, WebhookOutboxRow
 from .records import (
     NEW_CALL_LOG_FIELDS,
     CallLog,
@@ -78,6 +79,7 @@ MAX_WRITE_BATCH: Final = 500
 POSTGRES_LOG_WRITERS: Final = 4
 
 _LOG_TABLE: Final = cast(Table, CallLogRow.__table__)
+_OUTBOX_TABLE: Final = cast(Table, WebhookOutboxRow.__table__)
 
 # SQLAlchemy wraps driver errors, but connection failures (refused, timeout)
 # surface as plain OSError from the async drivers; sqlite3.Error comes from
@@ -99,6 +101,7 @@ class _QueuedLog:
 
     row: dict[str, Any]
     future: asyncio.Future[None]
+    outbox: list[dict[str, Any]]  # webhook deliveries committed with the log
     taken: bool = False  # in a transaction now: the caller can no longer withdraw it
     withdrawn: bool = False  # the caller gave up before it was taken: never written
 
@@ -176,6 +179,13 @@ class CallLogStore:
         self._clock = clock
         self._target = target or describe_target(engine.url)
         self._closed = False
+        #: Called with the seconds each call-log transaction took (the server's metrics).
+        self.observe_commit: Callable[[float], None] | None = None
+        #: Webhook outbox rows for a call log about to be saved (its stored values):
+        #: inserted in the same transaction as the log (storage/webhooks.py).
+        self.log_outbox: Callable[[CallLog], builtins.list[dict[str, Any]]] | None = None
+        #: Called after a transaction that wrote outbox rows committed.
+        self.outbox_written: Callable[[], None] | None = None
 
     @classmethod
     async def open(
@@ -329,16 +339,20 @@ class CallLogStore:
         values, attached_json = validate_new_log(log)
         values.update(id=new_log_id(), created_at=self._now())
         self._check_open()
-        await self._commit_log({**values, "attached_data": attached_json})
-        # Return what was stored: attached_data as it reads back from JSON text.
-        values["attached_data"] = json.loads(attached_json)
-        return CallLog(**values)
+        # What is stored: attached_data as it reads back from JSON text.
+        record = CallLog(**{**values, "attached_data": json.loads(attached_json)})
+        outbox = self.log_outbox(record) if self.log_outbox is not None else []
+        await self._commit_log({**values, "attached_data": attached_json}, outbox)
+        if outbox and self.outbox_written is not None:
+            self.outbox_written()
+        return record
 
     # ------------------------------------------------------ group commit of logs
 
-    async def _commit_log(self, row: dict[str, Any]) -> None:
-        """Queue *row* for the writer and wait until its transaction committed."""
-        item = _QueuedLog(row, asyncio.get_running_loop().create_future())
+    async def _commit_log(self, row: dict[str, Any], outbox: builtins.list[dict[str, Any]]) -> None:
+        """Queue *row* (and its outbox rows) for the writer and wait until its transaction
+        committed."""
+        item = _QueuedLog(row, asyncio.get_running_loop().create_future(), outbox)
         self._log_queue.append(item)
         self._start_log_writer()
         try:
@@ -400,9 +414,12 @@ class CallLogStore:
                 batch = []
                 try:
                     async with self._write_connection("save call log", check_open=False) as conn:
+                        began = time.perf_counter()
                         batch = self._take_batch()
                         if batch:
                             await self._insert_rows(conn, batch)
+                    if self.observe_commit is not None:
+                        self.observe_commit(time.perf_counter() - began)
                 except Exception as exc:
                     if not batch:
                         # The turn, the connection or BEGIN failed: fail the saves
@@ -470,6 +487,15 @@ class CallLogStore:
                 )
         else:  # SQLite before 3.35 has no RETURNING
             await conn.execute(insert(table), rows)
+        outbox = [r for item in batch for r in item.outbox]
+        if outbox:
+            await conn.execute(insert(_OUTBOX_TABLE), outbox)
+
+    async def ping(self) -> None:
+        """One round trip to the database (readiness); :class:`StorageError` if it fails."""
+        with _db_errors(f"reach {self._target}"):
+            async with self._session() as session:
+                await session.execute(select(1))
 
     async def update(self, log: CallLog) -> CallLog:
         """Write *log*'s subject, comments, disposition, duration and attached data over the

@@ -32,6 +32,55 @@ from .parts import (
 # -------------------------------------------------------------------------- paths
 
 PATHS: dict[str, Any] = {
+    "/api/live": {
+        "get": {
+            "summary": "Liveness: answers while the server's event loop runs",
+            "security": _PUBLIC,
+            "responses": {
+                "200": _resp(_ok_all({"status": {"const": "live"}, "time": {"type": "number"}}))
+            },
+        }
+    },
+    "/api/ready": {
+        "get": {
+            "summary": "Readiness: the database, Redis (cluster mode) and a connector answer",
+            "security": _PUBLIC,
+            "responses": {
+                "200": _resp(
+                    _ok_all(
+                        {
+                            "status": {"const": "ready"},
+                            "checks": {
+                                "type": "object",
+                                "additionalProperties": {"const": "ok"},
+                            },
+                        }
+                    )
+                ),
+                "503": {
+                    **_error(503, "Not ready (code not_ready): the checks named in failed"),
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["success", "code", "error", "failed", "checks"],
+                                "properties": {
+                                    "success": {"const": False},
+                                    "code": {"const": "not_ready"},
+                                    "error": {"type": "string"},
+                                    "failed": {"type": "array", "items": {"type": "string"}},
+                                    "checks": {
+                                        "type": "object",
+                                        "additionalProperties": {"type": "string"},
+                                    },
+                                },
+                            }
+                        }
+                    },
+                },
+            },
+        }
+    },
     "/api/health": {
         "get": {
             "summary": "Liveness",
