@@ -41,8 +41,8 @@ from .logins import (
     cores,
     login_limiter,
 )
-from .signing import KeyRing
 from .measures import LOGIN_FAILURES
+from .signing import KeyRing
 
 __all__ = ["AuthError", "Authenticator", "LoginBusyError", "LoginLockedError"]
 

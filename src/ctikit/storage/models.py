@@ -159,6 +159,8 @@ class SigningKeyRow(Base):
     secret: Mapped[str] = mapped_column(Text())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     retires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 class WebhookEndpointRow(Base):
     """A URL that receives signed webhook deliveries of the events it names."""
 
