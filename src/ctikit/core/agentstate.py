@@ -20,12 +20,23 @@ from .errors import CtiRequestError, LimitExceededError
 from .events import CallBegan, CallEnded, Event
 from .jsonvalue import check_json_value
 from .model import Call, CallType, CallView, Limits, LineState, check_agent_id
+from .presence import Presence, from_saved, to_saved
 
 
 class AgentState:
     """One agent's calls and recent events. Only the registry mutates it."""
 
-    __slots__ = ("agent", "calls", "ended", "limits", "line_up", "log", "pending_data", "seq")
+    __slots__ = (
+        "agent",
+        "calls",
+        "ended",
+        "limits",
+        "line_up",
+        "log",
+        "pending_data",
+        "presence",
+        "seq",
+    )
 
     def __init__(self, agent: str, limits: Limits) -> None:
         self.agent = agent
@@ -36,6 +47,8 @@ class AgentState:
         self.log: deque[Event] = deque(maxlen=limits.event_log_size)
         self.seq = 0
         self.line_up: bool | None = None
+        #: The agent's state (:mod:`.presence`); None until first set: the policy's initial.
+        self.presence: Presence | None = None
 
     def emit(self, cls: type[Any], now: float, **fields: Any) -> Event:
         """Make an event of ``cls`` with the next sequence number and log it."""
@@ -98,10 +111,13 @@ class AgentState:
 
 def snapshot(state: AgentState) -> dict[str, Any]:
     """The agent's calls as JSON-ready data, to survive a restart (see :func:`restore`)."""
-    return {
+    out: dict[str, Any] = {
         "calls": [_call_to_dict(c) for c in state.calls.values()],
         "ended": [_call_to_dict(c) for c in state.ended.values()],
     }
+    if state.presence is not None:
+        out["presence"] = to_saved(state.presence)
+    return out
 
 
 def restore(state: AgentState, saved: object) -> list[CallView]:
@@ -112,8 +128,10 @@ def restore(state: AgentState, saved: object) -> list[CallView]:
     try:
         calls = [_call_from_dict(d) for d in saved.get("calls", [])]
         ended = [_call_from_dict(d) for d in saved.get("ended", [])]
+        presence = from_saved(saved["presence"]) if "presence" in saved else None
     except (KeyError, TypeError, ValueError) as exc:
         raise CtiRequestError(f"call state snapshot is malformed: {exc}") from None
+    state.presence = presence
     limits = state.limits
     state.calls = OrderedDict((c.id, c) for c in calls[: limits.max_active_calls])
     state.ended = OrderedDict((c.id, c) for c in ended[-limits.max_recent_ended :])
