@@ -27,6 +27,7 @@ from msgspec import Meta
 
 from .core import screenpops
 from .core.model import AGENT_ID_RE, Limits
+from .core.presence import PresencePolicy, Status
 from .schema import Path_, bare_key, describe, fields_of, plain, shown, type_at, value_at
 
 
@@ -119,6 +120,31 @@ class WorkspaceConfig:
     allowed_origins: tuple[Origin, ...] = ()
 
 
+Reason = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^\S(?:.*\S)?$")]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentStateConfig:
+    """Agent states (core/presence.py): what a new agent starts in, away reasons, wrap-up."""
+
+    initial: Literal["available", "away", "offline"] = "available"
+    away_reasons: Annotated[tuple[Reason, ...], Meta(max_length=50)] = (
+        "Break",
+        "Lunch",
+        "Meeting",
+        "Training",
+    )
+    acw_seconds: Annotated[float, Meta(ge=0, le=86400)] = 0.0  # after-call work; 0: none
+
+    def policy(self) -> PresencePolicy:
+        """The core's policy for these settings."""
+        return PresencePolicy(
+            initial=Status(self.initial),
+            away_reasons=self.away_reasons,
+            acw_seconds=float(self.acw_seconds),
+        )
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ScreenPopConfig:
     """A primary tab the console opens for each call of a type (core/screenpops.py: templates)."""
@@ -200,6 +226,7 @@ class Config:
     limits: Limits = field(default_factory=Limits)
     workspace: WorkspaceConfig = field(default_factory=WorkspaceConfig)
     screen_pops: tuple[ScreenPopConfig, ...] = ()
+    agent_state: AgentStateConfig = field(default_factory=AgentStateConfig)
 
     def with_overrides(self, **changes: Any) -> Config:
         """A copy with the changes that are not None (unchecked: use :func:`apply_flags`
@@ -210,7 +237,7 @@ class Config:
 # ----------------------------------------------------------------- the file's schema
 
 ARRAY_SECTIONS = ("agents", "components", "users", "screen_pops")
-TABLE_SECTIONS = ("server", "limits", "workspace")
+TABLE_SECTIONS = ("server", "limits", "workspace", "agent_state")
 # Limits live in the core (without ranges); a limit missing here is only checked >= 0 and a
 # test fails until it gets its range.
 LIMIT_RANGES: dict[str, tuple[int, int]] = {
@@ -266,6 +293,7 @@ _Component = _strict(ComponentConfig, "component")
 _User = _strict(UserConfig, "user")
 _Workspace = _strict(WorkspaceConfig, "workspace")
 _ScreenPop = _strict(ScreenPopConfig, "screen_pop")
+_AgentState = _strict(AgentStateConfig, "agent_state")
 _File = msgspec.defstruct(
     "file",
     [
@@ -276,6 +304,7 @@ _File = msgspec.defstruct(
         ("users", tuple[_User, ...], ()),  # type: ignore[valid-type]
         ("workspace", _Workspace, msgspec.field(default_factory=_Workspace)),
         ("screen_pops", tuple[_ScreenPop, ...], ()),  # type: ignore[valid-type]
+        ("agent_state", _AgentState, msgspec.field(default_factory=_AgentState)),
     ],
     kw_only=True,
     forbid_unknown_fields=True,
@@ -288,6 +317,7 @@ SECTIONS: dict[str, type[msgspec.Struct]] = {
     "[[users]]": _User,
     "[workspace]": _Workspace,
     "[[screen_pops]]": _ScreenPop,
+    "[agent_state]": _AgentState,
 }
 """Each section's schema (docs/configuration.md lists the same keys)."""
 _FILE_TYPE = mi.type_info(_File)
@@ -341,6 +371,7 @@ def config_from_dict(raw: Mapping[str, Any], where: str = "config") -> Config:
         limits=Limits(**asdict(file.limits)),
         workspace=WorkspaceConfig(**asdict(file.workspace)),
         screen_pops=tuple(ScreenPopConfig(**asdict(p)) for p in file.screen_pops),
+        agent_state=AgentStateConfig(**asdict(file.agent_state)),
     )
     config = _normalised(config)
     _check_rules(config, lambda p: f"{where}: {file_key(p)}")

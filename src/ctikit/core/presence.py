@@ -153,13 +153,15 @@ def from_saved(raw: object) -> Presence:
     """Read :func:`to_saved`'s data back; raises ValueError if it is malformed."""
     if not isinstance(raw, dict):
         raise ValueError("agent state must be an object")
-    status = Status(raw.get("status"))
+    status = Status(str(raw.get("status")))
     reason, since, until = raw.get("reason"), raw.get("since"), raw.get("until")
     if reason is not None and (not isinstance(reason, str) or len(reason) > MAX_REASON):
         raise ValueError("agent state reason must be a short string")
     for name, value in (("since", since), ("until", until)):
         if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
         ):
             raise ValueError(f"agent state {name} must be a number")
     if (status is Status.ACW) != (until is not None):

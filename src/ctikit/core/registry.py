@@ -108,6 +108,18 @@ class CallRegistry:
         though the change is made only by :meth:`expire_acw` or the next change)."""
         return presence.effective(self._stored_presence(self.agent(agent)), now)
 
+    def stored_presence(self, agent: str) -> Presence:
+        """The agent's state as last changed (after-call work may have run out since)."""
+        return self._stored_presence(self.agent(agent))
+
+    def agents_in_acw(self) -> list[tuple[str, float]]:
+        """``(agent, end time)`` of every agent in after-call work (for the server's timer)."""
+        return [
+            (a, s.presence.acw_until)
+            for a, s in self._agents.items()
+            if s.presence is not None and s.presence.acw_until is not None
+        ]
+
     def _stored_presence(self, state: AgentState) -> Presence:
         return state.presence or presence.initial(self.policy)
 
@@ -202,7 +214,9 @@ class CallRegistry:
 
     # -------------------------------------------------------------- agent state
 
-    def set_presence(self, agent: str, status: object, reason: object, *, now: float) -> list[Event]:
+    def set_presence(
+        self, agent: str, status: object, reason: object, *, now: float
+    ) -> list[Event]:
         """The agent chose a state (:func:`.presence.choose`); no event if it is the one it
         is in. Raises CtiRequestError and changes nothing if the table refuses it."""
         state = self.agent(agent)

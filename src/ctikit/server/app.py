@@ -80,7 +80,9 @@ def single_node_service(
 ) -> CtiService:
     """The default: call state in this process (saved to the database for restarts), the
     connector driven here."""
-    backend = InMemoryBackend(hub, config.limits, state_store=CallStateStore(store))
+    backend = InMemoryBackend(
+        hub, config.limits, state_store=CallStateStore(store), policy=config.agent_state.policy()
+    )
     telephony = LocalTelephony(connector, command_timeout=config.command_timeout)
     return CtiService(backend, telephony, store, hub)
 

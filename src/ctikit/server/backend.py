@@ -25,8 +25,16 @@ from typing import Any, Protocol, TypeVar
 import redis.asyncio as aioredis
 
 from ..core.errors import CtiRequestError, TelephonyError
-from ..core.events import CallBegan, CallEnded, CallsReplaced, CallUpdated, Event
+from ..core.events import (
+    AgentStateChanged,
+    CallBegan,
+    CallEnded,
+    CallsReplaced,
+    CallUpdated,
+    Event,
+)
 from ..core.model import CallView, Limits
+from ..core.presence import AgentUnavailableError, PresencePolicy
 from ..core.registry import CallRegistry
 from ..core.telephony import TelephonyEvent
 from ..storage import CallStateStore
@@ -40,6 +48,9 @@ T = TypeVar("T")
 Change = Callable[[CallRegistry], list[Event]]
 #: A change of many agents' states at once (a campaign): ``(registry, agents) -> events``.
 BulkChange = Callable[[CallRegistry, list[str]], list[Event]]
+
+#: Hears every batch of events this node committed (each once, in any backend).
+CommitHook = Callable[[Sequence[Event]], None]
 
 #: Agents changed in one step of the event loop by a change to many (~10 ms of work).
 BULK_CHUNK = 1000
@@ -72,6 +83,10 @@ class StateBackend(Protocol):
         """The core's limits the state is kept under."""
 
     @property
+    def policy(self) -> PresencePolicy:
+        """The agent-state rules the state is kept under (``[agent_state]``)."""
+
+    @property
     def redis(self) -> aioredis.Redis | None:
         """The Redis the state lives in, when it is shared (a cluster): what else the nodes
         must agree on (login limits) is kept there too. None on a single node."""
@@ -82,6 +97,13 @@ class StateBackend(Protocol):
 
     async def start(self, listener: ReportListener) -> None:
         """Begin serving; tell ``listener`` what becomes of connector events."""
+
+    def on_commit(self, hook: CommitHook) -> None:
+        """Call ``hook`` with the events of every change this node commits (a change made
+        on another node of a cluster is heard there). Set before :meth:`start`."""
+
+    async def agents_in_acw(self) -> list[tuple[str, float]]:
+        """``(agent, end time)`` of every agent in after-call work (timers after a start)."""
 
     async def stop(self) -> None:
         """Stop serving (after the telephony side stopped)."""
@@ -137,9 +159,11 @@ class InMemoryBackend:
         state_store: CallStateStore | None = None,
         clock: Callable[[], float] = time.time,
         persist_every: float = 0.2,
+        policy: PresencePolicy | None = None,
     ) -> None:
         #: The state. Public for tests and benchmarks; the service never sees it.
-        self.registry = CallRegistry(limits)
+        self.registry = CallRegistry(limits, policy)
+        self._hooks: list[CommitHook] = []
         self.hub = hub
         self.state_store = state_store
         self.clock = clock
@@ -161,6 +185,10 @@ class InMemoryBackend:
     def limits(self) -> Limits:
         return self.registry.limits
 
+    @property
+    def policy(self) -> PresencePolicy:
+        return self.registry.policy
+
     # -------------------------------------------------------------- lifecycle
 
     async def start(self, listener: ReportListener) -> None:
@@ -169,6 +197,12 @@ class InMemoryBackend:
             await self.restore_calls()
             self._stop_persisting = asyncio.Event()
             self._persist = asyncio.create_task(self.persist_forever(self._stop_persisting))
+
+    def on_commit(self, hook: CommitHook) -> None:
+        self._hooks.append(hook)
+
+    async def agents_in_acw(self) -> list[tuple[str, float]]:
+        return self.registry.agents_in_acw()
 
     async def stop(self) -> None:
         if self._persist is not None:
@@ -198,8 +232,11 @@ class InMemoryBackend:
         try:
             events = self.registry.apply(event, now=self.clock())
         except TelephonyError as exc:
-            self.dropped_events += 1
-            log.warning("dropped telephony event %s: %s", type(event).__name__, exc.message)
+            if isinstance(exc, AgentUnavailableError):
+                log.info("%s", exc.message)  # the agent's choice, not the connector's fault
+            else:
+                self.dropped_events += 1
+                log.warning("dropped telephony event %s: %s", type(event).__name__, exc.message)
             if self._listener is not None:
                 self._listener.dropped(event, exc)
             return
@@ -214,6 +251,8 @@ class InMemoryBackend:
     def _publish(self, events: list[Event]) -> None:
         if events:
             self.hub.publish(events)
+            for hook in self._hooks:
+                hook(events)
             if self.state_store is not None:
                 self._dirty.update(e.agent for e in events if isinstance(e, _CALL_CHANGES))
 
@@ -282,4 +321,4 @@ class InMemoryBackend:
                 log.exception("could not save call state")
 
 
-_CALL_CHANGES = (CallBegan, CallEnded, CallUpdated, CallsReplaced)
+_CALL_CHANGES = (CallBegan, CallEnded, CallUpdated, CallsReplaced, AgentStateChanged)

@@ -292,6 +292,26 @@ async def attach_data(request: web.Request) -> web.Response:
     return ok(call=call.to_dict())
 
 
+@routes.get("/api/agents/{agent}/state")
+async def get_agent_state(request: web.Request) -> web.Response:
+    """The agent's state (available, away, offline, acw) and the away reasons to choose from."""
+    agent = _agent(request)
+    await require(request, Operation.READ_CALLS, agent)
+    svc = _svc(request)
+    return ok(agent=agent, **(await svc.presence(agent)).to_dict(), awayReasons=svc.away_reasons())
+
+
+@routes.put("/api/agents/{agent}/state")
+async def put_agent_state(request: web.Request) -> web.Response:
+    """Choose the agent's state: ``{"status": "away", "reason": "Lunch"}``."""
+    agent = _agent(request)
+    await require(request, Operation.CHANGE_CALLS, agent)
+    body = await _json_body(request)
+    svc = _svc(request)
+    state = await svc.set_presence(agent, body.get("status"), body.get("reason"))
+    return ok(agent=agent, **state.to_dict(), awayReasons=svc.away_reasons())
+
+
 @routes.post("/api/agents/{agent}/simulate-call")
 async def simulate_call(request: web.Request) -> web.Response:
     agent = _agent(request)
