@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from ...core.commands import MAX_MESSAGE_LENGTH
+from ...core.presence import PresencePolicy
 from ...storage.records import MAX_SHORT_TEXT
 from ..auth import SESSION_COOKIE
 from ..service import MAX_CAMPAIGN_AGENTS, MAX_COMMENTS, MAX_SUBJECT
 from .parts import (
     _AGENT,
+    _AGENT_STATE,
     _AGENT_ID,
     _CALL,
     _CALLS,
@@ -317,6 +319,61 @@ PATHS: dict[str, Any] = {
                 ),
             },
         }
+    },
+    "/api/agents/{agent}/state": {
+        "get": {
+            "summary": "The agent's state (available, away, offline, acw: after-call work) "
+            "and the away reasons it may choose from",
+            "parameters": [_AGENT],
+            "responses": {
+                "200": _resp(_ok_all(_AGENT_STATE)),
+                **_errors(400, 403),
+            },
+        },
+        "put": {
+            "summary": "Choose the agent's state. Only an available agent is offered calls; "
+            "after-call work cannot be chosen (it follows an answered call, see "
+            "[agent_state] acw_seconds)",
+            "parameters": [_AGENT],
+            "requestBody": _body(
+                {
+                    "oneOf": [
+                        {
+                            "type": "object",
+                            "required": ["status"],
+                            "properties": {
+                                "status": {"enum": ["available", "offline"]},
+                                "reason": {"type": "null"},
+                            },
+                        },
+                        {
+                            "type": "object",
+                            "required": ["status", "reason"],
+                            "properties": {
+                                "status": {"const": "away"},
+                                "reason": {
+                                    "enum": list(PresencePolicy().away_reasons),
+                                    "description": "One of the configured away reasons "
+                                    "([agent_state] away_reasons; the defaults are listed)",
+                                },
+                            },
+                        },
+                    ]
+                }
+            ),
+            "responses": {
+                "200": _resp(_ok_all(_AGENT_STATE)),
+                **_errors(
+                    400,
+                    403,
+                    413,
+                    _400="An unknown status, away without a configured reason, or a reason "
+                    "for another status (code bad_request)",
+                    _403="Not the agent itself (a supervisor reads but does not change it), "
+                    "or a service without the calls:control scope",
+                ),
+            },
+        },
     },
     "/api/agents/{agent}/simulate-call": {
         "post": {

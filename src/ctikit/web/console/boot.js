@@ -40,7 +40,7 @@
       C.notices.show('error', 'Could not load the console configuration (' + e.message + '); components are not shown.',
         {testid: 'config-error'});
     });
-    global.setInterval(function () { parts.softphone.tick(); }, TICK_MS); // live call timers
+    global.setInterval(function () { parts.softphone.tick(); parts.agentState.tick(); }, TICK_MS); // live timers
   }
 
   /** The running console: one connection, and everything that listens to it. */
@@ -57,6 +57,7 @@
     session.watch(conn);
     C.header.status(conn.status);
     C.header.bindSimulate(conn, C.notices);
+    var agentState = new C.AgentStateSelector({conn: conn, root: byId('agent-state-box'), notices: C.notices});
     var softphone = new C.Softphone({
       store: store, conn: conn, notices: C.notices,
       linesRoot: byId('lines'),
@@ -74,13 +75,13 @@
     var pops = new C.ScreenPops({store: store, workspace: workspace, notices: C.notices, agent: agent});
     renderOnChange(store, [softphone, log, banners, C.header, pops]);
     return {conn: conn, store: store, host: host, bridge: host.bridge, softphone: softphone, log: log,
-      workspace: workspace, pops: pops};
+      workspace: workspace, pops: pops, agentState: agentState};
   }
 
   /** What the console config says: read-only, the line, cluster nodes, directory, components. */
   function applyConfig(cfg, agent, parts) {
     C.config = cfg;
-    if (cfg.user && cfg.user.readOnly) setReadOnly(agent, parts);
+    if (cfg.user && cfg.user.readOnly) { setReadOnly(agent, parts); parts.agentState.setReadOnly(); }
     if (cfg.connector) parts.store.setConnector(cfg.connector);
     if (Array.isArray(cfg.nodes)) {
       parts.conn.setUrls(cfg.nodes.map(function (n) { return socketUrl(String(n), agent); }));
