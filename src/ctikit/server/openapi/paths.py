@@ -11,8 +11,8 @@ from ..auth import SESSION_COOKIE
 from ..service import MAX_CAMPAIGN_AGENTS, MAX_COMMENTS, MAX_SUBJECT
 from .parts import (
     _AGENT,
-    _AGENT_STATE,
     _AGENT_ID,
+    _AGENT_STATE,
     _CALL,
     _CALLS,
     _FILTERS,
