@@ -28,6 +28,7 @@ from msgspec import Meta
 from .core import screenpops
 from .core.model import AGENT_ID_RE, Limits
 from .core.presence import PresencePolicy, Status
+from .core.supervision import Thresholds
 from .schema import Path_, bare_key, describe, fields_of, plain, shown, type_at, value_at
 
 
@@ -146,6 +147,23 @@ class AgentStateConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SupervisorConfig:
+    """The supervisor page's alerts and service level (core/supervision.py)."""
+
+    ring_alert_seconds: Annotated[float, Meta(gt=0, le=86400)] = 30.0
+    hold_alert_seconds: Annotated[float, Meta(gt=0, le=86400)] = 120.0
+    service_level_seconds: Annotated[float, Meta(gt=0, le=86400)] = 20.0
+
+    def thresholds(self) -> Thresholds:
+        """The core's thresholds for these settings."""
+        return Thresholds(
+            ring_alert_seconds=float(self.ring_alert_seconds),
+            hold_alert_seconds=float(self.hold_alert_seconds),
+            service_level_seconds=float(self.service_level_seconds),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ScreenPopConfig:
     """A primary tab the console opens for each call of a type (core/screenpops.py: templates)."""
 
@@ -227,6 +245,7 @@ class Config:
     workspace: WorkspaceConfig = field(default_factory=WorkspaceConfig)
     screen_pops: tuple[ScreenPopConfig, ...] = ()
     agent_state: AgentStateConfig = field(default_factory=AgentStateConfig)
+    supervisor: SupervisorConfig = field(default_factory=SupervisorConfig)
 
     def with_overrides(self, **changes: Any) -> Config:
         """A copy with the changes that are not None (unchecked: use :func:`apply_flags`
@@ -237,7 +256,7 @@ class Config:
 # ----------------------------------------------------------------- the file's schema
 
 ARRAY_SECTIONS = ("agents", "components", "users", "screen_pops")
-TABLE_SECTIONS = ("server", "limits", "workspace", "agent_state")
+TABLE_SECTIONS = ("server", "limits", "workspace", "agent_state", "supervisor")
 # Limits live in the core (without ranges); a limit missing here is only checked >= 0 and a
 # test fails until it gets its range.
 LIMIT_RANGES: dict[str, tuple[int, int]] = {
@@ -294,6 +313,7 @@ _User = _strict(UserConfig, "user")
 _Workspace = _strict(WorkspaceConfig, "workspace")
 _ScreenPop = _strict(ScreenPopConfig, "screen_pop")
 _AgentState = _strict(AgentStateConfig, "agent_state")
+_Supervisor = _strict(SupervisorConfig, "supervisor")
 _File = msgspec.defstruct(
     "file",
     [
@@ -305,6 +325,7 @@ _File = msgspec.defstruct(
         ("workspace", _Workspace, msgspec.field(default_factory=_Workspace)),
         ("screen_pops", tuple[_ScreenPop, ...], ()),  # type: ignore[valid-type]
         ("agent_state", _AgentState, msgspec.field(default_factory=_AgentState)),
+        ("supervisor", _Supervisor, msgspec.field(default_factory=_Supervisor)),
     ],
     kw_only=True,
     forbid_unknown_fields=True,
@@ -318,6 +339,7 @@ SECTIONS: dict[str, type[msgspec.Struct]] = {
     "[workspace]": _Workspace,
     "[[screen_pops]]": _ScreenPop,
     "[agent_state]": _AgentState,
+    "[supervisor]": _Supervisor,
 }
 """Each section's schema (docs/configuration.md lists the same keys)."""
 _FILE_TYPE = mi.type_info(_File)
@@ -372,6 +394,7 @@ def config_from_dict(raw: Mapping[str, Any], where: str = "config") -> Config:
         workspace=WorkspaceConfig(**asdict(file.workspace)),
         screen_pops=tuple(ScreenPopConfig(**asdict(p)) for p in file.screen_pops),
         agent_state=AgentStateConfig(**asdict(file.agent_state)),
+        supervisor=SupervisorConfig(**asdict(file.supervisor)),
     )
     config = _normalised(config)
     _check_rules(config, lambda p: f"{where}: {file_key(p)}")

@@ -34,6 +34,7 @@ from .keys import AUTH, CONFIG, HUB, SCENARIO, SERVICE, TRUSTED_PROXIES
 from .openapi import openapi_routes
 from .service import CtiService
 from .sessions import SESSIONS, SessionSockets, sweep_seconds
+from .supervisor import FEED, SupervisorFeed, supervisor_socket
 from .telephony import LocalTelephony, UnsupportedError
 from .ws import SOCKETS, SocketBudget, websocket_handler
 
@@ -115,6 +116,13 @@ async def build_app(
     app[AUTH] = await Authenticator.for_config(config, accounts, service.backend.redis)
     await _add_config_users(accounts, config)
     app.router.add_get("/ws", websocket_handler)
+    app[FEED] = SupervisorFeed(
+        service,
+        config.supervisor.thresholds(),
+        {a.id: a.name for a in config.agents if a.name},
+        time.time,
+    )
+    app.router.add_get("/ws/supervisor", supervisor_socket)
     app.router.add_routes(rest.routes)
     app.router.add_routes(openapi_routes)
     app.router.add_routes(static.routes)
