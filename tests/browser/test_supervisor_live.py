@@ -59,3 +59,33 @@ def test_supervisor_sees_state_changes_within_a_second_and_alerts(
         assert page.page_errors == []
     finally:
         ctx.close()
+
+
+def test_the_demo_banner_links_to_a_live_supervisor_view(browser: Any, tmp_path: Any) -> None:
+    from pathlib import Path
+
+    from ctikit.testing import CtikitProcess
+
+    root = Path(__file__).resolve().parents[2]
+    server = CtikitProcess(
+        ["demo", "--host", "127.0.0.1", "--port", "0",
+         "--database", f"sqlite:///{tmp_path / 'demo.db'}"],
+        tmp_path / "server.log",
+        cwd=root,
+    )  # fmt: skip
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        console = ctx.new_page()
+        console.goto(f"{server.url}/console?agent=agent1")
+        link = console.get_by_test_id("demo-hint").get_by_test_id("demo-supervisor-link")
+        with ctx.expect_page() as opened:
+            link.click()
+        sup = opened.value
+        row = sup.locator('[data-testid="agent-row"][data-agent="agent1"]')
+        expect(row).to_contain_text("Alice Agent")
+        expect(sup.locator('[data-testid="agent-row"]')).to_have_count(3)
+        console.get_by_test_id("agent-state").select_option(label="Away — Break")
+        expect(row.get_by_test_id("agent-state")).to_have_text("Away — Break", timeout=1000)
+    finally:
+        ctx.close()
+        server.stop()

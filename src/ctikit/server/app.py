@@ -195,6 +195,7 @@ async def serve(
         print(f"ctikit listening on {url}", flush=True)
         agent = config.agents[0].id if config.agents else "agent1"
         print(f"  agent console:  {url}/console?agent={agent}", flush=True)
+        print(f"  supervisor:     {url}/supervisor", flush=True)
         print(f"  REST API:       {url}/api/openapi.json", flush=True)
     log.info(
         "listening on %s (connector %s, database %s)",

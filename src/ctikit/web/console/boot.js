@@ -87,7 +87,9 @@
       parts.conn.setUrls(cfg.nodes.map(function (n) { return socketUrl(String(n), agent); }));
     }
     if (cfg.demo) {
-      C.notices.show('info', 'Demo mode: press "Simulate call" to make a test call ring on this console.', {testid: 'demo-hint'});
+      var hint = C.notices.show('info', 'Demo mode: press "Simulate call" to make a test call ring on this console.', {testid: 'demo-hint'});
+      hint.querySelector('.notice-text').append(' ', C.h('a', {href: '/supervisor', target: '_blank', rel: 'noopener',
+        'data-testid': 'demo-supervisor-link', text: 'Open the supervisor view'}), '.');
     }
     C.header.agentDetail(cfg.agents, agent);
     parts.softphone.setDirectory(cfg.agents, agent);
