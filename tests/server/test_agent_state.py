@@ -124,6 +124,25 @@ async def test_after_call_work_ends_in_available_and_every_change_is_recorded(
         ("available", None, "acw"),
         ("away", "Meeting", "available"),
     ]
+    # The same for reports over REST: the agent, its supervisor, a service with logs:read.
+    for who in ("agent1", "sup-blue", "crm"):
+        r = await server.get("/api/agents/agent1/state/history", headers=auth(server, who))
+        body = await r.json()
+        assert r.status == 200, body
+        assert [c["status"] for c in body["changes"]] == ["acw", "available", "away"]
+    since = rows[-1].started_at.isoformat()
+    r = await server.get(
+        "/api/agents/agent1/state/history",
+        params={"since": since, "limit": "5"},
+        headers=auth(server),
+    )
+    assert [c["reason"] for c in (await r.json())["changes"]] == ["Meeting"]
+    r = await server.get("/api/agents/agent1/state/history", headers=auth(server, "agent2"))
+    assert r.status == 403
+    r = await server.get(
+        "/api/agents/agent1/state/history", params={"since": "yesterday"}, headers=auth(server)
+    )
+    assert (r.status, (await r.json())["code"]) == (400, "bad_request")
 
 
 PASSWORD = "agent-state-password"

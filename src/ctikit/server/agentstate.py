@@ -43,6 +43,8 @@ class AgentStateKeeper:
         self._writer: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
+        self._idle = asyncio.Event()  # nothing queued nor being written
+        self._idle.set()
         backend.on_commit(self.committed)
 
     async def start(self) -> None:
@@ -80,6 +82,7 @@ class AgentStateKeeper:
                 )
             )
             self._wake.set()
+            self._idle.clear()
             old = self._timers.pop(event.agent, None)
             if old is not None:
                 old.cancel()
@@ -115,11 +118,12 @@ class AgentStateKeeper:
                     await self.states.record(batch)
                 except Exception:
                     log.exception("could not record %d agent-state changes", len(batch))
+            self._idle.set()
             if self._stopping:
                 return
 
-    async def wait_written(self) -> None:
-        """Until the rows queued so far are written (tests, reports right after a change)."""
-        while self._rows or self._wake.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.sleep(0.01), 1)
+    async def wait_written(self, within: float = 5.0) -> None:
+        """Until the rows queued so far are written, at most ``within`` seconds (a report
+        read right after a change sees it)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), within)

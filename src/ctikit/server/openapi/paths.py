@@ -375,6 +375,48 @@ PATHS: dict[str, Any] = {
             },
         },
     },
+    "/api/agents/{agent}/state/history": {
+        "get": {
+            "summary": "The agent's stored state changes, oldest first (for reports); "
+            "readable by whoever may read the agent's call logs",
+            "parameters": [
+                _AGENT,
+                {
+                    "name": "since",
+                    "in": "query",
+                    "description": "Changes at or after (with a time zone, e.g. Z)",
+                    "schema": {"type": "string", "format": "date-time"},
+                },
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
+                },
+            ],
+            "responses": {
+                "200": _resp(
+                    _ok_all(
+                        {
+                            "changes": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "properties": {
+                                        "agent": {"type": "string"},
+                                        "status": {"enum": ["available", "away", "offline", "acw"]},
+                                        "reason": {"type": ["string", "null"]},
+                                        "previous": {"type": "string"},
+                                        "startedAt": {"type": "string", "format": "date-time"},
+                                    },
+                                },
+                            }
+                        }
+                    )
+                ),
+                **_errors(400, 403),
+            },
+        }
+    },
     "/api/agents/{agent}/simulate-call": {
         "post": {
             "summary": "Make a test call ring at the agent (simulator connector). Without a "
