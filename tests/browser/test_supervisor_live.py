@@ -57,6 +57,11 @@ def test_supervisor_sees_state_changes_within_a_second_and_alerts(
         expect(alert).to_have_count(0)
         expect(page.get_by_test_id("alerts-empty")).to_be_visible()
         assert page.page_errors == []
+        # The agent's name opens its console, read-only: the state shows, it cannot be set.
+        row.get_by_role("link").click()
+        expect(page.get_by_test_id("read-only-badge")).to_be_visible()
+        expect(page.get_by_test_id("agent-state")).to_have_value("offline")
+        expect(page.get_by_test_id("agent-state")).to_be_disabled()
     finally:
         ctx.close()
 
