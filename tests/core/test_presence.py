@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ctikit.core import CallRegistry, CallType, CtiRequestError
+from ctikit.core import CallRegistry, CallType, CtiRequestError, TelephonyError
 from ctikit.core import telephony as tel
 from ctikit.core.events import AgentStateChanged
 from ctikit.core.presence import (
@@ -173,3 +173,52 @@ def test_saved_states_round_trip_or_are_refused(
         assert (status is Status.ACW) != (until is not None)
         return
     assert to_saved(p) == raw
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["choose", "offer", "answer", "release", "tick"]),
+            st.sampled_from(["available", "away", "offline", "acw", "bogus"]),
+            st.floats(min_value=0, max_value=40),
+        ),
+        max_size=40,
+    )
+)
+def test_any_sequence_keeps_the_table(steps: list[tuple[str, str, float]]) -> None:
+    """Whatever happens in whatever order: a call rings only at an available agent, only
+    after-call work has an end time, and the events are numbered without gaps."""
+    reg = CallRegistry(policy=PresencePolicy(acw_seconds=10))
+    now, n = 0.0, 0
+    for op, status, dt in steps:
+        now += dt
+        try:
+            if op == "choose":
+                reg.set_presence("a1", status, "Lunch" if status == "away" else None, now=now)
+            elif op == "offer":
+                n += 1
+                before = reg.presence("a1", now).status
+                try:
+                    offer(reg, f"c{n}", now)
+                except AgentUnavailableError:
+                    assert before is not Status.AVAILABLE
+                else:
+                    assert before is Status.AVAILABLE
+            elif op in ("answer", "release") and reg.call_ids("a1"):
+                cid = reg.call_ids("a1")[0]
+                event: tel.TelephonyEvent = (
+                    tel.CallAnswered(agent="a1", call_id=cid)
+                    if op == "answer"
+                    else tel.CallReleased(agent="a1", call_id=cid, reason="hangup")
+                )
+                reg.apply(event, now=now)
+            elif op == "tick":
+                reg.expire_acw("a1", now=now)
+        except (CtiRequestError, AgentUnavailableError):
+            pass
+        except TelephonyError:
+            pass  # an answer of a call already connected
+        stored = reg.stored_presence("a1")
+        assert (stored.status is Status.ACW) == (stored.acw_until is not None)
+        seqs = [e.seq for e in reg.agent("a1").log]
+        assert seqs == list(range(1, len(seqs) + 1))
