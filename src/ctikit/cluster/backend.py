@@ -31,7 +31,7 @@ from ..core.presence import AgentUnavailableError, PresencePolicy
 from ..core.registry import CallRegistry
 from ..core.telephony import TelephonyEvent
 from ..server import console, wire
-from ..server.backend import BulkChange, Change, CommitHook, ReportListener
+from ..server.backend import BulkChange, Change, CommitHook, ReportListener, tell_hooks
 from ..server.hub import Hub, Outbox
 from .fanout import Fanout
 from .state import ClusterUnavailableError, CorruptStateError, EpochChangedError, Loaded, RedisState
@@ -178,8 +178,7 @@ class RedisBackend:
                     if len(self._cache) > CACHED_AGENTS:
                         self._cache.popitem(last=False)
                     if events:
-                        for hook in self._hooks:
-                            hook(events)
+                        tell_hooks(self._hooks, events)
                     return events
                 # Another node changed this agent first: read again and redo the change.
                 await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))

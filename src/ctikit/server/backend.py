@@ -251,8 +251,7 @@ class InMemoryBackend:
     def _publish(self, events: list[Event]) -> None:
         if events:
             self.hub.publish(events)
-            for hook in self._hooks:
-                hook(events)
+            tell_hooks(self._hooks, events)
             if self.state_store is not None:
                 self._dirty.update(e.agent for e in events if isinstance(e, _CALL_CHANGES))
 
@@ -319,6 +318,15 @@ class InMemoryBackend:
                 await self.flush_calls()
             except Exception:
                 log.exception("could not save call state")
+
+
+def tell_hooks(hooks: list[CommitHook], events: Sequence[Event]) -> None:
+    """Give committed events to each hook; one that fails is logged (the change stands)."""
+    for hook in hooks:
+        try:
+            hook(events)
+        except Exception:
+            log.exception("a commit hook failed")
 
 
 _CALL_CHANGES = (CallBegan, CallEnded, CallUpdated, CallsReplaced, AgentStateChanged)

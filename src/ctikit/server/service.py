@@ -21,7 +21,7 @@ from ..core.errors import CommandRejectedError, CtiRequestError, TooLongError, U
 from ..core.events import CallUpdated, Event
 from ..core.jsonvalue import check_text
 from ..core.model import CallView, check_agent_list
-from ..core.presence import Presence
+from ..core.presence import Presence, Status
 from ..core.registry import CallRegistry
 from ..core.telephony import ConnectorAction
 from ..storage import AgentStateLog, CallLog, CallLogStore, NewCallLog
@@ -192,7 +192,7 @@ class CtiService:
         limit = self.backend.limits.max_active_calls
         active = await self.backend.read(agent, lambda r: len(r.call_ids(agent)))  # checks ID
         state = await self.presence(agent)
-        if state.status.value != "available":
+        if state.status is not Status.AVAILABLE:
             # The simulator never rings an agent who may not take calls.
             raise CommandRejectedError(f"{agent} is {state.status.value}: not offered calls")
         if active >= limit:
