@@ -27,6 +27,8 @@ from msgspec import Meta
 
 from .core import screenpops
 from .core.model import AGENT_ID_RE, Limits
+from .core.presence import PresencePolicy, Status
+from .core.supervision import Thresholds
 from .schema import Path_, bare_key, describe, fields_of, plain, shown, type_at, value_at
 
 
@@ -192,6 +194,48 @@ class OpenCtiConfig:
     endpoint_timeout: Annotated[float, Meta(gt=0, le=25)] = 5.0
 
 
+Reason = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^\S(?:.*\S)?$")]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentStateConfig:
+    """Agent states (core/presence.py): what a new agent starts in, away reasons, wrap-up."""
+
+    initial: Literal["available", "away", "offline"] = "available"
+    away_reasons: Annotated[tuple[Reason, ...], Meta(max_length=50)] = (
+        "Break",
+        "Lunch",
+        "Meeting",
+        "Training",
+    )
+    acw_seconds: Annotated[float, Meta(ge=0, le=86400)] = 0.0  # after-call work; 0: none
+
+    def policy(self) -> PresencePolicy:
+        """The core's policy for these settings."""
+        return PresencePolicy(
+            initial=Status(self.initial),
+            away_reasons=self.away_reasons,
+            acw_seconds=float(self.acw_seconds),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SupervisorConfig:
+    """The supervisor page's alerts and service level (core/supervision.py)."""
+
+    ring_alert_seconds: Annotated[float, Meta(gt=0, le=86400)] = 30.0
+    hold_alert_seconds: Annotated[float, Meta(gt=0, le=86400)] = 120.0
+    service_level_seconds: Annotated[float, Meta(gt=0, le=86400)] = 20.0
+
+    def thresholds(self) -> Thresholds:
+        """The core's thresholds for these settings."""
+        return Thresholds(
+            ring_alert_seconds=float(self.ring_alert_seconds),
+            hold_alert_seconds=float(self.hold_alert_seconds),
+            service_level_seconds=float(self.service_level_seconds),
+        )
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ScreenPopConfig:
     """A primary tab the console opens for each call of a type (core/screenpops.py: templates)."""
@@ -292,6 +336,8 @@ class Config:
     workspace: WorkspaceConfig = field(default_factory=WorkspaceConfig)
     screen_pops: tuple[ScreenPopConfig, ...] = ()
     open_cti: OpenCtiConfig = field(default_factory=OpenCtiConfig)
+    agent_state: AgentStateConfig = field(default_factory=AgentStateConfig)
+    supervisor: SupervisorConfig = field(default_factory=SupervisorConfig)
 
     def with_overrides(self, **changes: Any) -> Config:
         """A copy with the changes that are not None (unchecked: use :func:`apply_flags`
@@ -302,7 +348,7 @@ class Config:
 # ----------------------------------------------------------------- the file's schema
 
 ARRAY_SECTIONS = ("agents", "components", "users", "screen_pops")
-TABLE_SECTIONS = ("server", "limits", "workspace", "open_cti")
+TABLE_SECTIONS = ("server", "limits", "workspace", "open_cti", "agent_state", "supervisor")
 # Limits live in the core (without ranges); a limit missing here is only checked >= 0 and a
 # test fails until it gets its range.
 LIMIT_RANGES: dict[str, tuple[int, int]] = {
@@ -364,6 +410,8 @@ _User = _strict(UserConfig, "user")
 _Workspace = _strict(WorkspaceConfig, "workspace")
 _ScreenPop = _strict(ScreenPopConfig, "screen_pop")
 _OpenCti = _strict(OpenCtiConfig, "open_cti")
+_AgentState = _strict(AgentStateConfig, "agent_state")
+_Supervisor = _strict(SupervisorConfig, "supervisor")
 _File = msgspec.defstruct(
     "file",
     [
@@ -375,6 +423,8 @@ _File = msgspec.defstruct(
         ("workspace", _Workspace, msgspec.field(default_factory=_Workspace)),
         ("screen_pops", tuple[_ScreenPop, ...], ()),  # type: ignore[valid-type]
         ("open_cti", _OpenCti, msgspec.field(default_factory=_OpenCti)),
+        ("agent_state", _AgentState, msgspec.field(default_factory=_AgentState)),
+        ("supervisor", _Supervisor, msgspec.field(default_factory=_Supervisor)),
     ],
     kw_only=True,
     forbid_unknown_fields=True,
@@ -388,6 +438,8 @@ SECTIONS: dict[str, type[msgspec.Struct]] = {
     "[workspace]": _Workspace,
     "[[screen_pops]]": _ScreenPop,
     "[open_cti]": _OpenCti,
+    "[agent_state]": _AgentState,
+    "[supervisor]": _Supervisor,
 }
 """Each section's schema (docs/configuration.md lists the same keys)."""
 _FILE_TYPE = mi.type_info(_File)
@@ -442,6 +494,8 @@ def config_from_dict(raw: Mapping[str, Any], where: str = "config") -> Config:
         workspace=WorkspaceConfig(**asdict(file.workspace)),
         screen_pops=tuple(ScreenPopConfig(**asdict(p)) for p in file.screen_pops),
         open_cti=OpenCtiConfig(**asdict(file.open_cti)),
+        agent_state=AgentStateConfig(**asdict(file.agent_state)),
+        supervisor=SupervisorConfig(**asdict(file.supervisor)),
     )
     config = _normalised(config)
     _check_rules(config, lambda p: f"{where}: {file_key(p)}")

@@ -80,7 +80,12 @@ def cluster_service(
     node_id = config.node_id or secrets.token_hex(6)
     redis = connect_redis(config.cluster, command_timeout=config.command_timeout)
     backend = RedisBackend(
-        redis, hub, limits=config.limits, node_id=node_id, prefix=config.cluster_prefix
+        redis,
+        hub,
+        limits=config.limits,
+        node_id=node_id,
+        prefix=config.cluster_prefix,
+        policy=config.agent_state.policy(),
     )
     # The lease has connections of its own: renewing it never waits behind a busy pool.
     lease_redis = connect_redis(config.cluster, max_connections=4)

@@ -27,10 +27,11 @@ from redis.exceptions import RedisError
 from ..core.errors import CtiError, CtiRequestError, TelephonyError
 from ..core.events import Event
 from ..core.model import CallView, Limits, check_agent_id
+from ..core.presence import AgentUnavailableError, PresencePolicy
 from ..core.registry import CallRegistry
 from ..core.telephony import TelephonyEvent
 from ..server import console, wire
-from ..server.backend import BulkChange, Change, EventTap, ReportListener
+from ..server.backend import BulkChange, Change, CommitHook, ReportListener, tell_hooks
 from ..server.hub import Hub, Outbox
 from ..server.measures import CLUSTER_COMMIT_SECONDS, CLUSTER_CONFLICTS, count_events
 from .fanout import Fanout
@@ -60,8 +61,11 @@ class RedisBackend:
         node_id: str,
         prefix: str = "ctikit:",
         clock: Callable[[], float] | None = None,
+        policy: PresencePolicy | None = None,
     ) -> None:
         self.redis = redis
+        self._policy = policy or PresencePolicy()
+        self._hooks: list[CommitHook] = []
         self.hub = hub
         self.node_id = node_id
         self.prefix = prefix
@@ -72,7 +76,6 @@ class RedisBackend:
         self._epoch = ""
         self._listener: ReportListener | None = None
         self.dropped_events = 0
-        self.taps: list[EventTap] = []
         self._locks: dict[str, asyncio.Lock] = {}
         #: agent -> (version in Redis, registry holding that state): see run.
         self._cache: OrderedDict[str, tuple[int, CallRegistry]] = OrderedDict()
@@ -91,6 +94,10 @@ class RedisBackend:
     def limits(self) -> Limits:
         return self._limits
 
+    @property
+    def policy(self) -> PresencePolicy:
+        return self._policy
+
     # -------------------------------------------------------------- lifecycle
 
     async def start(self, listener: ReportListener) -> None:
@@ -108,6 +115,18 @@ class RedisBackend:
         ]
         await asyncio.wait_for(self.fanout.subscribed.wait(), 10)
         log.info("cluster node %s joined (epoch %s)", self.node_id, self._epoch)
+
+    def on_commit(self, hook: CommitHook) -> None:
+        self._hooks.append(hook)
+
+    async def agents_in_acw(self) -> list[tuple[str, float]]:
+        out: list[tuple[str, float]] = []
+        for agent in await self.state.agents():
+            try:
+                out += await self.read(agent, lambda r: r.agents_in_acw())
+            except (CorruptStateError, CtiRequestError):
+                continue
+        return out
 
     async def stop(self) -> None:
         for task in self._loops:
@@ -163,11 +182,11 @@ class RedisBackend:
                 CLUSTER_COMMIT_SECONDS.observe(time.perf_counter() - started)
                 if done:
                     count_events(events)
-                    for tap in self.taps:
-                        tap(events)
                     self._cache[agent] = (ver + 1, reg)
                     if len(self._cache) > CACHED_AGENTS:
                         self._cache.popitem(last=False)
+                    if events:
+                        tell_hooks(self._hooks, events)
                     return events
                 # Another node changed this agent first: read again and redo the change.
                 CLUSTER_CONFLICTS.inc()
@@ -208,7 +227,7 @@ class RedisBackend:
 
     async def _load(self, agent: str) -> tuple[Loaded, CallRegistry]:
         loaded = await self.state.load(agent)
-        reg = CallRegistry(self._copy_limits)
+        reg = CallRegistry(self._copy_limits, self._policy)
         if loaded.dump is not None:
             try:
                 reg.load_agent(agent, loaded.dump)
@@ -369,8 +388,11 @@ class RedisBackend:
                 break
 
     def _dropped(self, event: TelephonyEvent, exc: TelephonyError) -> None:
-        self.dropped_events += 1
-        log.warning("dropped telephony event %s: %s", type(event).__name__, exc.message)
+        if isinstance(exc, AgentUnavailableError):
+            log.info("%s", exc.message)  # the agent's choice, not the connector's fault
+        else:
+            self.dropped_events += 1
+            log.warning("dropped telephony event %s: %s", type(event).__name__, exc.message)
         if self._listener is not None:
             self._listener.dropped(event, exc)
 

@@ -21,6 +21,7 @@ from .errors import CtiRequestError, LimitExceededError
 from .events import CallBegan, CallEnded, Event
 from .jsonvalue import check_json_value
 from .model import Call, CallType, CallView, Limits, LineState, check_agent_id
+from .presence import Presence, from_saved, to_saved
 
 
 class AgentState:
@@ -46,6 +47,7 @@ class AgentState:
         "log_cost",
         "log_costs",
         "pending_data",
+        "presence",
         "seq",
     )
 
@@ -64,6 +66,8 @@ class AgentState:
         self.cost = 0  # charged to budget: nothing until the registry keeps this state
         # id(data) -> (data, its cost): data kept by the state is priced once.
         self._memo: dict[int, tuple[Any, int]] = {}
+        #: The agent's state (:mod:`.presence`); None until first set: the policy's initial.
+        self.presence: Presence | None = None
 
     # ---------------------------------------------------------------- budget
 
@@ -252,10 +256,13 @@ class AgentState:
 
 def snapshot(state: AgentState) -> dict[str, Any]:
     """The agent's calls as JSON-ready data, to survive a restart (see :func:`restore`)."""
-    return {
+    out: dict[str, Any] = {
         "calls": [_call_to_dict(c) for c in state.calls.values()],
         "ended": [_call_to_dict(c) for c in state.ended.values()],
     }
+    if state.presence is not None:
+        out["presence"] = to_saved(state.presence)
+    return out
 
 
 def restore(state: AgentState, saved: object) -> list[CallView]:
@@ -266,8 +273,10 @@ def restore(state: AgentState, saved: object) -> list[CallView]:
     try:
         calls = [_call_from_dict(d) for d in saved.get("calls", [])]
         ended = [_call_from_dict(d) for d in saved.get("ended", [])]
+        presence = from_saved(saved["presence"]) if "presence" in saved else None
     except (KeyError, TypeError, ValueError) as exc:
         raise CtiRequestError(f"call state snapshot is malformed: {exc}") from None
+    state.presence = presence
     limits = state.limits
     state.calls = OrderedDict((c.id, c) for c in calls[: limits.max_active_calls])
     state.ended = OrderedDict((c.id, c) for c in ended[-limits.max_recent_ended :])

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 import msgspec
 
 from .model import CallView
+from .presence import Presence
 
 
 class _Event(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -121,6 +122,17 @@ class LineStatusChanged(_Event, frozen=True, kw_only=True, gc=False):
         return {"up": self.up, "reason": self.reason}
 
 
+class AgentStateChanged(_Event, frozen=True, kw_only=True, gc=False):
+    """The agent's state (presence: available, away, offline, after-call work) changed."""
+
+    state: Presence
+    previous: str
+    wire_name: ClassVar[str] = "agentState"
+
+    def payload(self) -> dict[str, Any]:
+        return {**self.state.to_dict(), "previous": self.previous}
+
+
 Event = (
     CallBegan
     | CallEnded
@@ -131,6 +143,7 @@ Event = (
     | CtiMessageSent
     | CustomEventFired
     | LineStatusChanged
+    | AgentStateChanged
 )
 
 

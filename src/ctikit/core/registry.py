@@ -34,14 +34,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from . import agentstate, components, line_events, resolve
+from . import agentstate, components, line_events, presence, resolve
 from . import telephony as tel
 from .agentstate import AgentState
 from .budget import ServerBudget
 from .commands import CtiCommand
 from .errors import CtiRequestError, LimitExceededError, TelephonyError, UnknownCallError
-from .events import Event
+from .events import AgentStateChanged, CallEnded, Event
 from .model import CallView, Limits, check_agent_id
+from .presence import Presence, PresencePolicy
 
 __all__ = ["AgentState", "CallRegistry"]
 
@@ -49,10 +50,11 @@ __all__ = ["AgentState", "CallRegistry"]
 class CallRegistry:
     """All agents' call state. See the module docstring."""
 
-    def __init__(self, limits: Limits | None = None) -> None:
+    def __init__(self, limits: Limits | None = None, policy: PresencePolicy | None = None) -> None:
         self.limits = limits or Limits()
         #: Memory of every agent's state together (``Limits.server_memory_bytes``).
         self.budget = ServerBudget(self.limits.server_memory_bytes, reclaim=self._reclaim)
+        self.policy = policy or PresencePolicy()
         self._agents: dict[str, AgentState] = {}
         self._pinned: dict[str, int] = {}  # agents with consoles: never evicted
 
@@ -161,6 +163,26 @@ class CallRegistry:
             return None
         return [e for e in state.log if e.seq > seq]
 
+    def presence(self, agent: str, now: float) -> Presence:
+        """The agent's state at ``now`` (after-call work that ran out reads ``available``,
+        though the change is made only by :meth:`expire_acw` or the next change)."""
+        return presence.effective(self._stored_presence(self._peek(agent)), now)
+
+    def stored_presence(self, agent: str) -> Presence:
+        """The agent's state as last changed (after-call work may have run out since)."""
+        return self._stored_presence(self._peek(agent))
+
+    def agents_in_acw(self) -> list[tuple[str, float]]:
+        """``(agent, end time)`` of every agent in after-call work (for the server's timer)."""
+        return [
+            (a, s.presence.acw_until)
+            for a, s in self._agents.items()
+            if s.presence is not None and s.presence.acw_until is not None
+        ]
+
+    def _stored_presence(self, state: AgentState) -> Presence:
+        return state.presence or presence.initial(self.policy)
+
     # ------------------------------------------------------------ persistence
 
     def snapshot_agent(self, agent: str) -> dict[str, Any]:
@@ -258,6 +280,28 @@ class CallRegistry:
             if state is not None
         ]
 
+    # -------------------------------------------------------------- agent state
+
+    def set_presence(
+        self, agent: str, status: object, reason: object, *, now: float
+    ) -> list[Event]:
+        """The agent chose a state (:func:`.presence.choose`); no event if it is the one it
+        is in. Raises CtiRequestError and changes nothing if the table refuses it."""
+        state = self.agent(agent)
+        nxt = presence.choose(self._stored_presence(state), status, reason, self.policy, now)
+        return [] if nxt is None else [self._change_presence(state, nxt, now)]
+
+    def expire_acw(self, agent: str, *, now: float) -> list[Event]:
+        """End the agent's after-call work if its time is up (the server's timer)."""
+        state = self.agent(agent)
+        nxt = presence.expired(self._stored_presence(state), now)
+        return [] if nxt is None else [self._change_presence(state, nxt, now)]
+
+    def _change_presence(self, state: AgentState, nxt: Presence, now: float) -> Event:
+        was = self._stored_presence(state)
+        state.presence = nxt
+        return state.emit(AgentStateChanged, now, state=nxt, previous=was.status.value)
+
     # -------------------------------------------------------------- CTI commands
 
     def resolve_command(self, agent: str, cmd: CtiCommand) -> tel.ConnectorAction:
@@ -272,7 +316,23 @@ class CallRegistry:
             state = self.agent(event.agent)
         except CtiRequestError as exc:
             raise TelephonyError(f"connector named a bad agent: {exc.message}") from None
-        return line_events.apply(state, event, now=now)
+        if isinstance(event, tel.CallOffered) and not event.outgoing:
+            presence.check_rings(self._stored_presence(state), now, state.agent)
+        events = line_events.apply(state, event, now=now)
+        return events + self._after_line_events(state, events, now)
+
+    def _after_line_events(self, state: AgentState, events: list[Event], now: float) -> list[Event]:
+        # Checked after the line event applied (it may raise, and then nothing changed).
+        current = self._stored_presence(state)
+        ended = [e for e in events if isinstance(e, CallEnded)]
+        nxt = None
+        if ended:
+            answered = any(e.call.answered_at is not None for e in ended)
+            nxt = presence.after_call(
+                current, self.policy, now, answered=answered, calls_left=len(state.calls)
+            )
+        nxt = nxt or presence.expired(current, now)
+        return [] if nxt is None else [self._change_presence(state, nxt, now)]
 
     def check_offered_data(
         self, ani: str | None, dnis: str | None, data: Mapping[str, Any]

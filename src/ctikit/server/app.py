@@ -38,6 +38,7 @@ from .openapi import openapi_routes
 from .requestlog import request_context
 from .service import CtiService
 from .sessions import SESSIONS, SessionSockets, sweep_seconds
+from .supervisor import FEED, SupervisorFeed, supervisor_socket
 from .telephony import LocalTelephony, UnsupportedError
 from .tls import tls_context
 from .webhooks import Webhooks
@@ -108,7 +109,9 @@ def single_node_service(
 ) -> CtiService:
     """The default: call state in this process (saved to the database for restarts), the
     connector driven here."""
-    backend = InMemoryBackend(hub, config.limits, state_store=CallStateStore(store))
+    backend = InMemoryBackend(
+        hub, config.limits, state_store=CallStateStore(store), policy=config.agent_state.policy()
+    )
     telephony = LocalTelephony(connector, command_timeout=config.command_timeout)
     return CtiService(backend, telephony, store, hub)
 
@@ -144,7 +147,7 @@ async def build_app(
         app[PHONES] = phones
     hooks = app[webhooks_api.WEBHOOKS] = Webhooks(store, config)
     store.log_outbox, store.outbox_written = hooks.log_rows, hooks.wake
-    service.backend.taps.append(hooks.tap)
+    service.backend.on_commit(hooks.tap)
     service.before_ack = hooks.flushed
     audit = app[AUDIT] = AuditLog(store, config.audit_retention_days)
     service.record = audit.record
@@ -155,6 +158,13 @@ async def build_app(
     app.router.add_routes(probes.routes)
     app.router.add_routes(webhooks_api.routes)
     app.router.add_routes(audit_api.routes)
+    app[FEED] = SupervisorFeed(
+        service,
+        config.supervisor.thresholds(),
+        {a.id: a.name for a in config.agents if a.name},
+        time.time,
+    )
+    app.router.add_get("/ws/supervisor", supervisor_socket)
     app.router.add_routes(rest.routes)
     app.router.add_routes(openapi_routes)
     metrics.setup(app)
@@ -243,6 +253,7 @@ async def serve(
         print(f"ctikit listening on {url}", flush=True)
         agent = config.agents[0].id if config.agents else "agent1"
         print(f"  agent console:  {url}/console?agent={agent}", flush=True)
+        print(f"  supervisor:     {url}/supervisor", flush=True)
         print(f"  REST API:       {url}/api/openapi.json", flush=True)
     log.info(
         "listening on %s (connector %s, database %s)",

@@ -25,8 +25,16 @@ from typing import Any, Protocol, TypeVar
 import redis.asyncio as aioredis
 
 from ..core.errors import CtiRequestError, TelephonyError
-from ..core.events import CallBegan, CallEnded, CallsReplaced, CallUpdated, Event
+from ..core.events import (
+    AgentStateChanged,
+    CallBegan,
+    CallEnded,
+    CallsReplaced,
+    CallUpdated,
+    Event,
+)
 from ..core.model import CallView, Limits
+from ..core.presence import AgentUnavailableError, PresencePolicy
 from ..core.registry import CallRegistry
 from ..core.telephony import TelephonyEvent
 from ..storage import CallStateStore
@@ -41,9 +49,9 @@ T = TypeVar("T")
 Change = Callable[[CallRegistry], list[Event]]
 #: A change of many agents' states at once (a campaign): ``(registry, agents) -> events``.
 BulkChange = Callable[[CallRegistry, list[str]], list[Event]]
-#: Hears every batch of events committed on this node, once, right after the commit (the
-#: webhook outbox). Must not raise or block.
-EventTap = Callable[[Sequence[Event]], None]
+#: Hears every batch of events this node committed (each once, in any backend), right after
+#: the commit (the webhook outbox, agent-state reports). Must not block; a failure is logged.
+CommitHook = Callable[[Sequence[Event]], None]
 
 #: Agents changed in one step of the event loop by a change to many (~10 ms of work).
 BULK_CHUNK = 1000
@@ -76,6 +84,10 @@ class StateBackend(Protocol):
         """The core's limits the state is kept under."""
 
     @property
+    def policy(self) -> PresencePolicy:
+        """The agent-state rules the state is kept under (``[agent_state]``)."""
+
+    @property
     def redis(self) -> aioredis.Redis | None:
         """The Redis the state lives in, when it is shared (a cluster): what else the nodes
         must agree on (login limits) is kept there too. None on a single node."""
@@ -83,11 +95,16 @@ class StateBackend(Protocol):
     #: Connector events the core refused since start (impossible transitions, calls the
     #: agent does not have, bad offered data): each logged, dropped and counted.
     dropped_events: int
-    #: See :data:`EventTap`.
-    taps: list[EventTap]
 
     async def start(self, listener: ReportListener) -> None:
         """Begin serving; tell ``listener`` what becomes of connector events."""
+
+    def on_commit(self, hook: CommitHook) -> None:
+        """Call ``hook`` with the events of every change this node commits (a change made
+        on another node of a cluster is heard there). Set before :meth:`start`."""
+
+    async def agents_in_acw(self) -> list[tuple[str, float]]:
+        """``(agent, end time)`` of every agent in after-call work (timers after a start)."""
 
     async def stop(self) -> None:
         """Stop serving (after the telephony side stopped)."""
@@ -143,15 +160,16 @@ class InMemoryBackend:
         state_store: CallStateStore | None = None,
         clock: Callable[[], float] = time.time,
         persist_every: float = 0.2,
+        policy: PresencePolicy | None = None,
     ) -> None:
         #: The state. Public for tests and benchmarks; the service never sees it.
-        self.registry = CallRegistry(limits)
+        self.registry = CallRegistry(limits, policy)
+        self._hooks: list[CommitHook] = []
         self.hub = hub
         self.state_store = state_store
         self.clock = clock
         self.persist_every = persist_every
         self.dropped_events = 0
-        self.taps: list[EventTap] = []
         self.redis: aioredis.Redis | None = None
         # Sequence numbers restart with the process: a new epoch says so to consoles.
         self._epoch = secrets.token_hex(8)
@@ -169,6 +187,10 @@ class InMemoryBackend:
     def limits(self) -> Limits:
         return self.registry.limits
 
+    @property
+    def policy(self) -> PresencePolicy:
+        return self.registry.policy
+
     # -------------------------------------------------------------- lifecycle
 
     async def start(self, listener: ReportListener) -> None:
@@ -177,6 +199,12 @@ class InMemoryBackend:
             await self.restore_calls()
             self._stop_persisting = asyncio.Event()
             self._persist = asyncio.create_task(self.persist_forever(self._stop_persisting))
+
+    def on_commit(self, hook: CommitHook) -> None:
+        self._hooks.append(hook)
+
+    async def agents_in_acw(self) -> list[tuple[str, float]]:
+        return self.registry.agents_in_acw()
 
     async def stop(self) -> None:
         if self._persist is not None:
@@ -209,13 +237,16 @@ class InMemoryBackend:
         try:
             events = self.registry.apply(event, now=self.clock())
         except TelephonyError as exc:
-            self.dropped_events += 1
-            log.warning(
-                "dropped telephony event %s: %s",
-                type(event).__name__,
-                exc.message,
-                extra={"agent_id": event.agent, "call_id": getattr(event, "call_id", None)},
-            )
+            if isinstance(exc, AgentUnavailableError):
+                log.info("%s", exc.message)  # the agent's choice, not the connector's fault
+            else:
+                self.dropped_events += 1
+                log.warning(
+                    "dropped telephony event %s: %s",
+                    type(event).__name__,
+                    exc.message,
+                    extra={"agent_id": event.agent, "call_id": getattr(event, "call_id", None)},
+                )
             if self._listener is not None:
                 self._listener.dropped(event, exc)
             return
@@ -231,8 +262,7 @@ class InMemoryBackend:
         if events:
             count_events(events)
             self.hub.publish(events)
-            for tap in self.taps:
-                tap(events)
+            tell_hooks(self._hooks, events)
             if self.state_store is not None:
                 self._dirty.update(e.agent for e in events if isinstance(e, _CALL_CHANGES))
 
@@ -304,4 +334,13 @@ class InMemoryBackend:
                 log.exception("could not save call state")
 
 
-_CALL_CHANGES = (CallBegan, CallEnded, CallUpdated, CallsReplaced)
+def tell_hooks(hooks: list[CommitHook], events: Sequence[Event]) -> None:
+    """Give committed events to each hook; one that fails is logged (the change stands)."""
+    for hook in hooks:
+        try:
+            hook(events)
+        except Exception:
+            log.exception("a commit hook failed")
+
+
+_CALL_CHANGES = (CallBegan, CallEnded, CallUpdated, CallsReplaced, AgentStateChanged)

@@ -83,4 +83,5 @@ def snapshot_of(registry: CallRegistry, agent: str) -> dict[str, Any]:
         "calls": [c.to_dict() for c in registry.calls(agent)],
         "recent": [c.to_dict() for c in registry.recent_calls(agent)],
         "lineUp": registry.line_up(agent),
+        "agentState": registry.stored_presence(agent).to_dict(),
     }

@@ -26,7 +26,8 @@ from ..core.errors import (
 from ..core.jsonvalue import parse_json_text
 from ..core.model import check_agent_id, check_agent_list
 from ..core.screenpops import console_workspace
-from ..storage import export_csv, export_json
+from ..storage import AgentStateLog, export_csv, export_json
+from ..storage.agentstates import MAX_HISTORY
 from ..storage.store import EXPORT_PAGE_SIZE
 from . import opencti
 from .addresses import client_address, is_https
@@ -308,6 +309,64 @@ async def attach_data(request: web.Request) -> web.Response:
     return ok(call=call.to_dict())
 
 
+@routes.get("/api/agents/{agent}/state")
+async def get_agent_state(request: web.Request) -> web.Response:
+    """The agent's state (available, away, offline, acw) and the away reasons to choose from."""
+    agent = _agent(request)
+    await require(request, Operation.READ_CALLS, agent)
+    svc = _svc(request)
+    return ok(agent=agent, **(await svc.presence(agent)).to_dict(), awayReasons=svc.away_reasons())
+
+
+@routes.put("/api/agents/{agent}/state")
+async def put_agent_state(request: web.Request) -> web.Response:
+    """Choose the agent's state: ``{"status": "away", "reason": "Lunch"}``."""
+    agent = _agent(request)
+    await require(request, Operation.CHANGE_CALLS, agent)
+    body = await _json_body(request)
+    svc = _svc(request)
+    state = await svc.set_presence(agent, body.get("status"), body.get("reason"))
+    return ok(agent=agent, **state.to_dict(), awayReasons=svc.away_reasons())
+
+
+@routes.get("/api/agents/{agent}/state/history")
+async def agent_state_history(request: web.Request) -> web.Response:
+    """The agent's stored state changes (oldest first), for reports: ``since`` (a time),
+    ``limit`` (1-1000). Readable by whoever may read the agent's call logs."""
+    agent = _agent(request)
+    await require(request, Operation.READ_LOGS, agent)
+    since = _time_param(request, "since")
+    limit = _int(request, "limit", 1000, 1, MAX_HISTORY)
+    await _svc(request).agent_states.wait_written()
+    rows = await AgentStateLog(_svc(request).store).history(agent, since=since, limit=limit)
+    return ok(
+        changes=[
+            {
+                "agent": r.agent_id,
+                "status": r.status,
+                "reason": r.reason,
+                "previous": r.previous,
+                "startedAt": r.started_at.isoformat(),
+            }
+            for r in rows
+        ]
+    )
+
+
+def _time_param(request: web.Request, key: str) -> datetime | None:
+    raw = request.query.get(key)
+    if raw is None:
+        return None
+    try:
+        # RFC 3339 allows "t" and "z" in lower case.
+        value = datetime.fromisoformat(raw.upper().replace("Z", "+00:00"))
+    except ValueError:
+        raise CtiRequestError(f"{key} must be an ISO 8601 time") from None
+    if value.tzinfo is None:
+        raise CtiRequestError(f"{key} needs a time zone (e.g. Z)")
+    return value
+
+
 @routes.post("/api/agents/{agent}/simulate-call")
 async def simulate_call(request: web.Request) -> web.Response:
     agent = _agent(request)
@@ -379,14 +438,8 @@ async def _filters(request: web.Request) -> dict[str, Any]:
     if "callId" in q:
         out["call_id"] = q["callId"]
     for key in ("since", "until"):
-        if key in q:
-            try:
-                # RFC 3339 allows "t" and "z" in lower case.
-                value = datetime.fromisoformat(q[key].upper().replace("Z", "+00:00"))
-            except ValueError:
-                raise CtiRequestError(f"{key} must be an ISO 8601 time") from None
-            if value.tzinfo is None:
-                raise CtiRequestError(f"{key} needs a time zone (e.g. Z)")
+        value = _time_param(request, key)
+        if value is not None:
             out[key] = value
     return out
 

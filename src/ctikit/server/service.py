@@ -30,10 +30,12 @@ from ..core.errors import (
 from ..core.events import CallUpdated, Event
 from ..core.jsonvalue import check_text
 from ..core.model import CallView, check_agent_list
+from ..core.presence import Presence, Status
 from ..core.ratelimit import TokenBucket
 from ..core.registry import CallRegistry
 from ..core.telephony import ConnectorAction
-from ..storage import CallLog, CallLogStore, NewCallLog
+from ..storage import AgentStateLog, CallLog, CallLogStore, NewCallLog
+from .agentstate import AgentStateKeeper
 from .backend import BULK_CHUNK, StateBackend
 from .console import snapshot_of
 from .hub import Hub, Outbox
@@ -78,6 +80,7 @@ class CtiService:
         self.before_ack: Callable[[], Awaitable[None]] | None = None
         #: The audit log's ``record`` (server/audit.py): CTI commands, with who sent them.
         self.record: Callable[..., None] | None = None
+        self.agent_states = AgentStateKeeper(backend, AgentStateLog(store), clock)
 
     # -------------------------------------------------------------- lifecycle
 
@@ -85,11 +88,13 @@ class CtiService:
         """Start the state backend, then the connector on it (which takes over, or ends,
         the calls the state has on lines)."""
         await self.backend.start(self.telephony)
+        await self.agent_states.start()
         await self.telephony.start(self.backend)
 
     async def stop(self) -> None:
         """Stop the connector, then the state backend (which saves what it must)."""
         await self.telephony.stop()
+        await self.agent_states.stop()
         await self.backend.stop()
 
     @property
@@ -100,6 +105,23 @@ class CtiService:
     def connector_info(self) -> dict[str, Any]:
         """The ``connector`` object of the console's hello and ``/api/console/config``."""
         return {"name": self.telephony.name, "canPlaceCalls": self.can_place_calls}
+
+    # ------------------------------------------------------------- agent state
+
+    async def presence(self, agent: str) -> Presence:
+        """The agent's state now (after-call work that ran out reads ``available``)."""
+        return await self.backend.read(agent, lambda r: r.presence(agent, self.clock()))
+
+    async def set_presence(self, agent: str, status: object, reason: object) -> Presence:
+        """The agent chose a state (checked by the core); returns the state it is in."""
+        await self.backend.run(
+            agent, lambda r: r.set_presence(agent, status, reason, now=self.clock())
+        )
+        return await self.presence(agent)
+
+    def away_reasons(self) -> list[str]:
+        """The reasons an agent may give for ``away`` (the config's)."""
+        return list(self.backend.policy.away_reasons)
 
     # ----------------------------------------------------------- component ops
 
@@ -199,6 +221,10 @@ class CtiService:
             raise UnsupportedError(f"the {self.telephony.name} connector cannot place test calls")
         limit = self.backend.limits.max_active_calls
         active = await self.backend.read(agent, lambda r: len(r.call_ids(agent)))  # checks ID
+        state = await self.presence(agent)
+        if state.status is not Status.AVAILABLE:
+            # The simulator never rings an agent who may not take calls.
+            raise CommandRejectedError(f"{agent} is {state.status.value}: not offered calls")
         if active >= limit:
             raise CommandRejectedError(f"{agent} already has {active} active calls (the limit)")
         for name, value in (("ani", ani), ("dnis", dnis)):

@@ -138,6 +138,12 @@ async def _state(svc: CtiService, agent: str, req: dict[str, Any]) -> dict[str, 
     return await svc.snapshot(agent)
 
 
+@op("setAgentState")
+async def _set_state(svc: CtiService, agent: str, req: dict[str, Any]) -> dict[str, Any]:
+    state = await svc.set_presence(agent, req.get("status"), req.get("reason"))
+    return {"agentState": state.to_dict()}
+
+
 @op("ping")
 async def _ping(svc: CtiService, agent: str, req: dict[str, Any]) -> dict[str, Any]:
     return {}
@@ -349,6 +355,7 @@ async def _serve(
         "protocol": wire.PROTOCOL_VERSION,
         "agent": agent,
         "connector": svc.connector_info(),
+        "awayReasons": svc.away_reasons(),
         "limits": {
             "maxFrameBytes": cfg.max_frame_bytes,
             "maxDataBytes": cfg.limits.max_data_bytes,

@@ -5,6 +5,7 @@ Open a store with ``await CallLogStore.open("ctikit.db")`` (or a
 """
 
 from .accounts import ROLES, AccountStore, ServiceToken, User
+from .agentstates import AgentStateChange, AgentStateLog
 from .callstate import CallStateStore
 from .errors import StorageError
 from .export import CSV_COLUMNS, csv_header, csv_row, export_csv, export_json
@@ -17,6 +18,8 @@ __all__ = [
     "MAX_LIST_LIMIT",
     "ROLES",
     "AccountStore",
+    "AgentStateChange",
+    "AgentStateLog",
     "CallLog",
     "CallLogStore",
     "CallStateStore",

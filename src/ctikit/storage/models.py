@@ -213,3 +213,22 @@ class AuditRow(Base):
     outcome: Mapped[str] = mapped_column(String(16))
     address: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[str] = mapped_column(Text())  # a JSON object
+
+
+class AgentStateRow(Base):
+    """One change of an agent's state (available, away, offline, after-call work), for
+    reports: the state holds from ``started_at`` until the agent's next row."""
+
+    __tablename__ = "agent_states"
+    __table_args__ = (
+        CheckConstraint("status IN ('available', 'away', 'offline', 'acw')", name="status"),
+        Index("ix_agent_states_agent_id_started_at", "agent_id", "started_at"),
+        Index("ix_agent_states_started_at", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    agent_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(64))
+    previous: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -152,6 +152,10 @@
     return typeof value === 'string' ? value : null;
   }
 
+  var PRESENCE_NAMES = new Map([
+    ['available', 'Available'], ['away', 'Away'], ['offline', 'Offline'], ['acw', 'After-call work']
+  ]);
+
   function dispatch(event, data) {
     var id = eventId(data.id);
     switch (event) {
@@ -186,6 +190,21 @@
         run(registered.map(function (fn) { return { fn: fn }; }), function () {
           return { message: message };
         }, 'event listener of ' + data.type);
+        break;
+      }
+      case 'agentState': {
+        // ctikit's agent state as Omni-Channel's STATUS_CHANGED (docs/compatibility.md).
+        var changed = listeners.get('SFORCE_PRESENCE:STATUS_CHANGED');
+        if (!changed || typeof data.status !== 'string') break;
+        var reason = typeof data.reason === 'string' ? data.reason : null;
+        run(changed.map(function (fn) { return { fn: fn }; }), function () {
+          return {
+            statusId: data.status === 'away' && reason ? 'away:' + reason : data.status,
+            statusName: (PRESENCE_NAMES.get(data.status) || data.status) + (reason ? ' - ' + reason : ''),
+            statusApiName: data.status,
+            channels: null
+          };
+        }, 'event listener of SFORCE_PRESENCE:STATUS_CHANGED');
         break;
       }
       default: {

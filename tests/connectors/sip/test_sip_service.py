@@ -54,3 +54,29 @@ async def test_commands_through_the_service_reach_real_phones(tmp_path: Path) ->
     finally:
         await service.stop()
         await store.close()
+
+
+async def test_an_unavailable_agents_lines_reject_calls_with_486(tmp_path: Path) -> None:
+    """Do-not-disturb on real phones: the core refuses the offer, the server hangs the
+    ringing call up, baresip rejects it with 486 and the caller's side sees it fail busy."""
+    conn = LabConnector.new({"agent1": "1001", "agent2": "1002"}, root=tmp_path)
+    store = await CallLogStore.open(f"sqlite:///{tmp_path / 'calls.db'}")
+    hub = Hub()
+    backend = InMemoryBackend(hub)
+    registry = backend.registry
+    service = CtiService(backend, LocalTelephony(conn), store, hub)
+    await service.start()
+    try:
+        await service.set_presence("agent1", "away", "Break")
+        await service.send_cti_message("agent2", "/DIAL?NUMBER=1001")
+        await eventually(lambda: registry.recent_calls("agent2") != [])
+        (failed,) = registry.recent_calls("agent2")
+        assert failed.disposition == "busy"
+        assert registry.call_ids("agent1") == [] and registry.recent_calls("agent1") == []
+        # Available again: the same call rings.
+        await service.set_presence("agent1", "available", None)
+        await service.send_cti_message("agent2", "/DIAL?NUMBER=1001")
+        await eventually(lambda: registry.call_ids("agent1") != [])
+    finally:
+        await service.stop()
+        await store.close()

@@ -160,6 +160,20 @@ def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
     return {**schema, "type": [schema["type"], "null"]}
 
 
+_AGENT_STATE: dict[str, Any] = {
+    "agent": {"type": "string"},
+    "status": {"enum": ["available", "away", "offline", "acw"]},
+    "reason": {"type": ["string", "null"], "description": "Why away (a configured reason)"},
+    "since": {
+        "type": ["number", "null"],
+        "description": "When the state began (seconds since the epoch); null if never chosen",
+    },
+    "acwUntil": {
+        "type": ["number", "null"],
+        "description": "When after-call work ends (acw only)",
+    },
+    "awayReasons": {"type": "array", "items": {"type": "string"}},
+}
 _CALLS = {"type": "array", "items": {"$ref": "#/components/schemas/Call"}}
 _LOGS = {"type": "array", "items": {"$ref": "#/components/schemas/CallLog"}}
 _ROLE = {"enum": ["agent", "supervisor", "service"]}

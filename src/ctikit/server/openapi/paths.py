@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from ...core.commands import MAX_MESSAGE_LENGTH
+from ...core.presence import PresencePolicy
 from ...storage.records import MAX_SHORT_TEXT
 from ..auth import SESSION_COOKIE
 from ..service import MAX_CAMPAIGN_AGENTS, MAX_COMMENTS, MAX_SUBJECT
 from .parts import (
     _AGENT,
     _AGENT_ID,
+    _AGENT_STATE,
     _CALL,
     _CALLS,
     _FILTERS,
@@ -364,6 +366,103 @@ PATHS: dict[str, Any] = {
                     _413="The body is over 1 MiB, or the merged data over "
                     f"{_LIMITS.max_data_bytes} bytes of JSON (code limit_exceeded)",
                 ),
+            },
+        }
+    },
+    "/api/agents/{agent}/state": {
+        "get": {
+            "summary": "The agent's state (available, away, offline, acw: after-call work) "
+            "and the away reasons it may choose from",
+            "parameters": [_AGENT],
+            "responses": {
+                "200": _resp(_ok_all(_AGENT_STATE)),
+                **_errors(400, 403),
+            },
+        },
+        "put": {
+            "summary": "Choose the agent's state. Only an available agent is offered calls; "
+            "after-call work cannot be chosen (it follows an answered call, see "
+            "[agent_state] acw_seconds)",
+            "parameters": [_AGENT],
+            "requestBody": _body(
+                {
+                    "oneOf": [
+                        {
+                            "type": "object",
+                            "required": ["status"],
+                            "properties": {
+                                "status": {"enum": ["available", "offline"]},
+                                "reason": {"type": "null"},
+                            },
+                        },
+                        {
+                            "type": "object",
+                            "required": ["status", "reason"],
+                            "properties": {
+                                "status": {"const": "away"},
+                                "reason": {
+                                    "enum": list(PresencePolicy().away_reasons),
+                                    "description": "One of the configured away reasons "
+                                    "([agent_state] away_reasons; the defaults are listed)",
+                                },
+                            },
+                        },
+                    ]
+                }
+            ),
+            "responses": {
+                "200": _resp(_ok_all(_AGENT_STATE)),
+                **_errors(
+                    400,
+                    403,
+                    413,
+                    _400="An unknown status, away without a configured reason, or a reason "
+                    "for another status (code bad_request)",
+                    _403="Not the agent itself (a supervisor reads but does not change it), "
+                    "or a service without the calls:control scope",
+                ),
+            },
+        },
+    },
+    "/api/agents/{agent}/state/history": {
+        "get": {
+            "summary": "The agent's stored state changes, oldest first (for reports); "
+            "readable by whoever may read the agent's call logs",
+            "parameters": [
+                _AGENT,
+                {
+                    "name": "since",
+                    "in": "query",
+                    "description": "Changes at or after (with a time zone, e.g. Z)",
+                    "schema": {"type": "string", "format": "date-time"},
+                },
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
+                },
+            ],
+            "responses": {
+                "200": _resp(
+                    _ok_all(
+                        {
+                            "changes": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "properties": {
+                                        "agent": {"type": "string"},
+                                        "status": {"enum": ["available", "away", "offline", "acw"]},
+                                        "reason": {"type": ["string", "null"]},
+                                        "previous": {"type": "string"},
+                                        "startedAt": {"type": "string", "format": "date-time"},
+                                    },
+                                },
+                            }
+                        }
+                    )
+                ),
+                **_errors(400, 403),
             },
         }
     },

@@ -40,7 +40,7 @@
       C.notices.show('error', 'Could not load the console configuration (' + e.message + '); components are not shown.',
         {testid: 'config-error'});
     });
-    global.setInterval(function () { parts.softphone.tick(); }, TICK_MS); // live call timers
+    global.setInterval(function () { parts.softphone.tick(); parts.agentState.tick(); }, TICK_MS); // live timers
   }
 
   /** The running console: one connection, and everything that listens to it. */
@@ -57,6 +57,7 @@
     session.watch(conn);
     C.header.status(conn.status);
     C.header.bindSimulate(conn, C.notices);
+    var agentState = new C.AgentStateSelector({conn: conn, root: byId('agent-state-box'), notices: C.notices});
     var softphone = new C.Softphone({
       store: store, conn: conn, notices: C.notices,
       linesRoot: byId('lines'),
@@ -76,21 +77,23 @@
       notices: C.notices});
     renderOnChange(store, [softphone, log, banners, C.header, pops]);
     return {conn: conn, store: store, host: host, bridge: host.bridge, softphone: softphone, log: log,
-      workspace: workspace, pops: pops, openCti: openCti};
+      workspace: workspace, pops: pops, openCti: openCti, agentState: agentState};
   }
 
   /** What the console config says: read-only, the line, cluster nodes, directory, components. */
   function applyConfig(cfg, agent, parts) {
     C.config = cfg;
     var readOnly = Boolean(cfg.user && cfg.user.readOnly);
-    if (readOnly) setReadOnly(agent, parts);
+    if (readOnly) { setReadOnly(agent, parts); parts.agentState.setReadOnly(); }
     if (!readOnly && cfg.connector && cfg.connector.name === 'webrtc') startPhone(parts);
     if (cfg.connector) parts.store.setConnector(cfg.connector);
     if (Array.isArray(cfg.nodes)) {
       parts.conn.setUrls(cfg.nodes.map(function (n) { return socketUrl(String(n), agent); }));
     }
     if (cfg.demo) {
-      C.notices.show('info', 'Demo mode: press "Simulate call" to make a test call ring on this console.', {testid: 'demo-hint'});
+      var hint = C.notices.show('info', 'Demo mode: press "Simulate call" to make a test call ring on this console.', {testid: 'demo-hint'});
+      hint.querySelector('.notice-text').append(' ', C.h('a', {href: '/supervisor', target: '_blank', rel: 'noopener',
+        'data-testid': 'demo-supervisor-link', text: 'Open the supervisor view'}), '.');
     }
     C.header.agentDetail(cfg.agents, agent);
     parts.softphone.setDirectory(cfg.agents, agent);

@@ -1,13 +1,21 @@
 /*
- * ctikit supervisor page: a read-only view of agents, their calls and the latest call logs,
- * refreshed every few seconds from the REST API. Data is shown with textContent only, and
+ * ctikit supervisor page: the live board of the supervisor's team (docs/supervisor.md). The
+ * server pushes it over /ws/supervisor on every change (agent states, calls, the day's
+ * numbers, alerts); the page only ticks the time-in-state clocks, and reads the latest call
+ * logs again when a pushed board says a call was handled. Data is shown with textContent only, and
  * identifiers from outside (agent IDs, call states) are looked up in Maps, never as keys of
  * plain objects (an agent named "__proto__" or "toString" is just another agent).
  */
 (function () {
   'use strict';
 
-  var REFRESH_MS = 3000;
+  var RECONNECT_MS = 1000;
+  var STATUS_TEXT = new Map([
+    ['available', 'Available'], ['away', 'Away'], ['offline', 'Offline'], ['acw', 'After-call work']
+  ]);
+  var ALERT_TEXT = new Map([
+    ['ringing_too_long', 'ringing for'], ['held_too_long', 'on hold for'], ['offline_with_call', 'offline with a call for']
+  ]);
   var STATE_TEXT = new Map([
     ['ringing', 'Ringing'], ['dialing', 'Dialing'], ['connected', 'Connected'], ['held', 'On hold']
   ]);
@@ -69,22 +77,18 @@
         $('login-password').value = '';
         $('login').hidden = true;
         paused = false;
-        showWho();
-        loop();
+        start();
       });
   });
   $('logout').addEventListener('click', function () {
     post('/api/logout', {}).then(function () { location.reload(); });
   });
-  function showWho() {
-    getJSON('/api/whoami').then(function (who) {
-      if (!who.demo && who.user) {
-        $('user').textContent = who.user;
-        $('logout').hidden = false;
-      }
-    }, function () { /* shown by refresh() */ });
+  function showWho(who) {
+    if (!who.demo && who.user) {
+      $('user').textContent = who.user;
+      $('logout').hidden = false;
+    }
   }
-  showWho();
 
   function callPill(call) {
     var state = call.lineState || 'component';
@@ -97,26 +101,103 @@
     return pill;
   }
 
-  function renderAgents(agents, callsByAgent) {
+  var clockOffset = 0; // server time - browser time, from each board's "at"
+  function serverNow() { return Date.now() / 1000 + clockOffset; }
+
+  function stateText(state) {
+    var text = STATUS_TEXT.get(state.status) || String(state.status);
+    return state.status === 'away' && state.reason ? text + ' — ' + state.reason : text;
+  }
+
+  function renderAgents(board) {
     var body = $('agents');
     clear(body);
-    $('agents-empty').hidden = agents.length > 0;
-    agents.forEach(function (a) {
-      var tr = el('tr');
-      tr.setAttribute('data-testid', 'agent-row');
-      tr.setAttribute('data-agent', a.id);
-      var link = el('a', a.id);
-      link.href = '/console?agent=' + encodeURIComponent(a.id);
-      var td = el('td');
-      td.appendChild(link);
-      tr.appendChild(td);
-      tr.appendChild(el('td', a.connections));
-      tr.appendChild(el('td', a.activeCalls));
-      var calls = el('td');
-      (callsByAgent.get(a.id) || []).forEach(function (c) { calls.appendChild(callPill(c)); });
-      tr.appendChild(calls);
-      body.appendChild(tr);
+    var count = 0;
+    board.teams.forEach(function (team) {
+      var head = el('tr', null, 'team-row');
+      var th = el('th', team.team ? 'Team ' + team.team : 'No team');
+      th.colSpan = 4;
+      th.scope = 'colgroup';
+      head.appendChild(th);
+      head.setAttribute('data-testid', 'team-row');
+      body.appendChild(head);
+      team.agents.forEach(function (a) {
+        count++;
+        var tr = el('tr');
+        tr.setAttribute('data-testid', 'agent-row');
+        tr.setAttribute('data-agent', a.id);
+        var link = el('a', a.name);
+        link.href = '/console?agent=' + encodeURIComponent(a.id);
+        link.title = 'Watch the console of ' + a.id;
+        var td = el('td');
+        td.appendChild(link);
+        if (a.name !== a.id) td.appendChild(el('div', a.id, 'mono muted'));
+        tr.appendChild(td);
+        var pill = el('span', stateText(a.state), 'pill status-' + a.state.status);
+        pill.setAttribute('data-testid', 'agent-state');
+        pill.setAttribute('data-status', a.state.status);
+        var st = el('td');
+        st.appendChild(pill);
+        tr.appendChild(st);
+        var time = el('td', '', 'tabular');
+        time.setAttribute('data-testid', 'agent-state-time');
+        time.setAttribute('data-since', a.state.since === null ? '' : String(a.state.since));
+        time.setAttribute('data-acw-until', a.state.acwUntil === null ? '' : String(a.state.acwUntil));
+        tr.appendChild(time);
+        var calls = el('td');
+        a.calls.forEach(function (c) { calls.appendChild(callPill(c)); });
+        tr.appendChild(calls);
+        body.appendChild(tr);
+      });
     });
+    $('agents-empty').hidden = count > 0;
+    tickClocks();
+  }
+
+  /** Time in state (or after-call work left), every second, from the server's clock. */
+  function tickClocks() {
+    var now = serverNow();
+    Array.prototype.forEach.call(document.querySelectorAll('[data-testid="agent-state-time"]'), function (td) {
+      var since = td.getAttribute('data-since'), until = td.getAttribute('data-acw-until');
+      td.textContent = until ? 'wrap-up, ' + duration(Number(until) - now) + ' left'
+        : since ? duration(now - Number(since)) : '';
+    });
+    Array.prototype.forEach.call(document.querySelectorAll('[data-testid="alert"]'), function (li) {
+      li.querySelector('.alert-time').textContent = duration(now - Number(li.getAttribute('data-since')));
+    });
+  }
+
+  function renderStats(stats) {
+    $('stat-ringing').textContent = String(stats.ringing);
+    $('stat-handled').textContent = String(stats.handledToday);
+    $('stat-aht').textContent = stats.averageHandleSeconds === null ? '–' : duration(stats.averageHandleSeconds);
+    $('stat-sl-label').textContent = 'Service level (answered ≤ ' + stats.serviceLevelSeconds + ' s)';
+    $('stat-sl').textContent = stats.serviceLevel === null ? '–' : Math.round(stats.serviceLevel * 100) + '%';
+  }
+
+  /** Alerts: kept by key, so a firing alert is announced once and stays put. */
+  var shownAlerts = new Map();
+  function renderAlerts(alerts) {
+    var list = $('alerts');
+    var keep = new Set();
+    alerts.forEach(function (a) {
+      var key = a.kind + '\n' + a.agent + '\n' + a.callId;
+      keep.add(key);
+      if (shownAlerts.has(key)) return;
+      var li = el('li');
+      li.setAttribute('data-testid', 'alert');
+      li.setAttribute('data-kind', a.kind);
+      li.setAttribute('data-agent', a.agent);
+      li.setAttribute('data-since', String(a.since));
+      li.appendChild(document.createTextNode(a.name + ': ' + (ALERT_TEXT.get(a.kind) || a.kind) + ' '));
+      li.appendChild(el('span', '', 'alert-time tabular'));
+      list.appendChild(li);
+      shownAlerts.set(key, li);
+    });
+    shownAlerts.forEach(function (li, key) {
+      if (!keep.has(key)) { li.remove(); shownAlerts.delete(key); }
+    });
+    $('alerts-empty').hidden = alerts.length > 0;
   }
 
   function renderLogs(logs) {
@@ -142,30 +223,59 @@
     });
   }
 
-  function refresh() {
-    return Promise.all([getJSON('/api/agents'), getJSON('/api/call-logs?limit=25')]).then(function (res) {
-      var agents = res[0].agents || [];
-      var logs = res[1].logs || [];
-      var busy = agents.filter(function (a) { return a.activeCalls > 0; });
-      return Promise.all(busy.map(function (a) {
-        return getJSON('/api/agents/' + encodeURIComponent(a.id) + '/calls')
-          .then(function (r) { return [a.id, r.calls || []]; }, function () { return [a.id, []]; });
-      })).then(function (pairs) {
-        renderAgents(agents, new Map(pairs));
-        renderLogs(logs);
-        $('error').hidden = true;
-        $('updated').textContent = 'Updated ' + new Date().toLocaleTimeString();
-      });
+  var lastHandled = null;
+  function refreshLogs() {
+    return getJSON('/api/call-logs?limit=25').then(function (res) { renderLogs(res.logs || []); });
+  }
+
+  function showBoard(board) {
+    clockOffset = board.at - Date.now() / 1000;
+    renderStats(board.stats);
+    renderAlerts(board.alerts);
+    renderAgents(board);
+    $('error').hidden = true;
+    $('updated').textContent = 'Live · ' + new Date().toLocaleTimeString();
+    if (board.stats.handledToday !== lastHandled) {
+      lastHandled = board.stats.handledToday;
+      refreshLogs().catch(function () { /* the board still works */ });
+    }
+  }
+
+  var socket = null;
+  function connect() {
+    if (paused) return;
+    var url = location.origin.replace(/^http/, 'ws') + '/ws/supervisor';
+    socket = new WebSocket(url);
+    socket.onmessage = function (ev) {
+      var board;
+      try { board = JSON.parse(ev.data); } catch (e) { return; }
+      if (board && board.type === 'board' && Array.isArray(board.teams)) showBoard(board);
+    };
+    socket.onclose = function () {
+      socket = null;
+      if (paused) return;
+      $('updated').textContent = 'Reconnecting…';
+      // A refused socket may mean the session ended: ask again before retrying.
+      setTimeout(start, RECONNECT_MS);
+    };
+  }
+
+  function start() {
+    getJSON('/api/whoami').then(function (who) {
+      showWho(who);
+      if (who.role === 'agent') {
+        $('error').textContent = 'The supervisor page is for supervisors; agents use the console.';
+        $('error').hidden = false;
+        return;
+      }
+      connect();
     }).catch(function (e) {
       if (e instanceof AuthNeeded) { showLogin(); return; }
       $('error').textContent = 'Cannot reach the ctikit server: ' + e.message;
       $('error').hidden = false;
+      setTimeout(start, RECONNECT_MS * 3);
     });
   }
-
-  function loop() {
-    if (paused) return;
-    refresh().then(function () { if (!paused) setTimeout(loop, REFRESH_MS); });
-  }
-  loop();
+  setInterval(tickClocks, 1000);
+  start();
 })();
