@@ -85,7 +85,12 @@ commands = st.one_of(
         call_id=st.one_of(
             st.none(),
             st.text(
-                st.characters(min_codepoint=32, exclude_characters="\x7f"), min_size=1, max_size=40
+                # No lone surrogates: strict JSON refuses them before a command is parsed.
+                st.characters(
+                    min_codepoint=32, exclude_characters="\x7f", exclude_categories=("Cs",)
+                ),
+                min_size=1,
+                max_size=40,
             ).filter(str.strip),
         ),
     ),

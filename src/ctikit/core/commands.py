@@ -55,7 +55,7 @@ _TARGETS_A_CALL = {a for a in Action if a is not Action.DIAL}
 
 NUMBER_RE = re.compile(r"^\+?[0-9A-Za-z*#._-]{1,64}\Z")
 DIGITS_RE = re.compile(r"^[0-9*#A-Da-d]{1,64}\Z")
-CALL_ID_RE = re.compile(r"^[^\x00-\x1f\x7f]{1,255}\Z")
+CALL_ID_RE = re.compile(r"^[^\x00-\x1f\x7f\ud800-\udfff]{1,255}\Z")
 _NAME_RE = re.compile(r"^/([A-Za-z_]+)(?:\?(.*))?\Z", re.DOTALL)
 
 
