@@ -167,3 +167,20 @@ async def test_dead_letters_are_listed_retried_and_deleted(server: Any, connect:
         assert (await hooks.db.counts())["dead"] == 0
     finally:
         await receiver.stop()
+
+
+async def test_agent_state_changes_are_delivered(server: Any, connect: Any) -> None:
+    receiver = await Receiver(free_port()).start()
+    try:
+        _, receiver.secret = await _register(server, receiver.url, ["agent.state"])
+        c = await connect("agent1")
+        r = await c.request("setAgentState", status="away", reason="Lunch")
+        assert r["success"], r
+        (got,) = await receiver.wait_for(1)
+        assert got.signed and got.event == "agent.state"
+        data = got.body["data"]
+        assert got.body["agent"] == "agent1"
+        assert data["status"] == "away" and data["reason"] == "Lunch"
+        assert data["previous"] == "available"
+    finally:
+        await receiver.stop()

@@ -1,7 +1,7 @@
 """Webhooks: events to operators' URLs through a durable outbox (docs/webhooks.md).
 
 - What is sent: :data:`WEBHOOK_EVENTS` maps a core event class to a webhook event name and
-  its ``data``; :func:`register_event` adds more (agent state, when it comes). ``call.log_saved``
+  its ``data``; :func:`register_event` adds more. ``call.log_saved``
   is written by the call-log store in the log's own transaction (:meth:`Webhooks.log_rows`).
 - Durable before acknowledged: the backends hand every committed batch of events to
   :meth:`Webhooks.tap`, which queues outbox rows for one writer task (group commit); the
@@ -32,7 +32,7 @@ from typing import Any
 import aiohttp
 
 from ..config import Config
-from ..core.events import CallBegan, CallEnded, Event
+from ..core.events import AgentStateChanged, CallBegan, CallEnded, Event
 from ..storage import CallLog, CallLogStore
 from ..storage.webhooks import Delivery, Endpoint, WebhookStore
 
@@ -66,6 +66,8 @@ register_event(
     "call.end",
     lambda e: {"call": e.call.to_dict(), "duration": e.duration, "disposition": e.disposition},
 )
+
+register_event(AgentStateChanged, "agent.state", lambda e: e.payload())
 
 SIGNATURE_HEADER = "Ctikit-Signature"
 #: Rows queued in memory while the database is away; past it new events are dropped (logged).
