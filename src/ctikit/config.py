@@ -119,6 +119,36 @@ class WorkspaceConfig:
     allowed_origins: tuple[Origin, ...] = ()
 
 
+Disposition = Annotated[str, Meta(min_length=1, max_length=255)]
+Shortcut = Annotated[
+    str,
+    Meta(
+        pattern=r"^(?:(?:(?:Ctrl|Alt|Shift|Meta)\+)+[A-Z0-9]|(?:(?:Ctrl|Alt|Shift|Meta)\+)*F(?:[1-9]|1[0-2]))?$",
+        description='modifiers and a key such as "Alt+Shift+A" or "F8" ("": none)',
+    ),
+]
+
+#: The dispositions an agent picks from when none are configured.
+DEFAULT_DISPOSITIONS = ("Resolved", "Follow-up needed", "Escalated", "Wrong number", "No answer")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConsoleConfig:
+    """The agent console's desk: dispositions, how a ringing call is announced, shortcuts
+    (docs/console.md)."""
+
+    dispositions: tuple[Disposition, ...] = DEFAULT_DISPOSITIONS
+    other_disposition: bool = True  # "Other...": the agent may type one
+    ringtone: bool = True
+    tab_title: bool = True  # the tab's title says a call rings
+    notifications: bool = True  # a desktop notification when a call rings in a hidden tab
+    shortcut_answer: Shortcut = "Alt+Shift+A"
+    shortcut_hangup: Shortcut = "Alt+Shift+H"
+    shortcut_hold: Shortcut = "Alt+Shift+O"  # hold, or retrieve a held call
+    shortcut_mute: Shortcut = "Alt+Shift+M"  # mute or unmute
+    shortcut_dial: Shortcut = "Alt+Shift+D"  # to the number to dial
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ScreenPopConfig:
     """A primary tab the console opens for each call of a type (core/screenpops.py: templates)."""
@@ -140,8 +170,8 @@ class ScreenPopConfig:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Config:
     """Everything the server reads. Each ``[server]`` key is a field here; ``components``,
-    ``agents``, ``users``, ``limits``, ``workspace`` and ``screen_pops`` are the file's other
-    sections."""
+    ``agents``, ``users``, ``limits``, ``workspace``, ``screen_pops`` and ``console`` are the
+    file's other sections."""
 
     host: Annotated[str, Meta(min_length=1, description="an IP address or host name")] = "127.0.0.1"
     port: Annotated[int, Meta(ge=0, le=65535)] = 8080
@@ -151,6 +181,8 @@ class Config:
     sip_queue: Number | None = None  # SIP: a contact-centre number every agent answers
     sip_root: DirPath | None = None  # SIP: where lab files go (default: a new temp dir)
     scenario: FilePath | None = None
+    # /ANSWER holds the agent's connected calls first (one conversation at a time).
+    hold_on_answer: bool = True
     examples_dir: DirPath | None = None  # served at /examples/ when set
     demo: bool = False
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -200,6 +232,7 @@ class Config:
     limits: Limits = field(default_factory=Limits)
     workspace: WorkspaceConfig = field(default_factory=WorkspaceConfig)
     screen_pops: tuple[ScreenPopConfig, ...] = ()
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)
 
     def with_overrides(self, **changes: Any) -> Config:
         """A copy with the changes that are not None (unchecked: use :func:`apply_flags`
@@ -210,7 +243,7 @@ class Config:
 # ----------------------------------------------------------------- the file's schema
 
 ARRAY_SECTIONS = ("agents", "components", "users", "screen_pops")
-TABLE_SECTIONS = ("server", "limits", "workspace")
+TABLE_SECTIONS = ("server", "limits", "workspace", "console")
 # Limits live in the core (without ranges); a limit missing here is only checked >= 0 and a
 # test fails until it gets its range.
 LIMIT_RANGES: dict[str, tuple[int, int]] = {
@@ -266,6 +299,7 @@ _Component = _strict(ComponentConfig, "component")
 _User = _strict(UserConfig, "user")
 _Workspace = _strict(WorkspaceConfig, "workspace")
 _ScreenPop = _strict(ScreenPopConfig, "screen_pop")
+_Console = _strict(ConsoleConfig, "console")
 _File = msgspec.defstruct(
     "file",
     [
@@ -276,6 +310,7 @@ _File = msgspec.defstruct(
         ("users", tuple[_User, ...], ()),  # type: ignore[valid-type]
         ("workspace", _Workspace, msgspec.field(default_factory=_Workspace)),
         ("screen_pops", tuple[_ScreenPop, ...], ()),  # type: ignore[valid-type]
+        ("console", _Console, msgspec.field(default_factory=_Console)),
     ],
     kw_only=True,
     forbid_unknown_fields=True,
@@ -288,6 +323,7 @@ SECTIONS: dict[str, type[msgspec.Struct]] = {
     "[[users]]": _User,
     "[workspace]": _Workspace,
     "[[screen_pops]]": _ScreenPop,
+    "[console]": _Console,
 }
 """Each section's schema (docs/configuration.md lists the same keys)."""
 _FILE_TYPE = mi.type_info(_File)
@@ -341,6 +377,7 @@ def config_from_dict(raw: Mapping[str, Any], where: str = "config") -> Config:
         limits=Limits(**asdict(file.limits)),
         workspace=WorkspaceConfig(**asdict(file.workspace)),
         screen_pops=tuple(ScreenPopConfig(**asdict(p)) for p in file.screen_pops),
+        console=ConsoleConfig(**asdict(file.console)),
     )
     config = _normalised(config)
     _check_rules(config, lambda p: f"{where}: {file_key(p)}")

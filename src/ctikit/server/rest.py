@@ -36,6 +36,7 @@ from .auth import (
     check_same_site,
 )
 from .connections import HTTP_STATS, BodyTimeoutError
+from .console import console_desk
 from .guard import principal, readable_agents, require
 from .keys import AUTH, CONFIG, SERVICE, TRUSTED_PROXIES
 from .service import MAX_CAMPAIGN_AGENTS, CtiService, UnsupportedError
@@ -250,6 +251,7 @@ async def console_config(request: web.Request) -> web.Response:
         workspace=console_workspace(
             cfg.workspace.allowed_origins, cfg.screen_pops
         ),  # tabs: allowed origins, screen-pop rules
+        console=console_desk(cfg.console),  # dispositions, ringing, shortcuts
     )
 
 

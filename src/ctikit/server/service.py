@@ -218,7 +218,15 @@ class CtiService:
             )
         subj = _text(subject, "subject", MAX_SUBJECT)
         notes = _text(comments, "comments", MAX_COMMENTS)
-        disp = _text(disposition, "disposition", MAX_SUBJECT) or call.disposition
+        given = _text(disposition, "disposition", MAX_SUBJECT)
+        if subj is None and (notes is None or not notes.strip()) and given is None:
+            # A second, empty log of a call only hides the real one in reports.
+            if await self.store.count(agent_id=agent, call_id=call.id):
+                raise CtiRequestError(
+                    "this call already has a log; write a note or choose a disposition "
+                    "to add another"
+                )
+        disp = given or call.disposition
         try:
             record = await self._store_log(agent, call, subj, notes, disp)
         except ValueError as exc:  # a limit of the store (it names the field)

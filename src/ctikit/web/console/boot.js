@@ -94,6 +94,8 @@
     var ws = cfg.workspace || {};
     parts.workspace.configure({components: cfg.components, allowedOrigins: ws.allowedOrigins});
     parts.pops.configure(ws.screenPops);
+    var desk = cfg.console || {};
+    if (Array.isArray(desk.dispositions)) parts.log.setDispositions(desk.dispositions, desk.otherDisposition !== false);
   }
 
   /** ws(s)://host/ws?agent=... from an http(s) origin. */

@@ -1,0 +1,167 @@
+"""The agent's desk (docs/console.md): the interaction log follows the call, two calls are
+never talked to at once, every outcome is said, a ringing call is heard and seen, errors
+read in an agent's words, and everything works from the keyboard.
+
+A server of its own (demo mode, no components) with a ``[console]`` section, so the
+console's settings come from the config as they would in production.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from ctikit.testing import CtikitProcess
+
+ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT = 10_000
+DISPOSITIONS = ["Sale", "No sale", "Call back"]
+
+expect.set_options(timeout=TIMEOUT)
+
+
+class DeskServer:
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def api(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, timeout=20) as resp:
+                return resp.status, json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"{}")
+
+    def simulate(self, agent: str, **body: Any) -> str:
+        status, resp = self.api("POST", f"/api/agents/{agent}/simulate-call", body)
+        assert status == 200 and resp["success"], resp
+        return str(resp["callId"])
+
+    def logs(self, agent: str, call_id: str) -> list[dict[str, Any]]:
+        status, body = self.api("GET", f"/api/call-logs?agent={agent}")
+        assert status == 200, body
+        return [log for log in body["logs"] if log["call_id"] == call_id]
+
+
+@pytest.fixture(scope="module")
+def desk_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeskServer]:
+    tmp = tmp_path_factory.mktemp("desk")
+    (tmp / "ctikit.toml").write_text(f"""
+[server]
+demo = true
+
+[console]
+dispositions = {json.dumps(DISPOSITIONS)}
+other_disposition = false
+""")
+    server = CtikitProcess(
+        ["serve", "--config", str(tmp / "ctikit.toml"), "--host", "127.0.0.1", "--port", "0",
+         "--database", f"sqlite:///{tmp / 'desk.db'}"],
+        tmp / "server.log",
+        cwd=ROOT,
+    )  # fmt: skip
+    yield DeskServer(server.url)
+    server.stop()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A page of its own: no session cookie of the shared server (cookies ignore ports)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    pg.page_errors = errors
+    yield pg
+    context.close()
+
+
+@pytest.fixture
+def desk(page: Any, desk_server: DeskServer, agent: str) -> Any:
+    page.goto(f"{desk_server.url}/console?agent={agent}")
+    expect(page.get_by_test_id("connection-status")).to_have_attribute("data-state", "connected")
+    page.wait_for_function("() => !!(window.CtikitConsole && CtikitConsole.config)")
+    return page
+
+
+def answer(page: Any, call_id: str) -> Any:
+    row = page.get_by_test_id(f"line-{call_id}")
+    row.get_by_test_id("btn-answer").click()
+    expect(row).to_have_attribute("data-state", "connected")
+    return row
+
+
+def hang_up(page: Any, call_id: str) -> None:
+    row = page.get_by_test_id(f"line-{call_id}")
+    row.get_by_test_id("btn-hangup").click()
+    expect(row).to_have_count(0)
+
+
+# ---------------------------------------------------------------- a. the interaction log
+
+
+def test_notes_go_on_the_call_the_agent_is_on(
+    desk: Any, desk_server: DeskServer, agent: str
+) -> None:
+    page = desk
+    first = desk_server.simulate(agent, ani="+14155550101")
+    answer(page, first)
+    hang_up(page, first)
+    select = page.get_by_test_id("log-call-select")
+    expect(select).to_have_value(first)  # the call just ended, for wrap-up
+    expect(page.get_by_test_id("log-call-for")).to_contain_text("(ended)")
+
+    second = desk_server.simulate(agent, ani="+14155550102")
+    answer(page, second)
+    # The form moved to the new call, and says so.
+    expect(select).to_have_value(second)
+    expect(page.get_by_test_id("log-call-for")).to_contain_text("(connected)")
+    expect(page.get_by_test_id("log-call-for")).to_contain_text("555")
+
+    page.get_by_test_id("log-comments").fill("Wants the premium plan.")
+    page.get_by_test_id("log-disposition").select_option("Sale")
+    page.get_by_test_id("log-save").click()
+    expect(page.get_by_test_id("log-saved")).to_be_visible()
+    assert [log["comments"] for log in desk_server.logs(agent, second)] == [
+        "Wants the premium plan."
+    ]
+    assert desk_server.logs(agent, first) == []
+
+    # Save on the cleared form: refused, in words, and nothing stored.
+    page.get_by_test_id("log-save").click()
+    expect(page.get_by_test_id("log-error")).to_contain_text("already has a log")
+    assert len(desk_server.logs(agent, second)) == 1
+
+    # Notes being written stay with their call when another call begins.
+    page.get_by_test_id("log-comments").fill("Still about the second call")
+    third = desk_server.simulate(agent, ani="+14155550103")
+    expect(page.get_by_test_id(f"line-{third}")).to_have_attribute("data-state", "ringing")
+    expect(select).to_have_value(second)
+    expect(page.get_by_test_id("log-call-for")).to_contain_text("Notes for")
+
+
+def test_an_empty_duplicate_is_refused_by_the_server_too(
+    desk: Any, desk_server: DeskServer, agent: str
+) -> None:
+    call = desk_server.simulate(agent, ani="+14155550104")
+    body = {"callId": call, "comments": "first"}
+    status, resp = desk_server.api("POST", f"/api/agents/{agent}/call-logs", body)
+    assert status == 201 and resp["success"], resp
+    status, resp = desk_server.api("POST", f"/api/agents/{agent}/call-logs", {"callId": call})
+    assert status == 400 and resp["success"] is False, resp
+    assert "already has a log" in resp["error"]
+    assert len(desk_server.logs(agent, call)) == 1
+
+
+def test_dispositions_come_from_the_config(desk: Any) -> None:
+    options = desk.get_by_test_id("log-disposition").locator("option")
+    expect(options).to_have_text(["— none —", *DISPOSITIONS])
