@@ -115,10 +115,12 @@ def test_a_full_file_becomes_the_config(tmp_path: Path) -> None:
         ({"port": 8080}, "f.toml: port: outside any section; put it under [server]"),
         ({"color": "blue"},
          "f.toml: color: unknown key outside any section; the sections are [server], "
-         "[limits], [[components]], [[agents]], [[users]], [workspace], [[screen_pops]], [console]"),
+         "[limits], [[components]], [[agents]], [[users]], [workspace], [[screen_pops]], "
+         "[console]"),
         ({"agent": [{"id": "a"}]},
          "f.toml: [[agent]]: unknown section; did you mean [[agents]]? the sections are "
-         "[server], [limits], [[components]], [[agents]], [[users]], [workspace], [[screen_pops]], [console]"),
+         "[server], [limits], [[components]], [[agents]], [[users]], [workspace], "
+         "[[screen_pops]], [console]"),
     ],
 )  # fmt: skip
 def test_a_refusal_names_the_key_the_problem_and_what_is_expected(
