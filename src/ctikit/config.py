@@ -181,7 +181,7 @@ class Config:
     sip_queue: Number | None = None  # SIP: a contact-centre number every agent answers
     sip_root: DirPath | None = None  # SIP: where lab files go (default: a new temp dir)
     scenario: FilePath | None = None
-    # /ANSWER holds the agent's connected calls first (one conversation at a time).
+    # /ANSWER and /RETRIEVE hold the agent's connected calls first (one conversation at a time).
     hold_on_answer: bool = True
     examples_dir: DirPath | None = None  # served at /examples/ when set
     demo: bool = False

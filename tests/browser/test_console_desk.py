@@ -165,3 +165,21 @@ def test_an_empty_duplicate_is_refused_by_the_server_too(
 def test_dispositions_come_from_the_config(desk: Any) -> None:
     options = desk.get_by_test_id("log-disposition").locator("option")
     expect(options).to_have_text(["— none —", *DISPOSITIONS])
+
+
+# ---------------------------------------------------------------- b. two calls
+
+
+def test_answering_a_second_call_holds_the_first(
+    desk: Any, desk_server: DeskServer, agent: str
+) -> None:
+    page = desk
+    first = desk_server.simulate(agent, ani="+14155550111")
+    answer(page, first)
+    second = desk_server.simulate(agent, ani="+14155550112")
+    answer(page, second)
+    expect(page.get_by_test_id(f"line-{first}")).to_have_attribute("data-state", "held")
+    # Taking the first back holds the second: one conversation at a time.
+    page.get_by_test_id(f"line-{first}").get_by_test_id("btn-retrieve").click()
+    expect(page.get_by_test_id(f"line-{first}")).to_have_attribute("data-state", "connected")
+    expect(page.get_by_test_id(f"line-{second}")).to_have_attribute("data-state", "held")

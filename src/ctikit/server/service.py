@@ -20,7 +20,8 @@ from ..core import commands
 from ..core.errors import CommandRejectedError, CtiRequestError, TooLongError, UnknownCallError
 from ..core.events import CallUpdated, Event
 from ..core.jsonvalue import check_text
-from ..core.model import CallView, check_agent_list
+from ..core.commands import Action
+from ..core.model import CallView, LineState, check_agent_list
 from ..core.registry import CallRegistry
 from ..core.telephony import ConnectorAction
 from ..storage import CallLog, CallLogStore, NewCallLog
@@ -44,7 +45,9 @@ MAX_CAMPAIGN_AGENTS = 50_000
 
 
 class CtiService:
-    """See the module docstring. ``clock`` returns seconds since the epoch."""
+    """See the module docstring. ``clock`` returns seconds since the epoch.
+    ``hold_on_answer``: ``/ANSWER`` and ``/RETRIEVE`` first hold the agent's connected calls
+    (config)."""
 
     def __init__(
         self,
@@ -53,12 +56,15 @@ class CtiService:
         store: CallLogStore,
         hub: Hub,
         clock: Callable[[], float] = time.time,
+        *,
+        hold_on_answer: bool = True,
     ) -> None:
         self.backend = backend
         self.telephony = telephony
         self.store = store
         self.hub = hub
         self.clock = clock
+        self.hold_on_answer = hold_on_answer
 
     # -------------------------------------------------------------- lifecycle
 
@@ -154,12 +160,23 @@ class CtiService:
             raise CtiRequestError("CTI message must be a string")
         cmd = commands.parse(message)
         resolved: list[ConnectorAction] = []
+        holds: list[ConnectorAction] = []
 
         def send(r: CallRegistry) -> list[Event]:
             resolved[:] = [r.resolve_command(agent, cmd)] if cmd is not None else []
+            if resolved and resolved[0].action in _TAKES_THE_LINE and self.hold_on_answer:
+                holds[:] = _holds_before_answer(r, agent, resolved[0])
             return r.cti_message(agent, message, now=self.clock())
 
         await self.backend.run(agent, send)
+        for hold in holds:
+            # Here, not in the console: components and REST get one conversation at a time too.
+            try:
+                await self.telephony.execute(hold)
+            except CommandRejectedError as exc:
+                raise CommandRejectedError(
+                    f"/{resolved[0].action}: call {hold.call_id!r} could not be held first ({exc})"
+                ) from None
         if resolved:
             await self.telephony.execute(resolved[0])
 
@@ -286,6 +303,24 @@ class CtiService:
 
     def disconnect_console(self, box: Outbox) -> None:
         self.backend.disconnect_console(box)
+
+
+#: Commands that make a call the one the agent talks to: with ``hold_on_answer`` the other
+#: connected calls are held first.
+_TAKES_THE_LINE = frozenset({Action.ANSWER, Action.RETRIEVE})
+
+
+def _holds_before_answer(
+    r: CallRegistry, agent: str, answer: ConnectorAction
+) -> list[ConnectorAction]:
+    """A hold for each connected call of ``agent`` but the one ``answer`` (an ``/ANSWER`` or
+    ``/RETRIEVE``) picks up, each
+    checked as a ``/HOLD`` from the agent would be."""
+    return [
+        r.resolve_command(agent, commands.CtiCommand(action=Action.HOLD, call_id=call.id))
+        for call in r.calls(agent)
+        if call.line_state is LineState.CONNECTED and call.id != answer.call_id
+    ]
 
 
 def _text(value: object, what: str, limit: int) -> str | None:
