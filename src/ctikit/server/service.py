@@ -17,10 +17,10 @@ from typing import Any
 
 from ..connectors.base import ActionFailedError, Capability
 from ..core import commands
+from ..core.commands import Action
 from ..core.errors import CommandRejectedError, CtiRequestError, TooLongError, UnknownCallError
 from ..core.events import CallUpdated, Event
 from ..core.jsonvalue import check_text
-from ..core.commands import Action
 from ..core.model import CallView, LineState, check_agent_list
 from ..core.registry import CallRegistry
 from ..core.telephony import ConnectorAction
