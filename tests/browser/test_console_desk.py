@@ -183,3 +183,51 @@ def test_answering_a_second_call_holds_the_first(
     page.get_by_test_id(f"line-{first}").get_by_test_id("btn-retrieve").click()
     expect(page.get_by_test_id(f"line-{first}")).to_have_attribute("data-state", "connected")
     expect(page.get_by_test_id(f"line-{second}")).to_have_attribute("data-state", "held")
+
+
+# ---------------------------------------------------------------- c. no silence
+
+
+def test_every_transfer_says_how_it_went(desk: Any, desk_server: DeskServer, agent: str) -> None:
+    page = desk
+    call = desk_server.simulate(agent, ani="+14155550121")
+    row = answer(page, call)
+    # An extension nobody has (the simulator's plan: numbers ending in 404 do not exist).
+    row.get_by_test_id("btn-transfer").click()
+    row.get_by_test_id("transfer-input").fill("7404")
+    row.get_by_test_id("transfer-confirm").click()
+    failed = page.get_by_test_id("transfer-failed")
+    expect(failed).to_contain_text("Transfer to 7404 failed: that number does not exist")
+    expect(failed).to_have_count(1)
+    expect(page.locator('[data-testid="notice-text"]:has-text("Not Found")')).to_have_count(0)
+    expect(row).to_have_attribute("data-state", "connected")  # the caller is still there
+
+    row.get_by_test_id("transfer-input").fill("+1 (415) 555-0199")
+    row.get_by_test_id("transfer-confirm").click()
+    done = page.get_by_test_id("transfer-done")
+    expect(done).to_contain_text("Transferred")
+    expect(done).to_contain_text("+14155550199")
+    expect(row).to_have_count(0)
+
+
+def test_an_unanswered_call_is_a_missed_call_with_call_back(
+    desk: Any, desk_server: DeskServer, agent: str
+) -> None:
+    page = desk
+    call = desk_server.simulate(agent, ani="+14155550177")
+    expect(page.get_by_test_id(f"line-{call}")).to_have_attribute("data-state", "ringing")
+    # Nobody answers: the simulator gives up after 30 s, as a PBX does.
+    notice = page.get_by_test_id("missed-call")
+    expect(notice).to_contain_text("Missed call from", timeout=45_000)
+    expect(notice).to_contain_text("555")
+    missed = page.get_by_test_id(f"missed-{call}")
+    expect(missed).to_be_visible()
+    expect(page.get_by_test_id("missed-count")).to_have_text("1")
+    # The list is the server's: it is still there after a reload.
+    page.reload()
+    expect(missed).to_be_visible()
+    missed.get_by_test_id("call-back").click()
+    dialled = page.locator('.line[data-state="dialing"], .line[data-state="connected"]')
+    expect(dialled).to_have_count(1)
+    expect(dialled.get_by_test_id("line-number")).to_contain_text("555")
+    expect(missed).to_have_count(0)

@@ -69,12 +69,18 @@
       transferTargets: byId('transfer-targets')
     });
     var log = new C.InteractionLog({store: store, conn: conn, root: byId('interaction-log')});
+    var outcomes = new C.Outcomes({
+      store: store, notices: C.notices, list: byId('missed-list'), box: byId('missed-box'), count: byId('missed-count'),
+      dial: function (number) { return softphone.dial(number); }
+    });
+    softphone.outcomes = outcomes;
+    conn.onEvent(function (frame) { outcomes.event(frame); });
     var workspace = new C.Workspace({root: byId('tabs'), bridge: host.bridge, agent: agent});
     if (host.bridge) new C.TabApi({workspace: workspace, bridge: host.bridge}); // sforce.console's tab methods
     var pops = new C.ScreenPops({store: store, workspace: workspace, notices: C.notices, agent: agent});
-    renderOnChange(store, [softphone, log, banners, C.header, pops]);
+    renderOnChange(store, [softphone, log, banners, C.header, pops, outcomes]);
     return {conn: conn, store: store, host: host, bridge: host.bridge, softphone: softphone, log: log,
-      workspace: workspace, pops: pops};
+      workspace: workspace, pops: pops, outcomes: outcomes};
   }
 
   /** What the console config says: read-only, the line, cluster nodes, directory, components. */
@@ -162,6 +168,7 @@
     C.header.setReadOnly();
     parts.log.setReadOnly();
     parts.softphone.setReadOnly();
+    parts.outcomes.setReadOnly();
     C.notices.show('info', 'You are watching ' + agent + "'s console: read-only.", {testid: 'read-only-hint'});
   }
 

@@ -51,15 +51,28 @@
     Array.prototype.forEach.call(this.dialForm.querySelectorAll('input, button'), function (el) { el.disabled = true; });
   };
 
-  Softphone.prototype.send = function (message, what) {
+  /**
+   * Send a command; a failure is shown in words, under `key` (a call's notices share one).
+   * `tell(resp)`, if given, says the outcome instead (a transfer's, success or not).
+   */
+  Softphone.prototype.send = function (message, what, opts) {
     var self = this;
+    opts = opts || {};
     return this.conn.request('sendCTIMessage', {message: message}).then(function (resp) {
-      if (!resp.success) {
-        self.notices.show('error', (what || 'Command') + ' failed: ' + (resp.error || 'unknown error'),
-          {testid: 'softphone-error'});
+      if (opts.tell) opts.tell(resp);
+      // (A failure the telephony reported was said by its event, just before this reply.)
+      else if (!resp.success && !(opts.key && self.notices.recent(opts.key, 3000))) {
+        self.notices.show('error', (what || 'That') + ' failed: ' + C.agentWords(resp.error) + '.',
+          {testid: 'softphone-error', key: opts.key});
       }
       return resp;
     });
+  };
+
+  /** Dial a number (the dial pad, a missed call's Call back); resolves the reply. */
+  Softphone.prototype.dial = function (number) {
+    var clean = String(number || '').replace(/[\s()\-.]/g, '');
+    return this.send(ctiCommand('DIAL', [['NUMBER', clean]]), 'Calling ' + number, {key: 'call:' + clean});
   };
 
   // ---- dial pad --------------------------------------------------------------------------
@@ -81,10 +94,10 @@
     });
     opts.dialForm.addEventListener('submit', function (ev) {
       ev.preventDefault();
-      var number = input.value.replace(/[\s()]/g, '');
+      var number = input.value.trim();
       if (!number) { input.focus(); return; }
       button.disabled = true;
-      self.send(ctiCommand('DIAL', [['NUMBER', number]]), 'Dial ' + number).then(function (resp) {
+      self.dial(number).then(function (resp) {
         button.disabled = false;
         if (resp.success) { input.value = ''; keypad.hidden = true; toggle.setAttribute('aria-expanded', 'false'); }
       });
@@ -134,12 +147,15 @@
       b.addEventListener('click', function () { onClick(b); });
       return b;
     }
-    function cmd(name, what, extra) {
+    function cmd(name, what, extra, tell) {
       return function () {
         var params = (extra ? extra() : []).concat([['CALL_ID', row.id]]);
         row.busy = true;
         self._updateRow(row, row.call);
-        return self.send(ctiCommand(name, params), what).then(function (resp) {
+        var call = row.call;
+        return self.send(ctiCommand(name, params), what, {key: 'call:' + row.id, tell: tell && function (resp) {
+          tell(call, params, resp);
+        }}).then(function (resp) {
           row.busy = false;
           if (row.call) self._updateRow(row, row.call);
           return resp;
@@ -171,7 +187,9 @@
       'aria-label': 'Transfer to number', maxlength: '64', autocomplete: 'off', list: 'transfer-targets'
     });
     var doTransfer = cmd('TRANSFER', 'Transfer', function () {
-      return [['NUMBER', row.transferInput.value.replace(/[\s()]/g, '')]];
+      return [['NUMBER', row.transferInput.value.replace(/[\s()\-.]/g, '')]];
+    }, function (call, params, resp) {
+      if (self.outcomes) self.outcomes.transferred(call, params[0][1], resp);
     });
     row.transferPanel = h('form', {className: 'line-panel', 'data-testid': 'transfer-panel', hidden: true},
       row.transferInput,
