@@ -231,3 +231,41 @@ def test_an_unanswered_call_is_a_missed_call_with_call_back(
     expect(dialled).to_have_count(1)
     expect(dialled.get_by_test_id("line-number")).to_contain_text("555")
     expect(missed).to_have_count(0)
+
+
+# ---------------------------------------------------------------- d. being told
+
+
+def test_a_ringing_call_is_heard_and_seen(page: Any, desk_server: DeskServer, agent: str) -> None:
+    page.context.grant_permissions(["notifications"], origin=desk_server.url)
+    # Record the notifications the page makes (the real API underneath).
+    page.add_init_script("""
+        window.__notes = [];
+        const Real = window.Notification;
+        window.Notification = class extends Real {
+            constructor(title, opts) {
+                super(title, opts);
+                window.__notes.push([title, opts.body]);
+            }
+        };
+    """)
+    page.goto(f"{desk_server.url}/console?agent={agent}")
+    expect(page.get_by_test_id("connection-status")).to_have_attribute("data-state", "connected")
+    page.wait_for_function("() => !!(window.CtikitConsole && CtikitConsole.config)")
+    page.get_by_test_id("dial-input").click()  # the agent has used the page: sound may play
+    title = page.title()
+    # The agent is in another window: the console has no focus.
+    page.evaluate("() => { document.hasFocus = () => false; }")
+    call = desk_server.simulate(agent, ani="+14155550123")
+    row = page.get_by_test_id(f"line-{call}")
+    expect(row).to_have_attribute("data-state", "ringing")
+    expect(row.get_by_test_id("line-number")).to_have_text("+1 415-555-0123")
+    expect(page).to_have_title(f"Ringing: +1 415-555-0123 · {title}")
+    page.wait_for_function("() => CtikitConsole.ringer.isPlaying()")
+    assert page.evaluate("() => CtikitConsole.ringer.audio.state") == "running"
+    page.wait_for_function("() => window.__notes.length === 1")
+    assert page.evaluate("() => window.__notes") == [["Incoming call", "+1 415-555-0123"]]
+    row.get_by_test_id("btn-answer").click()
+    expect(row).to_have_attribute("data-state", "connected")
+    expect(page).to_have_title(title)
+    page.wait_for_function("() => !CtikitConsole.ringer.isPlaying()")

@@ -65,7 +65,7 @@ def test_softphone_buttons_drive_an_inbound_call(
     )
     row = page.get_by_test_id(f"line-{call_id}")
     expect(row).to_have_attribute("data-state", "ringing")
-    expect(row.get_by_test_id("line-number")).to_have_text("+14155550111")
+    expect(row.get_by_test_id("line-number")).to_have_text("+1 415-555-0111")
 
     def press(button: str, message: str, state: str) -> None:
         row.get_by_test_id(f"btn-{button}").click()
@@ -127,7 +127,7 @@ def test_dial_places_an_outbound_call(console: Any, ctikit_server: Any, agent: s
     row = page.locator(".line")
     expect(row).to_have_count(1)
     expect(row).to_have_attribute("data-state", re.compile("dialing|connected"))
-    expect(row.get_by_test_id("line-number")).to_have_text("+14155550123")
+    expect(row.get_by_test_id("line-number")).to_have_text("+1 415-555-0123")
     expect(row.get_by_test_id("line-type")).to_have_text("Outbound")
     expect(page.get_by_test_id("dial-input")).to_have_value("")
     # The far end answers (simulator: after far_end_answer).
@@ -240,7 +240,7 @@ def test_transfer_to_another_agents_extension(browser: Any, demo_server: str) ->
         bob_row = bob.locator(".line")
         expect(bob_row).to_have_count(1)
         expect(bob_row).to_have_attribute("data-state", "ringing")
-        expect(bob_row.get_by_test_id("line-number")).to_have_text("+14155550114")
+        expect(bob_row.get_by_test_id("line-number")).to_have_text("+1 415-555-0114")
         # The attached data went with the call.
         bob_card = component(bob, "Caller card")
         expect(bob_card.get_by_test_id("card-data")).to_contain_text("ACME-9")

@@ -27,6 +27,7 @@ from ..core.jsonvalue import parse_json_text
 from ..core.model import check_agent_id, check_agent_list
 from ..core.screenpops import console_workspace
 from ..storage import export_csv, export_json
+from . import numbers
 from .addresses import client_address, is_https
 from .auth import (
     SESSION_COOKIE,
@@ -221,6 +222,14 @@ async def whoami(request: web.Request) -> web.Response:
         scopes=sorted(who.scopes),
         demo=request.app[AUTH].demo,
     )
+
+
+@routes.get("/api/phone-numbers")
+async def phone_numbers(request: web.Request) -> web.Response:
+    """Numbers formatted for people (numbers.py); any signed-in caller."""
+    await principal(request)
+    values = numbers.check_numbers(request.query.getall("number", []))
+    return ok(numbers=[numbers.formatted(n) for n in values])
 
 
 @routes.get("/api/health")

@@ -74,13 +74,15 @@
       dial: function (number) { return softphone.dial(number); }
     });
     softphone.outcomes = outcomes;
+    var ringer = new C.Ringer({store: store});
+    C.onNumbersFormatted(function () { store._changed(null); }); // numbers now shown formatted
     conn.onEvent(function (frame) { outcomes.event(frame); });
     var workspace = new C.Workspace({root: byId('tabs'), bridge: host.bridge, agent: agent});
     if (host.bridge) new C.TabApi({workspace: workspace, bridge: host.bridge}); // sforce.console's tab methods
     var pops = new C.ScreenPops({store: store, workspace: workspace, notices: C.notices, agent: agent});
-    renderOnChange(store, [softphone, log, banners, C.header, pops, outcomes]);
+    renderOnChange(store, [softphone, log, banners, C.header, pops, outcomes, ringer]);
     return {conn: conn, store: store, host: host, bridge: host.bridge, softphone: softphone, log: log,
-      workspace: workspace, pops: pops, outcomes: outcomes};
+      workspace: workspace, pops: pops, outcomes: outcomes, ringer: ringer};
   }
 
   /** What the console config says: read-only, the line, cluster nodes, directory, components. */
@@ -102,6 +104,7 @@
     parts.pops.configure(ws.screenPops);
     var desk = cfg.console || {};
     if (Array.isArray(desk.dispositions)) parts.log.setDispositions(desk.dispositions, desk.otherDisposition !== false);
+    parts.ringer.configure(desk);
   }
 
   /** ws(s)://host/ws?agent=... from an http(s) origin. */
@@ -169,6 +172,7 @@
     parts.log.setReadOnly();
     parts.softphone.setReadOnly();
     parts.outcomes.setReadOnly();
+    parts.ringer.silence();
     C.notices.show('info', 'You are watching ' + agent + "'s console: read-only.", {testid: 'read-only-hint'});
   }
 

@@ -161,7 +161,7 @@
       : 'No call to write notes for';
     if (!call) { this.hint.textContent = 'Calls appear here when they begin; ended calls stay for wrap-up.'; return; }
     var parts = [C.typeText(call.type) || call.type];
-    var num = C.callNumber(call);
+    var num = C.displayNumber(call);
     if (num) parts.push(num);
     if (call.endedAt) {
       var dur = call.duration !== null && call.duration !== undefined ? Number(call.duration) : (call.endedAt - call.startedAt);

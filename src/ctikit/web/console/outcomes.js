@@ -82,7 +82,8 @@
       var c = store.recent[i];
       if (isMissed(c) && !this.cleared.has(c.id)) missed.push(c);
     }
-    var signature = missed.map(function (c) { return c.id; }).join('\u0000') + (this.readOnly ? '|ro' : '');
+    var signature = missed.map(function (c) { return c.id + '\u0001' + C.callTitle(c); }).join('\u0000') +
+      (this.readOnly ? '|ro' : '');
     if (signature === this.signature) return;
     this.signature = signature;
     C.clear(this.list);

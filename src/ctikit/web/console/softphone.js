@@ -264,13 +264,14 @@
     el.dataset.muted = call.muted ? 'true' : 'false';
     el.classList.toggle('is-ringing', state === 'ringing');
     var number = C.callNumber(call);
+    var shown = C.formatNumber(number);
     row.state.textContent = C.stateText(state) || 'In progress';
     row.state.className = 'pill line-state state-' + state;
     row.muted.hidden = !call.muted;
-    row.number.textContent = number || call.id;
-    row.label.textContent = call.label && call.label !== number ? call.label : '';
+    row.number.textContent = shown || call.id;
+    row.label.textContent = call.label && call.label !== number && call.label !== shown ? call.label : '';
     row.type.textContent = C.typeText(call.type);
-    el.setAttribute('aria-label', (C.stateText(state) || 'Call') + ' ' + (number || call.id));
+    el.setAttribute('aria-label', (C.stateText(state) || 'Call') + ' ' + (shown || call.id));
 
     var b = row.buttons;
     var controlled = !!call.lineState;
