@@ -9,6 +9,7 @@ console's settings come from the config as they would in production.
 from __future__ import annotations
 
 import json
+import re
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import WebSocketRoute, expect
 
 from ctikit.testing import CtikitProcess
 
@@ -269,3 +270,90 @@ def test_a_ringing_call_is_heard_and_seen(page: Any, desk_server: DeskServer, ag
     expect(row).to_have_attribute("data-state", "connected")
     expect(page).to_have_title(title)
     page.wait_for_function("() => !CtikitConsole.ringer.isPlaying()")
+
+
+# ---------------------------------------------------------------- e. errors, hold, server down
+
+
+def test_errors_read_in_words_and_do_not_pile_up(
+    desk: Any, desk_server: DeskServer, agent: str
+) -> None:
+    page = desk
+    call = desk_server.simulate(agent, ani="+14155550131")
+    row = answer(page, call)
+    workspace_top = page.locator("#workspace").bounding_box()["y"]
+    row.get_by_test_id("btn-transfer").click()
+    for attempt in ("abc!", "x?y", "!!", "a;b", "no!"):
+        row.get_by_test_id("transfer-input").fill(attempt)
+        row.get_by_test_id("transfer-confirm").click()
+        expect(page.get_by_test_id("transfer-failed").last).to_contain_text(
+            f"Transfer to {attempt}"
+        )
+    failed = page.get_by_test_id("transfer-failed").last
+    expect(failed).to_contain_text("that is not a phone number")
+    texts = page.locator(".notice").all_inner_texts()
+    assert not any("/TRANSFER" in t or "NUMBER" in t for t in texts), texts
+    # A bounded stack, over the page: the workspace stays where it was.
+    assert len(texts) <= 3, texts
+    assert page.locator("#workspace").bounding_box()["y"] == workspace_top
+    failed.get_by_test_id("notice-dismiss").click()
+    expect(page.locator(".notice")).to_have_count(len(texts) - 1)
+
+
+def test_the_hold_timer_counts_from_the_hold(
+    desk: Any, desk_server: DeskServer, agent: str
+) -> None:
+    page = desk
+    call = desk_server.simulate(agent, ani="+14155550132")
+    row = answer(page, call)
+    timer = row.get_by_test_id("line-timer")
+    expect(timer).to_have_text("0:03", timeout=15_000)  # talking a while
+    row.get_by_test_id("btn-hold").click()
+    expect(row).to_have_attribute("data-state", "held")
+    expect(timer).to_have_attribute("title", "Time on hold")
+    expect(timer).to_have_text(re.compile(r"^0:0[0-1]$"))
+    status, body = desk_server.api("GET", f"/api/agents/{agent}/calls")
+    held = body["calls"][0]
+    assert held["heldAt"] >= held["answeredAt"] + 3
+    row.get_by_test_id("btn-retrieve").click()
+    expect(row).to_have_attribute("data-state", "connected")
+    expect(timer).to_have_attribute("title", "Time since answered")
+    expect(timer).not_to_have_text(re.compile(r"^0:0[0-2]$"))
+
+
+def test_a_button_pressed_while_the_server_is_away_is_refused_at_once(
+    page: Any, desk_server: DeskServer, agent: str
+) -> None:
+    sockets: list[WebSocketRoute] = []
+    blocked = {"on": False}
+
+    def handler(ws: WebSocketRoute) -> None:
+        if blocked["on"]:
+            ws.close(code=1011, reason="test: server unreachable")
+            return
+        ws.connect_to_server()
+        sockets.append(ws)
+
+    page.route_web_socket(re.compile(r".*/ws\?agent=.*"), handler)
+    page.goto(f"{desk_server.url}/console?agent={agent}")
+    badge = page.get_by_test_id("connection-status")
+    expect(badge).to_have_attribute("data-state", "connected")
+    call = desk_server.simulate(agent, ani="+14155550133")
+    row = answer(page, call)
+
+    blocked["on"] = True
+    sockets[-1].close(code=1012, reason="test: drop")
+    expect(badge).to_have_attribute("data-state", "reconnecting")
+    row.get_by_test_id("btn-hold").click()
+    error = page.get_by_test_id("softphone-error")
+    expect(error).to_contain_text("not connected", timeout=1_000)  # at once, not after 10 s
+    page.get_by_test_id("log-comments").fill("Call dropped?")
+    page.get_by_test_id("log-save").click()
+    expect(page.get_by_test_id("log-error")).to_contain_text("not connected", timeout=1_000)
+
+    blocked["on"] = False
+    expect(badge).to_have_attribute("data-state", "connected", timeout=TIMEOUT)
+    # Nothing was carried out behind the agent's back.
+    page.wait_for_timeout(500)
+    expect(row).to_have_attribute("data-state", "connected")
+    assert desk_server.logs(agent, call) == []

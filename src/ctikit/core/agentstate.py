@@ -173,6 +173,7 @@ _CALL_FIELDS = (
     "disposition",
     "ani",
     "dnis",
+    "held_at",
 )
 
 

@@ -136,6 +136,7 @@ class Call:
     disposition: str | None = None
     ani: str | None = None
     dnis: str | None = None
+    held_at: float | None = None  # since when the call is held (None: not held)
 
     def view(self) -> CallView:
         return CallView(
@@ -152,6 +153,7 @@ class Call:
             disposition=self.disposition,
             ani=self.ani,
             dnis=self.dnis,
+            held_at=self.held_at,
         )
 
 
@@ -172,6 +174,7 @@ class CallView:
     disposition: str | None
     ani: str | None
     dnis: str | None
+    held_at: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -188,4 +191,5 @@ class CallView:
             "disposition": self.disposition,
             "ani": self.ani,
             "dnis": self.dnis,
+            "heldAt": self.held_at,
         }

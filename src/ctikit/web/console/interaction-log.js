@@ -190,6 +190,10 @@
       this._error('This call already has a log: write a note or choose a disposition to add another.');
       return;
     }
+    if (this.conn.status !== 'connected') {
+      this._error('Not saved: the console is not connected to the server. Your notes are still here; save again when it says Connected.');
+      return;
+    }
     this.saving = true;
     this.saveButton.disabled = true;
     this.saveButton.textContent = 'Saving…';
@@ -197,7 +201,7 @@
       self.saving = false;
       self.saveButton.textContent = 'Save call log';
       self.saveButton.disabled = !self.selected || self.readOnly;
-      if (!resp.success) { self._error('Not saved: ' + (resp.error || 'unknown error')); return; }
+      if (!resp.success) { self._error('Not saved: ' + C.agentWords(resp.error) + '.'); return; }
       var logId = resp.logId === undefined || resp.logId === null ? '?' : String(resp.logId);
       if (!self.logged.has(callId)) self.logged.set(callId, []);
       self.logged.get(callId).push(logId);

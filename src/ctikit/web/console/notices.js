@@ -7,7 +7,9 @@
 
   var C = global.CtikitConsole;
   var h = C.h;
-  var MAX_SHOWN = 5;
+  // A bounded stack over the page (it never pushes the workspace down): the newest at the
+  // bottom, the oldest dismissable ones go first.
+  var MAX_SHOWN = 3;
 
   function Notices(root) {
     this.root = root;
@@ -36,9 +38,12 @@
     box.dataset.shownAt = String(Date.now());
     if (opts.key) { box.dataset.key = opts.key; this.keyed.set(opts.key, box); }
     this.root.appendChild(box);
-    // Keep the list short: the oldest go first.
-    var all = this.root.querySelectorAll('.notice');
-    for (var i = 0; i < all.length - MAX_SHOWN; i++) this.dismiss(all[i]);
+    // Keep the stack short: the oldest go first (a notice that cannot be dismissed stays).
+    var all = Array.prototype.filter.call(this.root.querySelectorAll('.notice'), function (n) {
+      return n.querySelector('.notice-close');
+    });
+    var fixed = this.root.querySelectorAll('.notice').length - all.length;
+    for (var i = 0; i < all.length - Math.max(1, MAX_SHOWN - fixed); i++) this.dismiss(all[i]);
     if (opts.timeoutMs) setTimeout(function () { self.dismiss(box); }, opts.timeoutMs);
     return box;
   };

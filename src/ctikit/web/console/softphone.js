@@ -58,6 +58,16 @@
   Softphone.prototype.send = function (message, what, opts) {
     var self = this;
     opts = opts || {};
+    if (this.conn.status !== 'connected') {
+      // Refused now: queued, it would happen whenever the server is back, unasked for.
+      var down = {success: false, error: 'not connected'};
+      if (opts.tell) opts.tell(down);
+      else {
+        this.notices.show('error', (what || 'That') + ' was not done: the console is not connected to the server. ' +
+          'Try again when it says Connected.', {testid: 'softphone-error', key: opts.key});
+      }
+      return Promise.resolve(down);
+    }
     return this.conn.request('sendCTIMessage', {message: message}).then(function (resp) {
       if (opts.tell) opts.tell(resp);
       // (A failure the telephony reported was said by its event, just before this reply.)
@@ -132,10 +142,14 @@
     this.rows.forEach(function (row) {
       var call = row.call;
       if (!call) return;
-      var since = (call.lineState === 'connected' || call.lineState === 'held') && call.answeredAt
-        ? call.answeredAt : call.startedAt;
+      var since = call.startedAt, title = 'Time since the call began';
+      if (call.lineState === 'held' && call.heldAt) { since = call.heldAt; title = 'Time on hold'; }
+      else if ((call.lineState === 'connected' || call.lineState === 'held') && call.answeredAt) {
+        since = call.answeredAt; title = 'Time since answered';
+      }
       row.timer.textContent = C.formatDuration(now - (since || now));
-      row.timer.title = since === call.answeredAt ? 'Time since answered' : 'Time since the call began';
+      row.timer.title = title;
+      row.timer.setAttribute('aria-label', title + ': ' + row.timer.textContent);
     });
   };
 
