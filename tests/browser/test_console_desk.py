@@ -313,6 +313,7 @@ def test_the_hold_timer_counts_from_the_hold(
     expect(timer).to_have_attribute("title", "Time on hold")
     expect(timer).to_have_text(re.compile(r"^0:0[0-1]$"))
     status, body = desk_server.api("GET", f"/api/agents/{agent}/calls")
+    assert status == 200, body
     held = body["calls"][0]
     assert held["heldAt"] >= held["answeredAt"] + 3
     row.get_by_test_id("btn-retrieve").click()
