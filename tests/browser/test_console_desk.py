@@ -358,3 +358,30 @@ def test_a_button_pressed_while_the_server_is_away_is_refused_at_once(
     page.wait_for_timeout(500)
     expect(row).to_have_attribute("data-state", "connected")
     assert desk_server.logs(agent, call) == []
+
+
+# ---------------------------------------------------------------- f. keyboard and accessibility
+
+AXE = Path(__file__).with_name("vendor") / "axe-core" / "axe.min.js"
+
+
+def axe_violations(page: Any) -> list[dict[str, Any]]:
+    """axe-core's serious and critical violations on the page (the vendored, pinned axe)."""
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("() => axe.run(document, {iframes: false, resultTypes: ['violations']})")
+    return [
+        {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5]}
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def test_the_console_passes_axe(desk: Any, desk_server: DeskServer, agent: str) -> None:
+    page = desk
+    assert axe_violations(page) == []
+    first = desk_server.simulate(agent, ani="+14155550141")
+    answer(page, first)
+    second = desk_server.simulate(agent, ani="+14155550142")
+    expect(page.get_by_test_id(f"line-{second}")).to_have_attribute("data-state", "ringing")
+    page.get_by_test_id(f"line-{first}").get_by_test_id("btn-transfer").click()
+    assert axe_violations(page) == []
