@@ -63,6 +63,7 @@ demo = true
 [console]
 dispositions = {json.dumps(DISPOSITIONS)}
 other_disposition = false
+shortcut_dial = "F9"
 """)
     server = CtikitProcess(
         ["serve", "--config", str(tmp / "ctikit.toml"), "--host", "127.0.0.1", "--port", "0",
@@ -385,3 +386,75 @@ def test_the_console_passes_axe(desk: Any, desk_server: DeskServer, agent: str) 
     expect(page.get_by_test_id(f"line-{second}")).to_have_attribute("data-state", "ringing")
     page.get_by_test_id(f"line-{first}").get_by_test_id("btn-transfer").click()
     assert axe_violations(page) == []
+
+
+def test_answer_is_the_first_tab_stop_and_the_focus_stays_on_the_call(
+    desk: Any, desk_server: DeskServer, agent: str
+) -> None:
+    page = desk
+    call = desk_server.simulate(agent, ani="+14155550151")
+    row = page.get_by_test_id(f"line-{call}")
+    expect(row).to_have_attribute("data-state", "ringing")
+    page.reload()  # a fresh page: the focus is nowhere yet (was 30 Tabs through components)
+    expect(row).to_have_attribute("data-state", "ringing")
+    page.keyboard.press("Tab")
+    expect(row.get_by_test_id("btn-answer")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(row).to_have_attribute("data-state", "connected")
+    # Not dropped to the page: on the call's Hang up, the next thing an agent does.
+    expect(row.get_by_test_id("btn-hangup")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(row).to_have_count(0)
+    expect(page.get_by_test_id("dial-input")).to_be_focused()
+
+
+def test_shortcuts_answer_hold_mute_hang_up_and_dial(
+    desk: Any, desk_server: DeskServer, agent: str
+) -> None:
+    page = desk
+    # Listed in the console, as configured (the defaults here).
+    page.get_by_test_id("shortcuts-toggle").click()
+    expect(page.get_by_test_id("shortcut-answer")).to_contain_text("Alt+Shift+A")
+    expect(page.get_by_test_id("shortcut-hold")).to_contain_text("Alt+Shift+O")
+    page.keyboard.press("Escape")
+    expect(page.get_by_test_id("shortcuts-panel")).to_be_hidden()
+
+    page.get_by_test_id("log-comments").click()  # the agent is writing notes
+    call = desk_server.simulate(agent, ani="+14155550152")
+    row = page.get_by_test_id(f"line-{call}")
+    expect(row).to_have_attribute("data-state", "ringing")
+    expect(row.get_by_test_id("btn-answer")).to_have_attribute("aria-keyshortcuts", "Alt+Shift+A")
+    page.keyboard.press("Alt+Shift+A")
+    expect(row).to_have_attribute("data-state", "connected")
+    expect(page.get_by_test_id("log-comments")).to_be_focused()  # the notes keep the focus
+    page.keyboard.press("Alt+Shift+M")
+    expect(row).to_have_attribute("data-muted", "true")
+    page.keyboard.press("Alt+Shift+M")
+    expect(row).to_have_attribute("data-muted", "false")
+    page.keyboard.press("Alt+Shift+O")
+    expect(row).to_have_attribute("data-state", "held")
+    page.keyboard.press("Alt+Shift+O")
+    expect(row).to_have_attribute("data-state", "connected")
+    page.keyboard.press("Alt+Shift+H")
+    expect(row).to_have_count(0)
+    page.keyboard.press("Alt+Shift+A")  # nothing rings: said, not done
+    expect(page.get_by_test_id("announcer")).to_have_text("No call is ringing.")
+    page.keyboard.press("F9")  # this server's dial shortcut
+    expect(page.get_by_test_id("dial-input")).to_be_focused()
+    page.keyboard.type("+14155550153")
+    page.keyboard.press("Enter")
+    expect(page.locator(".line")).to_have_count(1)
+
+
+def test_shortcuts_come_from_the_config(desk: Any) -> None:
+    cfg = desk.evaluate("() => CtikitConsole.config.console.shortcuts")
+    assert cfg == {
+        "answer": "Alt+Shift+A",
+        "hangup": "Alt+Shift+H",
+        "hold": "Alt+Shift+O",
+        "mute": "Alt+Shift+M",
+        "dial": "F9",
+    }
+    desk.keyboard.press("F9")
+    expect(desk.get_by_test_id("dial-input")).to_be_focused()
+    expect(desk.get_by_test_id("shortcut-dial")).to_contain_text("F9")

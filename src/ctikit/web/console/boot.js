@@ -76,13 +76,16 @@
     softphone.outcomes = outcomes;
     var ringer = new C.Ringer({store: store});
     C.onNumbersFormatted(function () { store._changed(null); }); // numbers now shown formatted
+    var keyboard = new C.Keyboard({
+      softphone: softphone, list: byId('shortcut-list'), toggle: byId('shortcuts-toggle'), panel: byId('shortcuts-panel')
+    });
     conn.onEvent(function (frame) { outcomes.event(frame); });
     var workspace = new C.Workspace({root: byId('tabs'), bridge: host.bridge, agent: agent});
     if (host.bridge) new C.TabApi({workspace: workspace, bridge: host.bridge}); // sforce.console's tab methods
     var pops = new C.ScreenPops({store: store, workspace: workspace, notices: C.notices, agent: agent});
     renderOnChange(store, [softphone, log, banners, C.header, pops, outcomes, ringer]);
     return {conn: conn, store: store, host: host, bridge: host.bridge, softphone: softphone, log: log,
-      workspace: workspace, pops: pops, outcomes: outcomes, ringer: ringer};
+      workspace: workspace, pops: pops, outcomes: outcomes, ringer: ringer, keyboard: keyboard};
   }
 
   /** What the console config says: read-only, the line, cluster nodes, directory, components. */
@@ -105,6 +108,7 @@
     var desk = cfg.console || {};
     if (Array.isArray(desk.dispositions)) parts.log.setDispositions(desk.dispositions, desk.otherDisposition !== false);
     parts.ringer.configure(desk);
+    parts.keyboard.configure(desk.shortcuts);
   }
 
   /** ws(s)://host/ws?agent=... from an http(s) origin. */
@@ -173,6 +177,7 @@
     parts.softphone.setReadOnly();
     parts.outcomes.setReadOnly();
     parts.ringer.silence();
+    parts.keyboard.setReadOnly();
     C.notices.show('info', 'You are watching ' + agent + "'s console: read-only.", {testid: 'read-only-hint'});
   }
 

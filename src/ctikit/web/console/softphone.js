@@ -11,6 +11,7 @@
 
   var C = global.CtikitConsole;
   var h = C.h;
+  var doc = global.document;
   var KEYS = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '*', '0', '#'];
 
   /** Build a CTI command text: /NAME?KEY=value&... with URL-encoded values. */
@@ -33,6 +34,8 @@
     this.announcer = opts.announcer || null;
     this.dialForm = opts.dialForm;
     this.transferTargets = opts.transferTargets || null;
+    this.dialInput = opts.dialInput;
+    this.shortcuts = null;
     this._initDialpad(opts);
   }
 
@@ -119,20 +122,31 @@
     var self = this;
     var calls = store.calls;
     var seen = new Set();
+    var prev = this.noCalls; // rows follow it, in arrival order
     for (var i = 0; i < calls.length; i++) {
       var call = calls[i];
       seen.add(call.id);
       var row = this.rows.get(call.id);
       if (!row) { row = this._createRow(call.id); this.rows.set(call.id, row); }
+      // Moved only when out of place: moving a row would take the focus from its buttons.
+      if (row.el.previousElementSibling !== prev || row.el.parentNode !== this.linesRoot) {
+        this.linesRoot.insertBefore(row.el, prev.nextSibling);
+      }
       this._updateRow(row, call);
-      this.linesRoot.appendChild(row.el); // keeps arrival order
+      prev = row.el;
     }
+    var lostFocus = false;
     this.rows.forEach(function (gone, id) {
       if (seen.has(id)) return;
       if (gone.call) self._announce('Call ended: ' + C.callTitle(gone.call));
+      if (gone.el.contains(doc.activeElement)) lostFocus = true;
       if (gone.el.parentNode) gone.el.parentNode.removeChild(gone.el);
       self.rows.delete(id);
     });
+    if (lostFocus) { // the call ended under the agent's focus: the next call, else the dial pad
+      var next = this.linesRoot.querySelector('.line-actions button:not([hidden])');
+      (next || this.dialInput).focus();
+    }
     this.noCalls.hidden = calls.length > 0;
     this.tick();
   };
@@ -158,7 +172,12 @@
     var row = {id: callId, call: null, busy: false};
     function btn(key, text, cls, onClick) {
       var b = h('button', {type: 'button', className: 'btn btn-sm ' + cls, 'data-testid': 'btn-' + key, text: text});
-      b.addEventListener('click', function () { onClick(b); });
+      b.addEventListener('click', function () {
+        if (row.busy) return; // aria-disabled, not disabled: a disabled button loses the focus
+        // Where the focus goes once this button is gone (Answer -> Hang up...), if it was here.
+        row.pressed = {key: key, hadFocus: doc.activeElement === b || doc.activeElement === doc.body};
+        onClick(b);
+      });
       return b;
     }
     function cmd(name, what, extra, tell) {
@@ -252,6 +271,7 @@
       row.transferPanel,
       row.keypadPanel);
     row.el.dataset.callId = callId;
+    this._labelShortcuts(row);
     return row;
   };
 
@@ -301,8 +321,9 @@
     };
     for (var k in b) {
       b[k].hidden = !show[k];
-      b[k].disabled = row.busy;
+      b[k].setAttribute('aria-disabled', String(row.busy));
     }
+    this._keepFocus(row, show);
     b.transfer.setAttribute('aria-expanded', String(row.panel === 'transfer'));
     b.keypad.setAttribute('aria-expanded', String(row.panel === 'keypad'));
     b.transfer.classList.toggle('is-active', row.panel === 'transfer');
@@ -314,6 +335,82 @@
     if (!controlled) {
       row.type.textContent = C.typeText(call.type) + ' · managed by a component';
     }
+  };
+
+  // After a button went away, the focus goes to the one the agent most likely wants next.
+  var NEXT_FOCUS = new Map([
+    ['answer', 'hangup'], ['hold', 'retrieve'], ['retrieve', 'hold'], ['mute', 'unmute'], ['unmute', 'mute']
+  ]);
+
+  Softphone.prototype._keepFocus = function (row, show) {
+    var pressed = row.pressed;
+    if (!pressed || show[pressed.key]) return; // still there (or the command is on its way)
+    row.pressed = null;
+    var active = doc.activeElement;
+    if (!pressed.hadFocus && active && active !== doc.body && active !== row.buttons[pressed.key]) return;
+    var next = NEXT_FOCUS.get(pressed.key);
+    var target = next && show[next] ? row.buttons[next] : null;
+    if (!target) {
+      for (var k in row.buttons) if (show[k]) { target = row.buttons[k]; break; }
+    }
+    if (target) target.focus();
+  };
+
+  /** The shortcuts (keyboard.js): shown on the buttons (aria-keyshortcuts). */
+  Softphone.prototype.setShortcuts = function (shortcuts) {
+    this.shortcuts = shortcuts;
+    var input = this.dialInput;
+    var dial = shortcuts.get('dial');
+    if (dial) input.setAttribute('aria-keyshortcuts', dial.text); else input.removeAttribute('aria-keyshortcuts');
+    var self = this;
+    this.rows.forEach(function (row) { self._labelShortcuts(row); });
+  };
+
+  var SHORTCUT_OF = new Map([
+    ['answer', 'answer'], ['hangup', 'hangup'], ['hold', 'hold'], ['retrieve', 'hold'], ['mute', 'mute'], ['unmute', 'mute']
+  ]);
+
+  Softphone.prototype._labelShortcuts = function (row) {
+    var shortcuts = this.shortcuts;
+    if (!shortcuts) return;
+    SHORTCUT_OF.forEach(function (action, key) {
+      var s = shortcuts.get(action);
+      var b = row.buttons[key];
+      if (s) { b.setAttribute('aria-keyshortcuts', s.text); b.title = s.text; }
+      else { b.removeAttribute('aria-keyshortcuts'); b.removeAttribute('title'); }
+    });
+  };
+
+  /** The call a shortcut acts on: the first call in the first of `states` that has one. */
+  Softphone.prototype._callIn = function (states) {
+    var calls = this.store.calls;
+    for (var i = 0; i < states.length; i++) {
+      for (var j = 0; j < calls.length; j++) if (calls[j].lineState === states[i]) return calls[j];
+    }
+    return null;
+  };
+
+  /** A shortcut: answer | hangup | hold | mute | dial. Says so when there is nothing to do. */
+  Softphone.prototype.shortcut = function (action) {
+    if (action === 'dial') { this.dialInput.focus(); this.dialInput.select(); return; }
+    var call, key;
+    if (action === 'answer') { call = this._callIn(['ringing']); key = 'answer'; }
+    else if (action === 'hangup') { call = this._callIn(['connected', 'ringing', 'dialing', 'held']); key = 'hangup'; }
+    else if (action === 'hold') {
+      call = this._callIn(['connected', 'held']);
+      key = call && call.lineState === 'held' ? 'retrieve' : 'hold';
+    } else if (action === 'mute') {
+      call = this._callIn(['connected']);
+      key = call && call.muted ? 'unmute' : 'mute';
+    }
+    var row = call ? this.rows.get(call.id) : null;
+    if (!row || row.buttons[key].hidden) {
+      var none = new Map([['answer', 'No call is ringing.'], ['hangup', 'No call to hang up.'],
+        ['hold', 'No call to hold or take back.'], ['mute', 'No connected call to mute.']]);
+      this._announce(none.get(action) || 'Nothing to do.');
+      return;
+    }
+    row.buttons[key].click();
   };
 
   Softphone.ctiCommand = ctiCommand;
