@@ -222,8 +222,7 @@
       self.other.value = '';
       self.otherField.hidden = true;
       self.signature = null;
-      self.followed = null; // the form is empty again: go with the call the agent is on
-      self.render(self.store);
+      self.render(self.store); // the call stays selected ("logged as"); it follows the next change
     });
   };
 
