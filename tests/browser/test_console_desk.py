@@ -458,3 +458,23 @@ def test_shortcuts_come_from_the_config(desk: Any) -> None:
     desk.keyboard.press("F9")
     expect(desk.get_by_test_id("dial-input")).to_be_focused()
     expect(desk.get_by_test_id("shortcut-dial")).to_contain_text("F9")
+
+
+def test_screenshot_of_the_desk(desk: Any, desk_server: DeskServer, agent: str) -> None:
+    """test-artifacts/console-desk.png (the copy in docs/img comes from here)."""
+    page = desk
+    first = desk_server.simulate(agent, ani="+14155550161")
+    answer(page, first)
+    second = desk_server.simulate(agent, ani="+442079460123")
+    row = answer(page, second)
+    expect(page.get_by_test_id(f"line-{first}")).to_have_attribute("data-state", "held")
+    row.get_by_test_id("btn-transfer").click()
+    row.get_by_test_id("transfer-input").fill("7404")
+    row.get_by_test_id("transfer-confirm").click()
+    expect(page.get_by_test_id("transfer-failed")).to_be_visible()
+    page.get_by_test_id("log-comments").fill("Asked about the March invoice.")
+    page.get_by_test_id("log-disposition").select_option("Call back")
+    page.mouse.move(0, 0)
+    out = ROOT / "test-artifacts"
+    out.mkdir(exist_ok=True)
+    page.screenshot(path=str(out / "console-desk.png"))
