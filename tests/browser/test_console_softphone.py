@@ -251,3 +251,26 @@ def test_transfer_to_another_agents_extension(browser: Any, demo_server: str) ->
     finally:
         ctx1.close()
         ctx2.close()
+
+
+AXE = Path(__file__).with_name("vendor") / "axe-core" / "axe.min.js"
+
+
+def test_answer_comes_before_the_components_and_axe_is_clean(
+    console: Any, ctikit_server: Any, agent: str
+) -> None:
+    """With four component iframes on the page, Answer is still the first Tab stop (it took
+    30 Tabs when the softphone came last), and axe-core finds nothing serious."""
+    page = console
+    call_id = simulate(ctikit_server, agent, ani="+14155550191")
+    row = page.get_by_test_id(f"line-{call_id}")
+    expect(row).to_have_attribute("data-state", "ringing")
+    page.reload()
+    expect(row).to_have_attribute("data-state", "ringing")
+    expect(component(page, "custom-softphone").get_by_test_id("status")).to_have_text("Ready")
+    page.keyboard.press("Tab")
+    expect(row.get_by_test_id("btn-answer")).to_be_focused()
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("() => axe.run(document, {iframes: false})")
+    serious = [v["id"] for v in result["violations"] if v["impact"] in ("serious", "critical")]
+    assert serious == []
