@@ -231,6 +231,29 @@ PATHS: dict[str, Any] = {
                                 },
                             },
                             "nodes": {"type": "array", "items": {"type": "string"}},
+                            "console": {
+                                "type": "object",
+                                "description": "The [console] settings (docs/console.md)",
+                                "required": [
+                                    "dispositions",
+                                    "otherDisposition",
+                                    "ringtone",
+                                    "tabTitle",
+                                    "notifications",
+                                    "shortcuts",
+                                ],
+                                "properties": {
+                                    "dispositions": {"type": "array", "items": {"type": "string"}},
+                                    "otherDisposition": {"type": "boolean"},
+                                    "ringtone": {"type": "boolean"},
+                                    "tabTitle": {"type": "boolean"},
+                                    "notifications": {"type": "boolean"},
+                                    "shortcuts": {
+                                        "type": "object",
+                                        "additionalProperties": {"type": "string"},
+                                    },
+                                },
+                            },
                         }
                     )
                 ),
