@@ -127,11 +127,11 @@ def test_a_full_file_becomes_the_config(tmp_path: Path) -> None:
         ({"color": "blue"},
          "f.toml: color: unknown key outside any section; the sections are [server], "
          "[limits], [[components]], [[agents]], [[users]], [workspace], [[screen_pops]], "
-         "[open_cti], [agent_state], [supervisor]"),
+         "[open_cti], [agent_state], [supervisor], [console]"),
         ({"agent": [{"id": "a"}]},
          "f.toml: [[agent]]: unknown section; did you mean [[agents]]? the sections are "
          "[server], [limits], [[components]], [[agents]], [[users]], [workspace], "
-         "[[screen_pops]], [open_cti], [agent_state], [supervisor]"),
+         "[[screen_pops]], [open_cti], [agent_state], [supervisor], [console]"),
     ],
 )  # fmt: skip
 def test_a_refusal_names_the_key_the_problem_and_what_is_expected(

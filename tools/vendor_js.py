@@ -25,8 +25,33 @@ NPM = ROOT / "requirements" / "npm"
 MANIFEST = NPM / "vendored.json"
 VENDOR = ROOT / "src" / "ctikit" / "web" / "vendor"
 
-#: package -> (entry module, licence file), paths inside the npm package.
-PACKAGES = {"sip.js": ("lib/index.js", "LICENSE.md")}
+#: Test-only libraries (axe-core): kept with the browser tests, not served by ctikit.
+TEST_VENDOR = ROOT / "tests" / "browser" / "vendor"
+
+#: package -> (entry, licence file), paths inside the npm package. An entry is an ES module
+#: whose relative imports are copied too, except for SCRIPTS: single classic scripts that
+#: set a global.
+PACKAGES = {
+    "sip.js": ("lib/index.js", "LICENSE.md"),
+    "axe-core": ("axe.min.js", "LICENSE"),  # window.axe, injected by the browser tests
+}
+SCRIPTS = frozenset({"axe-core"})
+TEST_ONLY = frozenset({"axe-core"})
+
+
+def root_of(name: str) -> Path:
+    """Where ``name``'s files go: served under /static/vendor/, or kept for the tests."""
+    return TEST_VENDOR if name in TEST_ONLY else VENDOR
+
+
+def reached(name: str, root: Path, entry: str) -> list[str]:
+    """The files a page loads for ``name``: the entry script, or an ES module's closure."""
+    if name in SCRIPTS:
+        if not (root / entry).is_file():
+            raise VendorError(f"{entry} is not in the package")
+        return [entry]
+    return closure(root, entry)
+
 
 # import/export ... from "x", import "x", import("x")
 _IMPORT = re.compile(
@@ -92,8 +117,8 @@ def copy(node_modules: Path) -> dict[str, object]:
         meta = json.loads((src / "package.json").read_text())
         if meta["version"] != lock[name]["version"]:
             raise VendorError(f"{name} {meta['version']} installed, the lock says {lock[name]}")
-        files = [*closure(src, entry), licence]
-        dest = VENDOR / name
+        files = [*reached(name, src, entry), licence]
+        dest = root_of(name) / name
         if dest.exists():
             shutil.rmtree(dest)
         for rel in files:
@@ -117,23 +142,27 @@ def check() -> list[str]:
     if sorted(manifest) != sorted(PACKAGES):
         problems.append(f"manifest lists {sorted(manifest)}, expected {sorted(PACKAGES)}")
     present = {p.relative_to(VENDOR).as_posix() for p in VENDOR.rglob("*") if p.is_file()}
+    present |= {
+        p.relative_to(TEST_VENDOR).as_posix() for p in TEST_VENDOR.rglob("*") if p.is_file()
+    }
     expected: set[str] = set()
     for name, info in manifest.items():
+        root = root_of(name)
         for key in ("version", "integrity"):
             if info[key] != lock.get(name, {}).get(key):
                 problems.append(f"{name}: manifest {key} {info[key]} != lock's: run ./run vendor")
         files: dict[str, str] = info["files"]
         expected |= {f"{name}/{rel}" for rel in files}
         for rel, digest in files.items():
-            path = VENDOR / name / rel
+            path = root / name / rel
             if path.is_file() and sha256(path) != digest:
                 problems.append(f"{name}/{rel} was changed (sha256 differs from the manifest)")
         try:
-            reached = closure(VENDOR / name, info["entry"])
+            loads = reached(name, root / name, info["entry"])
         except VendorError as exc:
             problems.append(f"{name}: {exc}")
         else:
-            missing = set(reached) - set(files)
+            missing = set(loads) - set(files)
             problems += [f"{name}/{rel} is imported but not vendored" for rel in sorted(missing)]
     problems += [f"{rel} is missing" for rel in sorted(expected - present)]
     problems += [f"{rel} is not in the manifest" for rel in sorted(present - expected)]

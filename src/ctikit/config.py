@@ -236,6 +236,36 @@ class SupervisorConfig:
         )
 
 
+Disposition = Annotated[str, Meta(min_length=1, max_length=255)]
+Shortcut = Annotated[
+    str,
+    Meta(
+        pattern=r"^(?:(?:(?:Ctrl|Alt|Shift|Meta)\+)+[A-Z0-9]|(?:(?:Ctrl|Alt|Shift|Meta)\+)*F(?:[1-9]|1[0-2]))?$",
+        description='modifiers and a key such as "Alt+Shift+A" or "F8" ("": none)',
+    ),
+]
+
+#: The dispositions an agent picks from when none are configured.
+DEFAULT_DISPOSITIONS = ("Resolved", "Follow-up needed", "Escalated", "Wrong number", "No answer")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConsoleConfig:
+    """The agent console's desk: dispositions, how a ringing call is announced, shortcuts
+    (docs/console.md)."""
+
+    dispositions: tuple[Disposition, ...] = DEFAULT_DISPOSITIONS
+    other_disposition: bool = True  # "Other...": the agent may type one
+    ringtone: bool = True
+    tab_title: bool = True  # the tab's title says a call rings
+    notifications: bool = True  # a desktop notification when a call rings in a hidden tab
+    shortcut_answer: Shortcut = "Alt+Shift+A"
+    shortcut_hangup: Shortcut = "Alt+Shift+H"
+    shortcut_hold: Shortcut = "Alt+Shift+O"  # hold, or retrieve a held call
+    shortcut_mute: Shortcut = "Alt+Shift+M"  # mute or unmute
+    shortcut_dial: Shortcut = "Alt+Shift+D"  # to the number to dial
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ScreenPopConfig:
     """A primary tab the console opens for each call of a type (core/screenpops.py: templates)."""
@@ -257,7 +287,8 @@ class ScreenPopConfig:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Config:
     """Everything the server reads. Each ``[server]`` key is a field here; ``components``,
-    ``agents``, ``users``, ``limits``, ``workspace``, ``screen_pops`` and ``open_cti`` are the
+    ``agents``, ``users``, ``limits``, ``workspace``, ``screen_pops``, ``open_cti``,
+    ``agent_state``, ``supervisor`` and ``console`` are the
     file's other sections."""
 
     host: Annotated[str, Meta(min_length=1, description="an IP address or host name")] = "127.0.0.1"
@@ -274,6 +305,8 @@ class Config:
     sip_queue: Number | None = None  # SIP: a contact-centre number every agent answers
     sip_root: DirPath | None = None  # SIP: where lab files go (default: a new temp dir)
     scenario: FilePath | None = None
+    # /ANSWER and /RETRIEVE hold the agent's connected calls first (one conversation at a time).
+    hold_on_answer: bool = True
     examples_dir: DirPath | None = None  # served at /examples/ when set
     demo: bool = False
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -338,6 +371,7 @@ class Config:
     open_cti: OpenCtiConfig = field(default_factory=OpenCtiConfig)
     agent_state: AgentStateConfig = field(default_factory=AgentStateConfig)
     supervisor: SupervisorConfig = field(default_factory=SupervisorConfig)
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)
 
     def with_overrides(self, **changes: Any) -> Config:
         """A copy with the changes that are not None (unchecked: use :func:`apply_flags`
@@ -348,7 +382,15 @@ class Config:
 # ----------------------------------------------------------------- the file's schema
 
 ARRAY_SECTIONS = ("agents", "components", "users", "screen_pops")
-TABLE_SECTIONS = ("server", "limits", "workspace", "open_cti", "agent_state", "supervisor")
+TABLE_SECTIONS = (
+    "server",
+    "limits",
+    "workspace",
+    "open_cti",
+    "agent_state",
+    "supervisor",
+    "console",
+)
 # Limits live in the core (without ranges); a limit missing here is only checked >= 0 and a
 # test fails until it gets its range.
 LIMIT_RANGES: dict[str, tuple[int, int]] = {
@@ -412,6 +454,7 @@ _ScreenPop = _strict(ScreenPopConfig, "screen_pop")
 _OpenCti = _strict(OpenCtiConfig, "open_cti")
 _AgentState = _strict(AgentStateConfig, "agent_state")
 _Supervisor = _strict(SupervisorConfig, "supervisor")
+_Console = _strict(ConsoleConfig, "console")
 _File = msgspec.defstruct(
     "file",
     [
@@ -425,6 +468,7 @@ _File = msgspec.defstruct(
         ("open_cti", _OpenCti, msgspec.field(default_factory=_OpenCti)),
         ("agent_state", _AgentState, msgspec.field(default_factory=_AgentState)),
         ("supervisor", _Supervisor, msgspec.field(default_factory=_Supervisor)),
+        ("console", _Console, msgspec.field(default_factory=_Console)),
     ],
     kw_only=True,
     forbid_unknown_fields=True,
@@ -440,6 +484,7 @@ SECTIONS: dict[str, type[msgspec.Struct]] = {
     "[open_cti]": _OpenCti,
     "[agent_state]": _AgentState,
     "[supervisor]": _Supervisor,
+    "[console]": _Console,
 }
 """Each section's schema (docs/configuration.md lists the same keys)."""
 _FILE_TYPE = mi.type_info(_File)
@@ -496,6 +541,7 @@ def config_from_dict(raw: Mapping[str, Any], where: str = "config") -> Config:
         open_cti=OpenCtiConfig(**asdict(file.open_cti)),
         agent_state=AgentStateConfig(**asdict(file.agent_state)),
         supervisor=SupervisorConfig(**asdict(file.supervisor)),
+        console=ConsoleConfig(**asdict(file.console)),
     )
     config = _normalised(config)
     _check_rules(config, lambda p: f"{where}: {file_key(p)}")

@@ -193,7 +193,7 @@ def test_supervisor_watches_read_only(browser: Any, auth_server: AuthServer) -> 
         assert status == 200, body
         row = sam.get_by_test_id(f"line-{body['callId']}")
         expect(row).to_have_attribute("data-state", "ringing")
-        expect(row.get_by_test_id("line-number")).to_have_text("+14155550171")
+        expect(row.get_by_test_id("line-number")).to_have_text("+1 415-555-0171")
         expect(row.get_by_test_id("btn-answer")).to_be_hidden()
         expect(sam.get_by_test_id("log-save")).to_be_disabled()
         # The server refuses changes from a read-only console anyway.

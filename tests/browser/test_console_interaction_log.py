@@ -131,6 +131,6 @@ def test_save_errors_are_shown_inline(console: Any, ctikit_server: Any, agent: s
     error = page.get_by_test_id("log-error")
     expect(error).to_be_visible()
     expect(error).to_contain_text("Not saved")
-    expect(error).to_contain_text("no-such-call")
+    expect(error).to_contain_text("the call is neither active")  # in words, no raw ID
     expect(page.get_by_test_id("log-saved")).to_be_hidden()
     expect(page.get_by_test_id("log-subject")).to_have_value("kept")  # nothing lost

@@ -120,7 +120,7 @@ def test_an_answered_call_pops_its_page_with_ani_and_data(
             "data": {"caseId": "00042&x=1", "note": note, "n": 7},
         },
     )["callId"]
-    page.get_by_test_id("lines").get_by_text("+14155550123").first.wait_for()
+    page.get_by_test_id("lines").get_by_text("+1 415-555-0123").first.wait_for()
     # The rule pops on answer: nothing while it rings.
     assert stays(lambda: _tabs(page) == [], page)
     api(

@@ -27,6 +27,7 @@ from ctikit.storage import CallLogStore
 T = SimTimings()  # the real delays: the clock is ours
 SLOW_HOLD = SimTimings(hold_delay=60.0)  # a far end that takes a minute to confirm a hold
 TIMEOUT = 10.0
+NO_HOLD = SimTimings(answer_delay=T.answer_delay)  # hold_on_answer off (same timings)
 
 
 @dataclass
@@ -51,6 +52,7 @@ class Rig:
 @pytest.fixture
 async def rig(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Rig]:
     timings = getattr(request, "param", T)
+    hold_on_answer = getattr(request, "param", None) is not NO_HOLD
     clock = ManualClock()
     store = await CallLogStore.open(f"sqlite:///{tmp_path / 'logs.db'}")
     hub = Hub()
@@ -63,6 +65,7 @@ async def rig(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[R
         store,
         hub,
         clock=clock.time,
+        hold_on_answer=hold_on_answer,
     )
     await svc.start()
     yield Rig(svc, sim, clock)
@@ -197,3 +200,38 @@ async def test_calls_on_lines_go_to_a_fresh_connector_or_end(tmp_path: Path) -> 
             assert [e.reason for e in ended] == ["telephony restarted: the call was lost"]
         await telephony.stop()
         await backend.stop()
+
+
+async def _answer(rig: Rig, message: str, *, takes: float) -> None:
+    task = await rig.pending(rig.svc.send_cti_message("agent1", message))
+    await rig.clock.advance(takes)
+    await task
+
+
+async def test_answering_a_second_call_holds_the_first(rig: Rig) -> None:
+    first = await _ring(rig)
+    await _answer(rig, "/ANSWER", takes=T.answer_delay)
+    second = await _ring(rig)
+    # The reply waits for the hold, then for the answer: never two conversations at once.
+    task = await rig.pending(rig.svc.send_cti_message("agent1", f"/ANSWER?CALL_ID={second}"))
+    await rig.clock.advance(T.hold_delay)
+    assert await rig.line() == [(first, LineState.HELD, False), (second, LineState.RINGING, False)]
+    assert not task.done()
+    await rig.clock.advance(T.answer_delay)
+    await task
+    assert await rig.line() == [
+        (first, LineState.HELD, False),
+        (second, LineState.CONNECTED, False),
+    ]
+
+
+@pytest.mark.parametrize("rig", [NO_HOLD], indirect=True)
+async def test_hold_on_answer_can_be_turned_off(rig: Rig) -> None:
+    first = await _ring(rig)
+    await _answer(rig, "/ANSWER", takes=T.answer_delay)
+    second = await _ring(rig)
+    await _answer(rig, f"/ANSWER?CALL_ID={second}", takes=T.answer_delay)
+    assert await rig.line() == [
+        (first, LineState.CONNECTED, False),
+        (second, LineState.CONNECTED, False),
+    ]

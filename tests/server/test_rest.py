@@ -145,6 +145,8 @@ async def test_openapi_and_health_need_no_login(server: Any) -> None:
 async def test_console_config(server: Any) -> None:
     body = await (await server.get("/api/console/config?agent=agent1", headers=auth(server))).json()
     assert body["agent"] == "agent1" and body["connector"]["canPlaceCalls"] is True
+    assert body["console"]["dispositions"][0] == "Resolved"
+    assert body["console"]["shortcuts"]["answer"] == "Alt+Shift+A"
     r = await server.get("/api/console/config?agent=", headers=auth(server))
     assert r.status == 400
 
@@ -254,3 +256,17 @@ async def test_rest_time_filters_take_rfc3339_in_either_case(server: Any) -> Non
 async def test_campaign_needs_credentials_before_anything_else(server: Any) -> None:
     r = await server.post("/api/events", data=b"{not json")
     assert r.status == 401 and r.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+async def test_phone_numbers_are_formatted_by_libphonenumber(server: Any) -> None:
+    resp = await server.get(
+        "/api/phone-numbers",
+        params=[("number", "+1 (415) 555-0123"), ("number", "+442079460123"), ("number", "1002")],
+        headers=auth(server),
+    )
+    assert resp.status == 200
+    got = [(n["international"], n["valid"]) for n in (await resp.json())["numbers"]]
+    assert got == [("+1 415-555-0123", True), ("+44 20 7946 0123", True), ("1002", False)]
+    resp = await server.get("/api/phone-numbers", headers=auth(server))
+    body = await resp.json()
+    assert resp.status == 400 and body["success"] is False and "number=" in body["error"]

@@ -99,4 +99,4 @@ def cluster_service(
         connector,
         command_timeout=config.command_timeout,
     )
-    return CtiService(backend, telephony, store, hub)
+    return CtiService(backend, telephony, store, hub, hold_on_answer=config.hold_on_answer)

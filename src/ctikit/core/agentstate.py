@@ -339,6 +339,7 @@ _CALL_FIELDS = (
     "disposition",
     "ani",
     "dnis",
+    "held_at",
 )
 
 

@@ -74,6 +74,10 @@ def apply(state: AgentState, event: tel.TelephonyEvent, *, now: float) -> list[E
     assert isinstance(nxt, LineState)  # only a release ends a call
     if nxt is LineState.CONNECTED and call.answered_at is None:
         call.answered_at = now
+    if nxt is not LineState.HELD:
+        call.held_at = None
+    elif call.line_state is not LineState.HELD:
+        call.held_at = now  # the console's hold timer counts from here
     call.line_state = nxt
     return [state.emit(CallUpdated, now, call=call.view())]
 

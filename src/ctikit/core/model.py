@@ -142,6 +142,7 @@ class Call:
     disposition: str | None = None
     ani: str | None = None
     dnis: str | None = None
+    held_at: float | None = None  # since when the call is held (None: not held)
 
     def view(self) -> CallView:
         return CallView(
@@ -158,6 +159,7 @@ class Call:
             disposition=self.disposition,
             ani=self.ani,
             dnis=self.dnis,
+            held_at=self.held_at,
         )
 
 
@@ -178,6 +180,7 @@ class CallView:
     disposition: str | None
     ani: str | None
     dnis: str | None
+    held_at: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -194,4 +197,5 @@ class CallView:
             "disposition": self.disposition,
             "ani": self.ani,
             "dnis": self.dnis,
+            "heldAt": self.held_at,
         }

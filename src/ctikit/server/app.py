@@ -113,7 +113,7 @@ def single_node_service(
         hub, config.limits, state_store=CallStateStore(store), policy=config.agent_state.policy()
     )
     telephony = LocalTelephony(connector, command_timeout=config.command_timeout)
-    return CtiService(backend, telephony, store, hub)
+    return CtiService(backend, telephony, store, hub, hold_on_answer=config.hold_on_answer)
 
 
 async def build_app(

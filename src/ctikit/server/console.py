@@ -11,6 +11,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
+from ..config import ConsoleConfig
 from ..core.events import Event
 from ..core.registry import CallRegistry
 from . import wire
@@ -84,4 +85,23 @@ def snapshot_of(registry: CallRegistry, agent: str) -> dict[str, Any]:
         "recent": [c.to_dict() for c in registry.recent_calls(agent)],
         "lineUp": registry.line_up(agent),
         "agentState": registry.stored_presence(agent).to_dict(),
+    }
+
+
+def console_desk(desk: ConsoleConfig) -> dict[str, Any]:
+    """The ``console`` object of ``/api/console/config``: the ``[console]`` settings the
+    agent console reads (docs/console.md)."""
+    return {
+        "dispositions": list(desk.dispositions),
+        "otherDisposition": desk.other_disposition,
+        "ringtone": desk.ringtone,
+        "tabTitle": desk.tab_title,
+        "notifications": desk.notifications,
+        "shortcuts": {
+            "answer": desk.shortcut_answer,
+            "hangup": desk.shortcut_hangup,
+            "hold": desk.shortcut_hold,
+            "mute": desk.shortcut_mute,
+            "dial": desk.shortcut_dial,
+        },
     }

@@ -29,7 +29,7 @@ from ..core.screenpops import console_workspace
 from ..storage import AgentStateLog, export_csv, export_json
 from ..storage.agentstates import MAX_HISTORY
 from ..storage.store import EXPORT_PAGE_SIZE
-from . import opencti
+from . import numbers, opencti
 from .addresses import client_address, is_https
 from .audit import AUDIT
 from .auth import (
@@ -40,6 +40,7 @@ from .auth import (
     check_same_site,
 )
 from .connections import HTTP_STATS, BodyTimeoutError
+from .console import console_desk
 from .guard import principal, readable_agents, require
 from .keys import AUTH, CONFIG, SERVICE, TRUSTED_PROXIES
 from .service import MAX_CAMPAIGN_AGENTS, CtiService, UnsupportedError
@@ -238,6 +239,14 @@ async def whoami(request: web.Request) -> web.Response:
     )
 
 
+@routes.get("/api/phone-numbers")
+async def phone_numbers(request: web.Request) -> web.Response:
+    """Numbers formatted for people (numbers.py); any signed-in caller."""
+    await principal(request)
+    values = numbers.check_numbers(request.query.getall("number", []))
+    return ok(numbers=[numbers.formatted(n) for n in values])
+
+
 @routes.get("/api/health")
 async def health(request: web.Request) -> web.Response:
     svc = _svc(request)
@@ -267,6 +276,7 @@ async def console_config(request: web.Request) -> web.Response:
             cfg.workspace.allowed_origins, cfg.screen_pops
         ),  # tabs: allowed origins, screen-pop rules
         openCti=opencti.console_settings(cfg.open_cti),  # the softphone panel, or None
+        console=console_desk(cfg.console),  # dispositions, ringing, shortcuts
     )
 
 

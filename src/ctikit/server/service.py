@@ -19,6 +19,7 @@ from typing import Any
 from ..config import OpenCtiConfig
 from ..connectors.base import ActionFailedError, Capability
 from ..core import commands
+from ..core.commands import Action
 from ..core.errors import (
     CommandRejectedError,
     CtiError,
@@ -29,7 +30,7 @@ from ..core.errors import (
 )
 from ..core.events import CallUpdated, Event
 from ..core.jsonvalue import check_text
-from ..core.model import CallView, check_agent_list
+from ..core.model import CallView, LineState, check_agent_list
 from ..core.presence import Presence, Status
 from ..core.ratelimit import TokenBucket
 from ..core.registry import CallRegistry
@@ -56,7 +57,9 @@ MAX_CAMPAIGN_AGENTS = 50_000
 
 
 class CtiService:
-    """See the module docstring. ``clock`` returns seconds since the epoch."""
+    """See the module docstring. ``clock`` returns seconds since the epoch.
+    ``hold_on_answer``: ``/ANSWER`` and ``/RETRIEVE`` first hold the agent's connected calls
+    (config)."""
 
     def __init__(
         self,
@@ -65,6 +68,8 @@ class CtiService:
         store: CallLogStore,
         hub: Hub,
         clock: Callable[[], float] = time.time,
+        *,
+        hold_on_answer: bool = True,
     ) -> None:
         self.backend = backend
         self.telephony = telephony
@@ -81,6 +86,7 @@ class CtiService:
         #: The audit log's ``record`` (server/audit.py): CTI commands, with who sent them.
         self.record: Callable[..., None] | None = None
         self.agent_states = AgentStateKeeper(backend, AgentStateLog(store), clock)
+        self.hold_on_answer = hold_on_answer
 
     # -------------------------------------------------------------- lifecycle
 
@@ -199,13 +205,26 @@ class CtiService:
             raise CtiRequestError("CTI message must be a string")
         cmd = commands.parse(message)
         resolved: list[ConnectorAction] = []
+        holds: list[ConnectorAction] = []
 
         def send(r: CallRegistry) -> list[Event]:
             resolved[:] = [r.resolve_command(agent, cmd)] if cmd is not None else []
+            if resolved and resolved[0].action in _TAKES_THE_LINE and self.hold_on_answer:
+                holds[:] = _holds_before_answer(r, agent, resolved[0])
             return r.cti_message(agent, message, now=self.clock())
 
         try:
             await self.backend.run(agent, send)
+            for hold in holds:
+                # Here, not in the console: components and REST get one conversation at a
+                # time too.
+                try:
+                    await self.telephony.execute(hold)
+                except CommandRejectedError as exc:
+                    raise CommandRejectedError(
+                        f"/{resolved[0].action}: call {hold.call_id!r} could not be held "
+                        f"first ({exc})"
+                    ) from None
             if resolved:
                 await self.telephony.execute(resolved[0])
         except CtiError as exc:
@@ -275,7 +294,15 @@ class CtiService:
             )
         subj = _text(subject, "subject", MAX_SUBJECT)
         notes = _text(comments, "comments", MAX_COMMENTS)
-        disp = _text(disposition, "disposition", MAX_SUBJECT) or call.disposition
+        given = _text(disposition, "disposition", MAX_SUBJECT)
+        if subj is None and (notes is None or not notes.strip()) and given is None:
+            # A second, empty log of a call only hides the real one in reports.
+            if await self.store.count(agent_id=agent, call_id=call.id):
+                raise CtiRequestError(
+                    "this call already has a log; write a note or choose a disposition "
+                    "to add another"
+                )
+        disp = given or call.disposition
         try:
             record = await self._store_log(agent, call, subj, notes, disp)
         except ValueError as exc:  # a limit of the store (it names the field)
@@ -349,6 +376,24 @@ class CtiService:
 
     def disconnect_console(self, box: Outbox) -> None:
         self.backend.disconnect_console(box)
+
+
+#: Commands that make a call the one the agent talks to: with ``hold_on_answer`` the other
+#: connected calls are held first.
+_TAKES_THE_LINE = frozenset({Action.ANSWER, Action.RETRIEVE})
+
+
+def _holds_before_answer(
+    r: CallRegistry, agent: str, answer: ConnectorAction
+) -> list[ConnectorAction]:
+    """A hold for each connected call of ``agent`` but the one ``answer`` (an ``/ANSWER`` or
+    ``/RETRIEVE``) picks up, each
+    checked as a ``/HOLD`` from the agent would be."""
+    return [
+        r.resolve_command(agent, commands.CtiCommand(action=Action.HOLD, call_id=call.id))
+        for call in r.calls(agent)
+        if call.line_state is LineState.CONNECTED and call.id != answer.call_id
+    ]
 
 
 def _text(value: object, what: str, limit: int) -> str | None:

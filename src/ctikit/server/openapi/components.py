@@ -60,6 +60,7 @@ SCHEMAS: dict[str, Any] = {
             "disposition",
             "ani",
             "dnis",
+            "heldAt",
         ],
         "properties": {
             "id": {"type": "string"},
@@ -73,6 +74,7 @@ SCHEMAS: dict[str, Any] = {
             },
             "muted": {"type": "boolean"},
             "answeredAt": {"type": ["number", "null"]},
+            "heldAt": {"type": ["number", "null"]},
             "endedAt": {"type": ["number", "null"]},
             "duration": {"type": ["number", "null"], "minimum": 0},
             "disposition": {"type": ["string", "null"]},

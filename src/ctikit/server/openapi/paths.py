@@ -282,10 +282,83 @@ PATHS: dict[str, Any] = {
                                 },
                             },
                             "nodes": {"type": "array", "items": {"type": "string"}},
+                            "console": {
+                                "type": "object",
+                                "description": "The [console] settings (docs/console.md)",
+                                "required": [
+                                    "dispositions",
+                                    "otherDisposition",
+                                    "ringtone",
+                                    "tabTitle",
+                                    "notifications",
+                                    "shortcuts",
+                                ],
+                                "properties": {
+                                    "dispositions": {"type": "array", "items": {"type": "string"}},
+                                    "otherDisposition": {"type": "boolean"},
+                                    "ringtone": {"type": "boolean"},
+                                    "tabTitle": {"type": "boolean"},
+                                    "notifications": {"type": "boolean"},
+                                    "shortcuts": {
+                                        "type": "object",
+                                        "additionalProperties": {"type": "string"},
+                                    },
+                                },
+                            },
                         }
                     )
                 ),
                 **_errors(400, 403),
+            },
+        }
+    },
+    "/api/phone-numbers": {
+        "get": {
+            "summary": "Phone numbers formatted for people (libphonenumber's rules)",
+            "parameters": [
+                {
+                    "name": "number",
+                    "in": "query",
+                    "required": True,
+                    "description": "A number, e.g. +14155550123; repeat for more (at most 50)",
+                    "style": "form",
+                    "explode": True,
+                    "schema": {
+                        "type": "array",
+                        "items": {"type": "string", "maxLength": 64},
+                        "minItems": 1,
+                        "maxItems": 50,
+                    },
+                }
+            ],
+            "responses": {
+                "200": _resp(
+                    _ok_all(
+                        {
+                            "numbers": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "required": [
+                                        "number",
+                                        "valid",
+                                        "international",
+                                        "national",
+                                        "e164",
+                                    ],
+                                    "properties": {
+                                        "number": {"type": "string"},
+                                        "valid": {"type": "boolean"},
+                                        "international": {"type": "string"},
+                                        "national": {"type": "string"},
+                                        "e164": {"type": "string"},
+                                    },
+                                },
+                            }
+                        }
+                    )
+                ),
+                **_errors(400),
             },
         }
     },

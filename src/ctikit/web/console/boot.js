@@ -70,14 +70,26 @@
       transferTargets: byId('transfer-targets')
     });
     var log = new C.InteractionLog({store: store, conn: conn, root: byId('interaction-log')});
+    var outcomes = new C.Outcomes({
+      store: store, notices: C.notices, list: byId('missed-list'), box: byId('missed-box'), count: byId('missed-count'),
+      dial: function (number) { return softphone.dial(number); }
+    });
+    softphone.outcomes = outcomes;
+    var ringer = new C.Ringer({store: store});
+    C.onNumbersFormatted(function () { store._changed(null); }); // numbers now shown formatted
+    var keyboard = new C.Keyboard({
+      softphone: softphone, list: byId('shortcut-list'), toggle: byId('shortcuts-toggle'), panel: byId('shortcuts-panel')
+    });
+    conn.onEvent(function (frame) { outcomes.event(frame); });
     var workspace = new C.Workspace({root: byId('tabs'), bridge: host.bridge, agent: agent});
     if (host.bridge) new C.TabApi({workspace: workspace, bridge: host.bridge}); // sforce.console's tab methods
     var pops = new C.ScreenPops({store: store, workspace: workspace, notices: C.notices, agent: agent});
     var openCti = new C.OpenCtiPanel({root: byId('components'), bridge: host.bridge, conn: conn, workspace: workspace,
       notices: C.notices});
-    renderOnChange(store, [softphone, log, banners, C.header, pops]);
+    renderOnChange(store, [softphone, log, banners, C.header, pops, outcomes, ringer]);
     return {conn: conn, store: store, host: host, bridge: host.bridge, softphone: softphone, log: log,
-      workspace: workspace, pops: pops, openCti: openCti, agentState: agentState};
+      workspace: workspace, pops: pops, openCti: openCti, agentState: agentState, outcomes: outcomes,
+      ringer: ringer, keyboard: keyboard};
   }
 
   /** What the console config says: read-only, the line, cluster nodes, directory, components. */
@@ -106,6 +118,10 @@
     parts.workspace.configure({components: (cfg.components || []).concat(sites.map(function (u) { return {url: u}; })),
       allowedOrigins: ws.allowedOrigins});
     parts.pops.configure(ws.screenPops);
+    var desk = cfg.console || {};
+    if (Array.isArray(desk.dispositions)) parts.log.setDispositions(desk.dispositions, desk.otherDisposition !== false);
+    parts.ringer.configure(desk);
+    parts.keyboard.configure(desk.shortcuts);
   }
 
   /** The browser is the agent's phone (docs/webrtc.md): SIP.js loads only then. */
@@ -181,6 +197,9 @@
     C.header.setReadOnly();
     parts.log.setReadOnly();
     parts.softphone.setReadOnly();
+    parts.outcomes.setReadOnly();
+    parts.ringer.silence();
+    parts.keyboard.setReadOnly();
     C.notices.show('info', 'You are watching ' + agent + "'s console: read-only.", {testid: 'read-only-hint'});
   }
 

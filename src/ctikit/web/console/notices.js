@@ -1,13 +1,15 @@
 /*
  * ctikit agent console: notices (dismissable messages under the header) and the banners the
- * console raises by itself: the telephony line is down, a call failed.
+ * console raises by itself: the telephony line is down.
  */
 (function (global) {
   'use strict';
 
   var C = global.CtikitConsole;
   var h = C.h;
-  var MAX_SHOWN = 5;
+  // A bounded stack over the page (it never pushes the workspace down): the newest at the
+  // bottom, the oldest dismissable ones go first.
+  var MAX_SHOWN = 3;
 
   function Notices(root) {
     this.root = root;
@@ -33,13 +35,23 @@
         'data-testid': 'notice-dismiss', text: '×', onclick: function () { self.dismiss(box); }
       }));
     }
+    box.dataset.shownAt = String(Date.now());
     if (opts.key) { box.dataset.key = opts.key; this.keyed.set(opts.key, box); }
     this.root.appendChild(box);
-    // Keep the list short: the oldest go first.
-    var all = this.root.querySelectorAll('.notice');
-    for (var i = 0; i < all.length - MAX_SHOWN; i++) this.dismiss(all[i]);
+    // Keep the stack short: the oldest go first (a notice that cannot be dismissed stays).
+    var all = Array.prototype.filter.call(this.root.querySelectorAll('.notice'), function (n) {
+      return n.querySelector('.notice-close');
+    });
+    var fixed = this.root.querySelectorAll('.notice').length - all.length;
+    for (var i = 0; i < all.length - Math.max(1, MAX_SHOWN - fixed); i++) this.dismiss(all[i]);
     if (opts.timeoutMs) setTimeout(function () { self.dismiss(box); }, opts.timeoutMs);
     return box;
+  };
+
+  /** Whether a notice with this key was shown in the last `ms` milliseconds (and still is). */
+  Notices.prototype.recent = function (key, ms) {
+    var box = this.keyed.get(key);
+    return !!box && Date.now() - Number(box.dataset.shownAt || 0) <= ms;
   };
 
   /** Whether a notice with this key is shown. */
@@ -63,13 +75,8 @@
       '. Calls cannot be placed or received until it is back.', {key: 'line-down', testid: 'line-down', dismissable: false});
   };
 
-  Banners.prototype.event = function (frame) {
-    if (frame.event !== 'callFailed') return;
-    var data = frame.data || {};
-    var num = data.number ? String(data.number) : '';
-    this.notices.show('error', 'Call ' + (num ? 'to ' + num + ' ' : '') + 'failed: ' + String(data.reason || 'unknown reason'),
-      {testid: 'call-failed'});
-  };
+  /** Events: a failed call is said by outcomes.js (with the other outcomes of calls). */
+  Banners.prototype.event = function () {};
 
   C.Notices = Notices;
   C.Banners = Banners;

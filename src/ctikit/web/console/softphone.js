@@ -11,6 +11,7 @@
 
   var C = global.CtikitConsole;
   var h = C.h;
+  var doc = global.document;
   var KEYS = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '*', '0', '#'];
 
   /** Build a CTI command text: /NAME?KEY=value&... with URL-encoded values. */
@@ -33,6 +34,8 @@
     this.announcer = opts.announcer || null;
     this.dialForm = opts.dialForm;
     this.transferTargets = opts.transferTargets || null;
+    this.dialInput = opts.dialInput;
+    this.shortcuts = null;
     this._initDialpad(opts);
   }
 
@@ -51,15 +54,38 @@
     Array.prototype.forEach.call(this.dialForm.querySelectorAll('input, button'), function (el) { el.disabled = true; });
   };
 
-  Softphone.prototype.send = function (message, what) {
+  /**
+   * Send a command; a failure is shown in words, under `key` (a call's notices share one).
+   * `tell(resp)`, if given, says the outcome instead (a transfer's, success or not).
+   */
+  Softphone.prototype.send = function (message, what, opts) {
     var self = this;
+    opts = opts || {};
+    if (this.conn.status !== 'connected') {
+      // Refused now: queued, it would happen whenever the server is back, unasked for.
+      var down = {success: false, error: 'not connected'};
+      if (opts.tell) opts.tell(down);
+      else {
+        this.notices.show('error', (what || 'That') + ' was not done: the console is not connected to the server. ' +
+          'Try again when it says Connected.', {testid: 'softphone-error', key: opts.key});
+      }
+      return Promise.resolve(down);
+    }
     return this.conn.request('sendCTIMessage', {message: message}).then(function (resp) {
-      if (!resp.success) {
-        self.notices.show('error', (what || 'Command') + ' failed: ' + (resp.error || 'unknown error'),
-          {testid: 'softphone-error'});
+      if (opts.tell) opts.tell(resp);
+      // (A failure the telephony reported was said by its event, just before this reply.)
+      else if (!resp.success && !(opts.key && self.notices.recent(opts.key, 3000))) {
+        self.notices.show('error', (what || 'That') + ' failed: ' + C.agentWords(resp.error) + '.',
+          {testid: 'softphone-error', key: opts.key});
       }
       return resp;
     });
+  };
+
+  /** Dial a number (the dial pad, a missed call's Call back); resolves the reply. */
+  Softphone.prototype.dial = function (number) {
+    var clean = String(number || '').replace(/[\s()\-.]/g, '');
+    return this.send(ctiCommand('DIAL', [['NUMBER', clean]]), 'Calling ' + number, {key: 'call:' + clean});
   };
 
   // ---- dial pad --------------------------------------------------------------------------
@@ -81,10 +107,10 @@
     });
     opts.dialForm.addEventListener('submit', function (ev) {
       ev.preventDefault();
-      var number = input.value.replace(/[\s()]/g, '');
+      var number = input.value.trim();
       if (!number) { input.focus(); return; }
       button.disabled = true;
-      self.send(ctiCommand('DIAL', [['NUMBER', number]]), 'Dial ' + number).then(function (resp) {
+      self.dial(number).then(function (resp) {
         button.disabled = false;
         if (resp.success) { input.value = ''; keypad.hidden = true; toggle.setAttribute('aria-expanded', 'false'); }
       });
@@ -96,20 +122,31 @@
     var self = this;
     var calls = store.calls;
     var seen = new Set();
+    var prev = this.noCalls; // rows follow it, in arrival order
     for (var i = 0; i < calls.length; i++) {
       var call = calls[i];
       seen.add(call.id);
       var row = this.rows.get(call.id);
       if (!row) { row = this._createRow(call.id); this.rows.set(call.id, row); }
+      // Moved only when out of place: moving a row would take the focus from its buttons.
+      if (row.el.previousElementSibling !== prev || row.el.parentNode !== this.linesRoot) {
+        this.linesRoot.insertBefore(row.el, prev.nextSibling);
+      }
       this._updateRow(row, call);
-      this.linesRoot.appendChild(row.el); // keeps arrival order
+      prev = row.el;
     }
+    var lostFocus = false;
     this.rows.forEach(function (gone, id) {
       if (seen.has(id)) return;
       if (gone.call) self._announce('Call ended: ' + C.callTitle(gone.call));
+      if (gone.el.contains(doc.activeElement)) lostFocus = true;
       if (gone.el.parentNode) gone.el.parentNode.removeChild(gone.el);
       self.rows.delete(id);
     });
+    if (lostFocus) { // the call ended under the agent's focus: the next call, else the dial pad
+      var next = this.linesRoot.querySelector('.line-actions button:not([hidden])');
+      (next || this.dialInput).focus();
+    }
     this.noCalls.hidden = calls.length > 0;
     this.tick();
   };
@@ -119,10 +156,14 @@
     this.rows.forEach(function (row) {
       var call = row.call;
       if (!call) return;
-      var since = (call.lineState === 'connected' || call.lineState === 'held') && call.answeredAt
-        ? call.answeredAt : call.startedAt;
+      var since = call.startedAt, title = 'Time since the call began';
+      if (call.lineState === 'held' && call.heldAt) { since = call.heldAt; title = 'Time on hold'; }
+      else if ((call.lineState === 'connected' || call.lineState === 'held') && call.answeredAt) {
+        since = call.answeredAt; title = 'Time since answered';
+      }
       row.timer.textContent = C.formatDuration(now - (since || now));
-      row.timer.title = since === call.answeredAt ? 'Time since answered' : 'Time since the call began';
+      row.timer.title = title;
+      row.timer.setAttribute('aria-label', title + ': ' + row.timer.textContent);
     });
   };
 
@@ -131,15 +172,23 @@
     var row = {id: callId, call: null, busy: false};
     function btn(key, text, cls, onClick) {
       var b = h('button', {type: 'button', className: 'btn btn-sm ' + cls, 'data-testid': 'btn-' + key, text: text});
-      b.addEventListener('click', function () { onClick(b); });
+      b.addEventListener('click', function () {
+        if (row.busy) return; // aria-disabled, not disabled: a disabled button loses the focus
+        // Where the focus goes once this button is gone (Answer -> Hang up...), if it was here.
+        row.pressed = {key: key, hadFocus: doc.activeElement === b || doc.activeElement === doc.body};
+        onClick(b);
+      });
       return b;
     }
-    function cmd(name, what, extra) {
+    function cmd(name, what, extra, tell) {
       return function () {
         var params = (extra ? extra() : []).concat([['CALL_ID', row.id]]);
         row.busy = true;
         self._updateRow(row, row.call);
-        return self.send(ctiCommand(name, params), what).then(function (resp) {
+        var call = row.call;
+        return self.send(ctiCommand(name, params), what, {key: 'call:' + row.id, tell: tell && function (resp) {
+          tell(call, params, resp);
+        }}).then(function (resp) {
           row.busy = false;
           if (row.call) self._updateRow(row, row.call);
           return resp;
@@ -171,7 +220,9 @@
       'aria-label': 'Transfer to number', maxlength: '64', autocomplete: 'off', list: 'transfer-targets'
     });
     var doTransfer = cmd('TRANSFER', 'Transfer', function () {
-      return [['NUMBER', row.transferInput.value.replace(/[\s()]/g, '')]];
+      return [['NUMBER', row.transferInput.value.replace(/[\s()\-.]/g, '')]];
+    }, function (call, params, resp) {
+      if (self.outcomes) self.outcomes.transferred(call, params[0][1], resp);
     });
     row.transferPanel = h('form', {className: 'line-panel', 'data-testid': 'transfer-panel', hidden: true},
       row.transferInput,
@@ -220,6 +271,7 @@
       row.transferPanel,
       row.keypadPanel);
     row.el.dataset.callId = callId;
+    this._labelShortcuts(row);
     return row;
   };
 
@@ -246,16 +298,17 @@
     el.dataset.muted = call.muted ? 'true' : 'false';
     el.classList.toggle('is-ringing', state === 'ringing');
     var number = C.callNumber(call);
+    var shown = C.formatNumber(number);
     row.state.textContent = C.stateText(state) || 'In progress';
     row.state.className = 'pill line-state state-' + state;
     row.muted.hidden = !call.muted;
-    row.number.textContent = number || call.id;
+    row.number.textContent = shown || call.id;
     // A dial target while an Open CTI softphone has click-to-dial on (opencti-panel.js).
     if (number) row.number.dataset.dialNumber = number; else delete row.number.dataset.dialNumber;
     if (C.clickToDial) C.clickToDial.mark(row.number);
-    row.label.textContent = call.label && call.label !== number ? call.label : '';
+    row.label.textContent = call.label && call.label !== number && call.label !== shown ? call.label : '';
     row.type.textContent = C.typeText(call.type);
-    el.setAttribute('aria-label', (C.stateText(state) || 'Call') + ' ' + (number || call.id));
+    el.setAttribute('aria-label', (C.stateText(state) || 'Call') + ' ' + (shown || call.id));
 
     var b = row.buttons;
     var controlled = !!call.lineState;
@@ -271,8 +324,9 @@
     };
     for (var k in b) {
       b[k].hidden = !show[k];
-      b[k].disabled = row.busy;
+      b[k].setAttribute('aria-disabled', String(row.busy));
     }
+    this._keepFocus(row, show);
     b.transfer.setAttribute('aria-expanded', String(row.panel === 'transfer'));
     b.keypad.setAttribute('aria-expanded', String(row.panel === 'keypad'));
     b.transfer.classList.toggle('is-active', row.panel === 'transfer');
@@ -284,6 +338,82 @@
     if (!controlled) {
       row.type.textContent = C.typeText(call.type) + ' · managed by a component';
     }
+  };
+
+  // After a button went away, the focus goes to the one the agent most likely wants next.
+  var NEXT_FOCUS = new Map([
+    ['answer', 'hangup'], ['hold', 'retrieve'], ['retrieve', 'hold'], ['mute', 'unmute'], ['unmute', 'mute']
+  ]);
+
+  Softphone.prototype._keepFocus = function (row, show) {
+    var pressed = row.pressed;
+    if (!pressed || show[pressed.key]) return; // still there (or the command is on its way)
+    row.pressed = null;
+    var active = doc.activeElement;
+    if (!pressed.hadFocus && active && active !== doc.body && active !== row.buttons[pressed.key]) return;
+    var next = NEXT_FOCUS.get(pressed.key);
+    var target = next && show[next] ? row.buttons[next] : null;
+    if (!target) {
+      for (var k in row.buttons) if (show[k]) { target = row.buttons[k]; break; }
+    }
+    if (target) target.focus();
+  };
+
+  /** The shortcuts (keyboard.js): shown on the buttons (aria-keyshortcuts). */
+  Softphone.prototype.setShortcuts = function (shortcuts) {
+    this.shortcuts = shortcuts;
+    var input = this.dialInput;
+    var dial = shortcuts.get('dial');
+    if (dial) input.setAttribute('aria-keyshortcuts', dial.text); else input.removeAttribute('aria-keyshortcuts');
+    var self = this;
+    this.rows.forEach(function (row) { self._labelShortcuts(row); });
+  };
+
+  var SHORTCUT_OF = new Map([
+    ['answer', 'answer'], ['hangup', 'hangup'], ['hold', 'hold'], ['retrieve', 'hold'], ['mute', 'mute'], ['unmute', 'mute']
+  ]);
+
+  Softphone.prototype._labelShortcuts = function (row) {
+    var shortcuts = this.shortcuts;
+    if (!shortcuts) return;
+    SHORTCUT_OF.forEach(function (action, key) {
+      var s = shortcuts.get(action);
+      var b = row.buttons[key];
+      if (s) { b.setAttribute('aria-keyshortcuts', s.text); b.title = s.text; }
+      else { b.removeAttribute('aria-keyshortcuts'); b.removeAttribute('title'); }
+    });
+  };
+
+  /** The call a shortcut acts on: the first call in the first of `states` that has one. */
+  Softphone.prototype._callIn = function (states) {
+    var calls = this.store.calls;
+    for (var i = 0; i < states.length; i++) {
+      for (var j = 0; j < calls.length; j++) if (calls[j].lineState === states[i]) return calls[j];
+    }
+    return null;
+  };
+
+  /** A shortcut: answer | hangup | hold | mute | dial. Says so when there is nothing to do. */
+  Softphone.prototype.shortcut = function (action) {
+    if (action === 'dial') { this.dialInput.focus(); this.dialInput.select(); return; }
+    var call, key;
+    if (action === 'answer') { call = this._callIn(['ringing']); key = 'answer'; }
+    else if (action === 'hangup') { call = this._callIn(['connected', 'ringing', 'dialing', 'held']); key = 'hangup'; }
+    else if (action === 'hold') {
+      call = this._callIn(['connected', 'held']);
+      key = call && call.lineState === 'held' ? 'retrieve' : 'hold';
+    } else if (action === 'mute') {
+      call = this._callIn(['connected']);
+      key = call && call.muted ? 'unmute' : 'mute';
+    }
+    var row = call ? this.rows.get(call.id) : null;
+    if (!row || row.buttons[key].hidden) {
+      var none = new Map([['answer', 'No call is ringing.'], ['hangup', 'No call to hang up.'],
+        ['hold', 'No call to hold or take back.'], ['mute', 'No connected call to mute.']]);
+      this._announce(none.get(action) || 'Nothing to do.');
+      return;
+    }
+    row.buttons[key].click();
   };
 
   Softphone.ctiCommand = ctiCommand;
