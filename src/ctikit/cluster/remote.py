@@ -129,12 +129,13 @@ def action_to_dict(action: ConnectorAction) -> dict[str, Any]:
         "number": action.number,
         "digits": action.digits,
         "data": action.data,
+        "held_call_id": action.held_call_id,
     }
 
 
 def action_from_dict(raw: Mapping[str, Any]) -> ConnectorAction:
     """Raises ValueError on anything a node would not have sent."""
-    for name in ("call_id", "number", "digits"):
+    for name in ("call_id", "number", "digits", "held_call_id"):
         if raw.get(name) is not None and not isinstance(raw[name], str):
             raise ValueError(f"{name} must be a string")
     try:
@@ -151,6 +152,7 @@ def action_from_dict(raw: Mapping[str, Any]) -> ConnectorAction:
         number=raw.get("number"),
         digits=raw.get("digits"),
         data=raw.get("data"),
+        held_call_id=raw.get("held_call_id"),
     )
 
 

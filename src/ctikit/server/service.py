@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from ..connectors.base import ActionFailedError, Capability
+from ..connectors.base import COMMAND_NEEDS, ActionFailedError, Capability
 from ..core import commands
 from ..core.errors import CommandRejectedError, CtiRequestError, TooLongError, UnknownCallError
 from ..core.events import CallUpdated, Event
@@ -78,9 +78,19 @@ class CtiService:
         # Some connectors (SIP) can place test calls only when a caller phone is set up.
         return Capability.PLACE_CALLS in self.telephony.capabilities
 
+    def supports(self, action: commands.Action) -> bool:
+        """Whether the connector offers what ``action`` needs (:data:`COMMAND_NEEDS`)."""
+        needed = COMMAND_NEEDS.get(action)
+        return needed is None or needed in self.telephony.capabilities
+
     def connector_info(self) -> dict[str, Any]:
         """The ``connector`` object of the console's hello and ``/api/console/config``."""
-        return {"name": self.telephony.name, "canPlaceCalls": self.can_place_calls}
+        return {
+            "name": self.telephony.name,
+            "canPlaceCalls": self.can_place_calls,
+            "canConsult": self.supports(commands.Action.CONSULT),
+            "canConference": self.supports(commands.Action.CONFERENCE),
+        }
 
     # ----------------------------------------------------------- component ops
 
@@ -153,6 +163,11 @@ class CtiService:
         if not isinstance(message, str):
             raise CtiRequestError("CTI message must be a string")
         cmd = commands.parse(message)
+        if cmd is not None and not self.supports(cmd.action):
+            # Said before anyone hears of the command: it cannot happen here.
+            raise UnsupportedError(
+                f"/{cmd.action}: not supported by this connector ({self.telephony.name})"
+            )
         resolved: list[ConnectorAction] = []
 
         def send(r: CallRegistry) -> list[Event]:
