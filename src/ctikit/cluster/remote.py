@@ -193,8 +193,13 @@ class ForwardingTelephony:
         )
         self._name = prototype.name
         # Taking calls over is the holder's own business; a scenario would play once per
-        # takeover, so scenarios are for a single node.
-        self._capabilities = prototype.capabilities & {Capability.PLACE_CALLS}
+        # takeover, so scenarios are for a single node. Consult commands are forwarded like
+        # any other (a consult's link lives in the holder's connector: a takeover loses it).
+        self._capabilities = prototype.capabilities & {
+            Capability.PLACE_CALLS,
+            Capability.CONSULT,
+            Capability.CONFERENCE,
+        }
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
 
