@@ -202,7 +202,7 @@ async def test_consult_and_conference_over_rest(server: Any) -> None:
     assert held == (cid, "held") and state in ("dialing", "connected")
 
     async def answered() -> None:
-        while (await lines())[1][1] != "connected":
+        while (await lines())[1][1] != "connected":  # noqa: ASYNC110 - REST has no events
             await asyncio.sleep(0.02)
 
     await asyncio.wait_for(answered(), 10)  # the far end answers after far_end_answer
