@@ -50,7 +50,8 @@ def resolve_command(state: AgentState, cmd: CtiCommand) -> tel.ConnectorAction:
         call_id=call.id,
         number=cmd.number,
         digits=cmd.digits,
-        data=call.data if cmd.action is Action.TRANSFER else None,
+        # The call's data follows it to a transfer or consult target.
+        data=call.data if cmd.action in (Action.TRANSFER, Action.CONSULT) else None,
     )
 
 

@@ -61,6 +61,8 @@ def start(model: SimModel, line: Line, action: ConnectorAction, now: float) -> S
         if target is None and _looks_internal(model, number):
             raise ActionFailedError(f"no extension {number} (not found)")
         model._check_room(line.agent)
+        if isinstance(action.data, dict):
+            line.data = dict(action.data)  # the registry's copy is the truth (as for TRANSFER)
         delay = t.hold_delay if line.line_state is LineState.CONNECTED else 0.0
         model._begin(line, Action.CONSULT, TimerKind.CONSULT, now + delay, step, number=number)
         return step
@@ -76,6 +78,8 @@ def start(model: SimModel, line: Line, action: ConnectorAction, now: float) -> S
         Action.CANCEL_CONSULT: (TimerKind.CANCEL, t.hangup_delay),
         Action.CONFERENCE: (TimerKind.CONFERENCE, t.retrieve_delay),
     }[action.action]
+    if action.action is Action.COMPLETE_TRANSFER and isinstance(action.data, dict):
+        held.data = dict(action.data)
     if action.action is Action.CANCEL_CONSULT:
         model._cancel_all(line, step)  # a consult still dialling: no answer or failure now
     model._begin(line, action.action, kind, now + delay, step)
