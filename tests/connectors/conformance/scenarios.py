@@ -432,6 +432,8 @@ async def consult_cancelled(s: Session) -> None:
     await s.ring(A1)
     await s.ok(A1, "/ANSWER")
     if not s.can(Capability.CONSULT):
+        # Handed to it anyway, the connector refuses it and reports nothing.
+        await s.refuses(A1, Action.CONSULT, "c1")
         await s.hang_up_all(A1)
         return
     await s.ok(A1, f"/CONSULT?NUMBER={N.answers}")

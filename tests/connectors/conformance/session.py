@@ -184,7 +184,9 @@ class Session:
             agent=agent,
             action=action,
             call_id=self.call_id(name),
-            number=self.rig.numbers.answers if action is Action.TRANSFER else None,
+            number=self.rig.numbers.answers
+            if action in (Action.TRANSFER, Action.CONSULT)
+            else None,
             digits="1" if action is Action.DTMF else None,
         )
         with pytest.raises(ActionFailedError):
