@@ -14,6 +14,8 @@ Inputs: :meth:`~SimModel.place_inbound_call` (a caller rings an agent),
 behaviour) and :meth:`~SimModel.note_data` (the server tells us a call's current data, so that
 a transfer carries it).
 
+Consult transfer and conference (``/CONSULT`` and what follows it) live in :mod:`.consult`.
+
 Every action that would go over the network takes the delay set in :class:`SimTimings`; while
 it is in flight the line has a *pending* action and accepts only ``/HANGUP``. Mute and DTMF are
 local to the phone and take effect at once.
