@@ -76,8 +76,8 @@ def _resolve_consult(state: AgentState, cmd: CtiCommand) -> tel.ConnectorAction:
             raise CommandRejectedError(f"{name}: call {named.id!r} has no consult call")
     else:
         # The consult calls in the table's order of states, as for other commands.
-        order = {s: i for i, s in enumerate(COMMANDS[cmd.action])}
-        pairs.sort(key=lambda p: order.get(p[0].line_state, len(order)))  # type: ignore[arg-type]
+        order: dict[LineState | None, int] = {s: i for i, s in enumerate(COMMANDS[cmd.action])}
+        pairs.sort(key=lambda p: order.get(p[0].line_state, len(order)))
         if not pairs:
             raise CommandRejectedError(f"{name}: no consult call (start one with /CONSULT)")
     consult, held = pairs[0]

@@ -34,7 +34,7 @@
     return false;
   }
 
-  function create(softphone, row, cmd, ctiCommand) {
+  function create(softphone, row, cmd) {
     var store = softphone.store;
     var c = {open: false};
     function connectorName() { return (store.connector && store.connector.name) || 'this'; }

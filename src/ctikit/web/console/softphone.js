@@ -209,7 +209,7 @@
     }
 
     var b = row.buttons;
-    var cb = (row.consult = C.Consult.create(self, row, cmd, ctiCommand)).buttons;
+    var cb = (row.consult = C.Consult.create(self, row, cmd)).buttons;
     row.el = h('div', {className: 'line', 'data-testid': 'line-' + callId, role: 'group'},
       h('div', {className: 'line-main'},
         h('div', {className: 'line-status'}, row.state, row.muted, row.consult.tag),
