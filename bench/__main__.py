@@ -16,14 +16,17 @@ from pathlib import Path
 from . import sysinfo
 from .harness import TARGETS, Options
 from .report import RESULTS_DIR, Report
-from .scenarios import SCENARIOS, cluster, sip_load
+from .scenarios import SCENARIOS, cluster, sip_load, webrtc
 
 SCENARIOS.setdefault(sip_load.NAME, sip_load)
 SCENARIOS.setdefault(cluster.NAME, cluster)
+SCENARIOS.setdefault(webrtc.NAME, webrtc)
 ORDER = ["idle", "day", "burst", "reconnect", "requests", "browser"]
 #: Run only when asked for, not by "all": they need more than Python (sip: kamailio, baresip
-#: and sipp, and 100+ processes; cluster: redis-server, several server processes, ~5 min).
-ON_REQUEST = ["sip", "cluster"]
+#: and sipp, and 100+ processes; cluster: redis-server, several server processes, ~5 min;
+#: webrtc: kamailio, rtpengine, baresip and a chromium with a console per agent;
+#: scrape: one feature's cost, not the whole server's).
+ON_REQUEST = ["sip", "cluster", "webrtc", "scrape"]
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -59,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Scenarios:\n"
         + "\n".join(f"  {name:<10} {SCENARIOS[name].HELP}" for name in ORDER + ON_REQUEST)
-        + "\n  all        every scenario but sip and cluster, with its defaults (browser last)\n\n"
+        + "\n  all        every scenario but sip, cluster and scrape, with its defaults "
+        "(browser last)\n\n"
         "Each scenario has its own flags: python -m bench SCENARIO --help",
     )
     sub = parser.add_subparsers(dest="scenario", required=True, metavar="SCENARIO")

@@ -12,10 +12,13 @@ from collections import deque
 from pathlib import Path
 
 from aiohttp import WSMsgType, web
+from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 
 from .baseline_core import BaselineActions, BaselineState, new_call
 from .day import DayActions
 from .server_base import BenchServer, backlog, run
+
+SOCKETS_GAUGE = Gauge("bench_sockets", "WebSocket connections open")
 
 BARE_CONSOLE = Path(__file__).with_name("web") / "bare_console.html"
 
@@ -82,10 +85,18 @@ class AiohttpBaseline(BenchServer):
             conn.task.cancel()
         return ws
 
+    async def metrics(self, request: web.Request) -> web.Response:
+        """A minimal exporter (the scrape scenario's baseline): prometheus-client's default
+        registry (process, GC) and the open sockets, summed over agents at scrape time."""
+        sockets = sum(len(conns) for conns in self.by_agent.values())
+        SOCKETS_GAUGE.set(sockets)
+        return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
     async def start(self) -> None:
         app = web.Application()
         app.router.add_get("/ws", self.handler)
         app.router.add_get("/bare", lambda _: web.FileResponse(BARE_CONSOLE))
+        app.router.add_get("/metrics", self.metrics)
         self.runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self.runner.setup()
         site = web.TCPSite(

@@ -29,7 +29,7 @@ ALLOWED = {
     "connectors": {"core", "connectors"},
     "storage": {"storage"},
     "lab": {"core", "connectors", "lab"},
-    "server": {"core", "connectors", "storage", "server", "config", "lab"},
+    "server": {"core", "connectors", "storage", "server", "config", "lab", "logs"},
     "cluster": {"core", "connectors", "storage", "server", "config", "cluster"},
 }
 

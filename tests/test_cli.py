@@ -331,3 +331,35 @@ def test_an_unexpected_failure_is_still_one_line(tmp_path: Path) -> None:
     assert done.returncode == 70
     assert done.stderr.startswith("error: unexpected RuntimeError: boom (a bug in ctikit;")
     assert len(done.stderr.splitlines()) == 1
+
+
+async def test_user_role_changes_the_role_and_is_audited_with_the_cli_user(tmp_path: Path) -> None:
+    from ctikit.storage import AccountStore, CallLogStore
+    from ctikit.storage.audit import AuditStore
+
+    db = ["--database", "sqlite:///accounts.db"]
+    run_ctikit("user", "add", "bob", "--password-stdin", *db,
+               stdin=PASSWORD + "\n", cwd=tmp_path, env=clean_env())  # fmt: skip
+    done = run_ctikit("user", "role", "bob", "supervisor", "--team", "blue", *db,
+                      cwd=tmp_path, env=clean_env())  # fmt: skip
+    assert done.stdout == "bob is now supervisor\n"
+    line = refused(tmp_path, "user", "role", "nobody", "agent", *db, status=1)
+    assert "no user 'nobody'" in line
+    store = await CallLogStore.open(tmp_path / "accounts.db")
+    try:
+        user = await AccountStore(store).get_user("bob")
+        assert user is not None and (user.role, user.agent_id, user.team) == (
+            "supervisor",
+            None,
+            "blue",
+        )
+        assert user.session_generation == 1  # sessions of the old role ended
+        _, entries = await AuditStore(store).query()
+        assert [(e.action, e.target) for e in entries] == [
+            ("user.role", "bob"),
+            ("user.add", "bob"),
+        ]
+        assert all(e.actor.startswith("cli") for e in entries)
+        assert PASSWORD not in str([e.detail for e in entries])
+    finally:
+        await store.close()

@@ -112,13 +112,26 @@ def test_a_full_file_becomes_the_config(tmp_path: Path) -> None:
           "agents": [{"id": "a", "extension": "1001"}]},
          'f.toml: [server].scenario: a scenario needs connector = "sim" (the simulator), '
          'not "sip"'),
+        ({"server": {"connector": "webrtc", "webrtc_domain": "sip.example.com"},
+          "agents": [{"id": "a", "extension": "1001", "sip_password": "pw"}]},
+         'f.toml: [server].webrtc_ws_url: "webrtc" needs it (where the consoles register)'),
+        ({"server": {"connector": "webrtc", "webrtc_ws_url": "wss://sip.example.com",
+                     "webrtc_domain": "sip.example.com"},
+          "agents": [{"id": "a", "extension": "1001"}]},
+         'f.toml: [[agents]]#1.sip_password: "webrtc" needs it for an agent with an extension '
+         "(its digest password)"),
+        ({"server": {"webrtc_ws_url": "http://sip.example.com"}},
+         'f.toml: [server].webrtc_ws_url: expected a ws:// or wss:// URL, '
+         'got "http://sip.example.com"'),
         ({"port": 8080}, "f.toml: port: outside any section; put it under [server]"),
         ({"color": "blue"},
          "f.toml: color: unknown key outside any section; the sections are [server], "
-         "[limits], [[components]], [[agents]], [[users]], [workspace], [[screen_pops]]"),
+         "[limits], [[components]], [[agents]], [[users]], [workspace], [[screen_pops]], "
+         "[open_cti]"),
         ({"agent": [{"id": "a"}]},
          "f.toml: [[agent]]: unknown section; did you mean [[agents]]? the sections are "
-         "[server], [limits], [[components]], [[agents]], [[users]], [workspace], [[screen_pops]]"),
+         "[server], [limits], [[components]], [[agents]], [[users]], [workspace], "
+         "[[screen_pops]], [open_cti]"),
     ],
 )  # fmt: skip
 def test_a_refusal_names_the_key_the_problem_and_what_is_expected(
@@ -134,7 +147,7 @@ def test_unknown_keys_name_the_known_ones() -> None:
     line = error_of({"agents": [{"id": "a", "extn": "1"}]})
     assert line == (
         "f.toml: [[agents]]#1.extn: unknown key; did you mean extension? (known: id, extension, "
-        "name)"
+        "name, sip_password)"
     )
 
 
@@ -254,7 +267,7 @@ def test_every_config_example_in_the_docs_is_accepted(
     monkeypatch.chdir(ROOT)  # examples_dir = "examples" is relative to where ctikit runs
     raw = tomllib.loads(text.replace('"$argon2id$v=19$m=65536,t=3,p=4$..."', f'"{HASH}"'))
     if "server" not in raw and "components" in raw:
-        raw["server"] = {"examples_dir": "examples"}  # a fragment: the rest of the file
+        raw["server"] = {"examples_dir": str(ROOT / "examples")}  # a fragment: the rest of the file
     config_from_dict(raw, where)
 
 
@@ -317,3 +330,11 @@ def test_a_bad_server_value_names_its_key(key: str, value: Any) -> None:
         config_from_dict({"server": {key: value}}, "f.toml")
     except ConfigError as exc:
         assert str(exc).startswith(f"f.toml: [server].{key}"), str(exc)
+
+
+def test_an_example_softphone_needs_examples_dir() -> None:
+    raw = {"open_cti": {"softphone_url": "/examples/opencti-softphone/index.html"}}
+    with pytest.raises(ConfigError, match=r"\[open_cti\]\.softphone_url: .*examples_dir"):
+        config_from_dict(raw, "f.toml")
+    raw["server"] = {"examples_dir": str(ROOT / "examples")}
+    assert config_from_dict(raw, "f.toml").open_cti.softphone_url is not None

@@ -66,6 +66,13 @@ def add_parsers(sub: argparse._SubParsersAction[Any]) -> None:
         ("enable", "enable a disabled user again"),
     ):
         usub.add_parser(action, parents=[db], help=what).add_argument("username")
+    role = usub.add_parser(
+        "role", parents=[db], help="change a user's role (their sessions end at once)"
+    )
+    role.add_argument("username")
+    role.add_argument("role", choices=("agent", "supervisor"))
+    role.add_argument("--agent", help="agent ID whose calls this user takes (agents: the name)")
+    role.add_argument("--team", help="team (supervisors read their team's agents)")
     passwd = usub.add_parser(
         "passwd", parents=[db], help="set a user's password (their sessions end at once)"
     )
@@ -171,7 +178,11 @@ async def _run(
         async with await CallLogStore.open(url) as store:
             if new_file is not None:
                 print(f"note: created the database {new_file} ({source})", file=sys.stderr)
-            return await _act(args, AccountStore(store), password_hash, hash_password)
+            try:
+                actor = f"cli:{getpass.getuser()}"  # the audit log's "who"
+            except (OSError, KeyError):
+                actor = "cli"
+            return await _act(args, AccountStore(store, actor=actor), password_hash, hash_password)
     except StorageError as exc:
         raise Refused(f"{exc} ({source}); check the URL and that the database is up") from None
     except ValueError as exc:
@@ -271,6 +282,13 @@ async def _act(
                 print(f"error: no user {args.username!r}", file=sys.stderr)
                 return 1
             print(f"{args.action}d {args.username}")
+        elif args.action == "role":
+            agent = args.agent or (args.username if args.role == "agent" else None)
+            if not await accounts.set_role(
+                args.username, args.role, agent_id=agent, team=args.team
+            ):
+                raise Refused(f"no user {args.username!r}; `ctikit user list` shows them")
+            print(f"{args.username} is now {args.role}" + (f" (agent {agent})" if agent else ""))
         elif args.action == "passwd":
             if await accounts.get_user(args.username) is None:
                 raise Refused(f"no user {args.username!r}; `ctikit user list` shows them")

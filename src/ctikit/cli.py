@@ -26,7 +26,7 @@ import os
 import sys
 from typing import NoReturn
 
-from . import __version__, accounts_cli
+from . import __version__, accounts_cli, logs, ops_cli
 from .accounts_cli import Refused
 from .client import Client, CtikitError
 from .config import (
@@ -48,10 +48,12 @@ FLAG_NAMES = {
     "database": "--database",
     "scenario": "--scenario",
     "log_level": "--log-level",
+    "log_format": "--log-format",
     "cluster": "--cluster",
     "node_id": "--node-id",
     "cluster_nodes": "--node",
 }
+OPS_COMMANDS = ("backup", "restore", "keys")
 DEMO_COMPONENTS = (
     ComponentConfig(name="Caller card", url="/examples/caller-card/index.html"),
     ComponentConfig(
@@ -100,6 +102,11 @@ def _server_flags(p: argparse.ArgumentParser, *, default_port: int) -> None:
         help="run a simulator scenario file (TOML or JSON) at start-up",
     )
     p.add_argument("--log-level", choices=LOG_LEVELS, help="default info")
+    p.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        help="default text; json: one object per line with agent, call and request IDs",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -126,6 +133,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="real SIP instead of the simulator: starts kamailio and a baresip phone per "
         "agent line on 127.0.0.1 (apt: kamailio baresip-core)",
+    )
+    demo.add_argument(
+        "--webrtc",
+        action="store_true",
+        help="each agent's console is its phone (WebRTC): starts kamailio, rtpengine and a "
+        "customer phone on 127.0.0.1 (apt: kamailio kamailio-websocket-modules "
+        "rtpengine-daemon baresip-core)",
     )
 
     serve = sub.add_parser("serve", help="run the CTI server")
@@ -164,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="service token with calls:attach (default $CTIKIT_TOKEN; not needed for the demo)",
     )
     accounts_cli.add_parsers(sub)
+    ops_cli.add_parsers(sub)
     for choice in sub.choices.values():
         _remember_parsers(choice)
     return parser
@@ -195,9 +210,12 @@ def _config_from(args: argparse.Namespace) -> Config:
     if args.command == "demo":
         from .server.app import default_examples_dir
 
+        if args.sip and args.webrtc:
+            raise ConfigError("--sip and --webrtc: choose one (--webrtc runs SIP too)")
+
         examples = default_examples_dir()  # None when installed without the checkout
         config = Config(
-            connector="sip" if args.sip else "sim",
+            connector="webrtc" if args.webrtc else "sip" if args.sip else "sim",
             demo=True,
             agents=DEMO_AGENTS,
             examples_dir=examples,
@@ -213,6 +231,7 @@ def _config_from(args: argparse.Namespace) -> Config:
         "database": args.database,  # a plain path is a SQLite file (the schema says so)
         "scenario": args.scenario,
         "log_level": args.log_level,
+        "log_format": args.log_format,
         "cluster": getattr(args, "cluster", None),
         "node_id": getattr(args, "node_id", None),
         "cluster_nodes": getattr(args, "node", None) or None,
@@ -238,16 +257,15 @@ def _serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         raise Refused(str(exc), 2) from None
     _check_scenario(config, args)
-    logging.basicConfig(
-        level=config.log_level.upper(),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    logs.configure(config.log_level, config.log_format)
     if config.demo:
         logging.getLogger("ctikit").warning(
             "DEMO MODE: no authentication (every request acts as the agent it names), %s; "
             "do not expose this server",
-            "real SIP phones on 127.0.0.1" if config.connector == "sip" else "simulated telephony",
+            {
+                "sip": "real SIP phones on 127.0.0.1",
+                "webrtc": "consoles are phones registered to a SIP lab on 127.0.0.1",
+            }.get(config.connector, "simulated telephony"),
         )
     from .server.app import serve, single_node_service
     from .storage import StorageError
@@ -318,7 +336,7 @@ def _what_to_do(exc: CtikitError, args: argparse.Namespace) -> str:
 
 
 def _accounts(args: argparse.Namespace) -> int:
-    if args.action == "hash-password":  # no database
+    if getattr(args, "action", None) == "hash-password":  # no database
         return accounts_cli.run(args, "", "")
     try:
         base = load_config(args.config) if args.config else Config()
@@ -332,6 +350,8 @@ def _accounts(args: argparse.Namespace) -> int:
         source = f"[server].database in {args.config}"
     else:
         source = "the default ./ctikit.db: no --config or --database given"
+    if args.command in OPS_COMMANDS:
+        return ops_cli.run(args, config, source)
     return accounts_cli.run(args, config.database, source)
 
 
@@ -343,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "simulate-call":
             return _simulate_call(args)
-        if args.command in ("user", "token"):
+        if args.command in ("user", "token", *OPS_COMMANDS):
             return _accounts(args)
         return _serve(args)
     except Refused as exc:

@@ -44,6 +44,18 @@ Number = Annotated[
 Name = Annotated[str, Meta(min_length=1, max_length=100)]
 FilePath = Annotated[str, Meta(min_length=1, description="a file path")]
 DirPath = Annotated[str, Meta(min_length=1, description="a directory path")]
+WsUrl = Annotated[
+    str,
+    Meta(pattern=r"^wss?://[^/\s?#]+\S*$", max_length=2000, description="a ws:// or wss:// URL"),
+]
+SipDomain = Annotated[
+    str,
+    Meta(
+        pattern=r"^[A-Za-z0-9.:\[\]-]{1,253}$",
+        description="a host name or IP address, with :port if not 5060",
+    ),
+]
+SipPassword = Annotated[str, Meta(min_length=1, max_length=256)]
 HttpUrl = Annotated[str, Meta(pattern=r"^https?://[^/\s?#]+\S*$", description="an http(s):// URL")]
 Origin = Annotated[
     str,
@@ -91,6 +103,9 @@ class AgentConfig:
     id: AgentId
     extension: Number | None = None
     name: Name | None = None
+    # webrtc: the digest password of the extension at the SIP server (only this agent's own
+    # console is given it).
+    sip_password: SipPassword | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -119,6 +134,64 @@ class WorkspaceConfig:
     allowed_origins: tuple[Origin, ...] = ()
 
 
+ObjectName = Annotated[
+    str, Meta(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,79}$", description="an object name such as Contact")
+]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OpenCtiConfig:
+    """The call center definition of an Open CTI softphone (docs/open-cti.md)."""
+
+    # The softphone page the console loads in its softphone panel; none: no panel.
+    softphone_url: (
+        Annotated[
+            str,
+            Meta(
+                pattern=r"^(?:https?://[^/\s?#]+|/(?!/))\S*$",
+                description="an absolute http(s):// URL or a path on this server (/examples/...)",
+            ),
+        ]
+        | None
+    ) = None
+    label: Name = "Phone"
+    height: Annotated[int, Meta(ge=240, le=2560)] = 400  # pixels
+    width: Annotated[int, Meta(ge=200, le=1920)] = 300  # pixels
+    # getCallCenterSettings(): the definition's keys ("/reqGeneralInfo/reqAdapterUrl") and values.
+    settings: (
+        Annotated[
+            dict[
+                Annotated[str, Meta(min_length=1, max_length=255)],
+                Annotated[str, Meta(max_length=4096)],
+            ],
+            Meta(description='a table of "key" = "text" pairs'),
+        ]
+        | None
+    ) = None
+    # getSoftphoneLayout(): the objects a search looks in, per call type.
+    inbound_objects: tuple[ObjectName, ...] = ("Contact", "Account", "Lead")
+    outbound_objects: tuple[ObjectName, ...] = ("Contact", "Account", "Lead")
+    internal_objects: tuple[ObjectName, ...] = ("User",)
+    # Where a record opens: {recordId} and {objectType} are filled in (URL-encoded).
+    record_url: (
+        Annotated[
+            str,
+            Meta(
+                pattern=r"^https?://[^/\s?#{}]+(?:[/?#]\S*)?$",
+                max_length=2000,
+                description="an http(s):// URL, {recordId} and {objectType} only after the host",
+            ),
+        ]
+        | None
+    ) = None
+    search_url: HttpUrl | None = None  # the CRM's search endpoint (docs/open-cti.md)
+    apex_url: HttpUrl | None = None  # where runApex goes (docs/open-cti.md)
+    # Sent as "Authorization: Bearer TOKEN" to search_url and apex_url.
+    endpoint_token: Annotated[str, Meta(min_length=1, max_length=4096)] | None = None
+    # Seconds an endpoint has to answer; below the scripts' 30 s wait for the console.
+    endpoint_timeout: Annotated[float, Meta(gt=0, le=25)] = 5.0
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ScreenPopConfig:
     """A primary tab the console opens for each call of a type (core/screenpops.py: templates)."""
@@ -140,13 +213,19 @@ class ScreenPopConfig:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Config:
     """Everything the server reads. Each ``[server]`` key is a field here; ``components``,
-    ``agents``, ``users``, ``limits``, ``workspace`` and ``screen_pops`` are the file's other
-    sections."""
+    ``agents``, ``users``, ``limits``, ``workspace``, ``screen_pops`` and ``open_cti`` are the
+    file's other sections."""
 
     host: Annotated[str, Meta(min_length=1, description="an IP address or host name")] = "127.0.0.1"
     port: Annotated[int, Meta(ge=0, le=65535)] = 8080
     database: DatabaseUrl = "sqlite:///ctikit.db"
-    connector: Literal["sim", "sip"] = "sim"  # the simulator, or a kamailio + baresip lab
+    # the simulator, a kamailio + baresip lab, or the console's browser as the phone
+    connector: Literal["sim", "sip", "webrtc"] = "sim"
+    webrtc_ws_url: WsUrl | None = None  # webrtc: the SIP server's WebSocket (SIP.js transport)
+    webrtc_domain: SipDomain | None = None  # webrtc: the SIP domain of the agents' AORs
+    # webrtc: how long a console that lost its ctikit socket may take to come back with its
+    # calls before the server ends them
+    webrtc_grace_seconds: Annotated[float, Meta(ge=0, le=300)] = 10.0
     sip_lines: Annotated[int, Meta(ge=1, le=50)] = 2  # SIP: baresip lines per agent
     sip_queue: Number | None = None  # SIP: a contact-centre number every agent answers
     sip_root: DirPath | None = None  # SIP: where lab files go (default: a new temp dir)
@@ -154,6 +233,10 @@ class Config:
     examples_dir: DirPath | None = None  # served at /examples/ when set
     demo: bool = False
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["text", "json"] = "text"  # json: one object per line (docs/operations.md)
+    # HTTPS on this node: a PEM certificate (chain) and its key; both or neither.
+    tls_cert: FilePath | None = None
+    tls_key: FilePath | None = None
     max_frame_bytes: Annotated[int, Meta(ge=1024, le=64 * 1024 * 1024)] = 256 * 1024
     # Frames queued for a slow console before it is dropped.
     send_queue_frames: Annotated[int, Meta(ge=1, le=1_000_000)] = 2000
@@ -194,12 +277,21 @@ class Config:
         | None
     ) = None
     cluster_nodes: tuple[HttpUrl, ...] = ()  # every node's public URL: consoles fail over
+    # Webhooks (docs/webhooks.md): attempts per delivery, then a dead letter; the first
+    # retry's delay in seconds, doubling up to the longest; a receiver's time to answer.
+    webhook_max_attempts: Annotated[int, Meta(ge=1, le=1000)] = 20
+    webhook_retry_seconds: Annotated[float, Meta(ge=0.01, le=86400)] = 1.0
+    webhook_retry_max_seconds: Annotated[float, Meta(ge=0.01, le=86400)] = 3600.0
+    webhook_timeout: Annotated[float, Meta(ge=0.1, le=300)] = 10.0
+    # The audit log (docs/monitoring.md): entries older than this are deleted; 0 keeps all.
+    audit_retention_days: Annotated[int, Meta(ge=0, le=36500)] = 365
     components: tuple[ComponentConfig, ...] = ()
     agents: tuple[AgentConfig, ...] = ()
     users: tuple[UserConfig, ...] = ()
     limits: Limits = field(default_factory=Limits)
     workspace: WorkspaceConfig = field(default_factory=WorkspaceConfig)
     screen_pops: tuple[ScreenPopConfig, ...] = ()
+    open_cti: OpenCtiConfig = field(default_factory=OpenCtiConfig)
 
     def with_overrides(self, **changes: Any) -> Config:
         """A copy with the changes that are not None (unchecked: use :func:`apply_flags`
@@ -210,7 +302,7 @@ class Config:
 # ----------------------------------------------------------------- the file's schema
 
 ARRAY_SECTIONS = ("agents", "components", "users", "screen_pops")
-TABLE_SECTIONS = ("server", "limits", "workspace")
+TABLE_SECTIONS = ("server", "limits", "workspace", "open_cti")
 # Limits live in the core (without ranges); a limit missing here is only checked >= 0 and a
 # test fails until it gets its range.
 LIMIT_RANGES: dict[str, tuple[int, int]] = {
@@ -222,6 +314,11 @@ LIMIT_RANGES: dict[str, tuple[int, int]] = {
     "max_pending_data": (1, 10_000),
     "max_recent_ended": (1, 10_000),
     "event_log_size": (1, 1_000_000),
+    "event_log_bytes": (0, 1024**3),
+    "agent_memory_bytes": (64 * 1024, 16 * 1024**3),
+    "server_memory_bytes": (1024 * 1024, 1024**4),
+    "max_agents": (1, 10_000_000),
+    "call_log_saves_per_minute": (1, 1_000_000),
 }
 
 
@@ -266,6 +363,7 @@ _Component = _strict(ComponentConfig, "component")
 _User = _strict(UserConfig, "user")
 _Workspace = _strict(WorkspaceConfig, "workspace")
 _ScreenPop = _strict(ScreenPopConfig, "screen_pop")
+_OpenCti = _strict(OpenCtiConfig, "open_cti")
 _File = msgspec.defstruct(
     "file",
     [
@@ -276,6 +374,7 @@ _File = msgspec.defstruct(
         ("users", tuple[_User, ...], ()),  # type: ignore[valid-type]
         ("workspace", _Workspace, msgspec.field(default_factory=_Workspace)),
         ("screen_pops", tuple[_ScreenPop, ...], ()),  # type: ignore[valid-type]
+        ("open_cti", _OpenCti, msgspec.field(default_factory=_OpenCti)),
     ],
     kw_only=True,
     forbid_unknown_fields=True,
@@ -288,6 +387,7 @@ SECTIONS: dict[str, type[msgspec.Struct]] = {
     "[[users]]": _User,
     "[workspace]": _Workspace,
     "[[screen_pops]]": _ScreenPop,
+    "[open_cti]": _OpenCti,
 }
 """Each section's schema (docs/configuration.md lists the same keys)."""
 _FILE_TYPE = mi.type_info(_File)
@@ -341,6 +441,7 @@ def config_from_dict(raw: Mapping[str, Any], where: str = "config") -> Config:
         limits=Limits(**asdict(file.limits)),
         workspace=WorkspaceConfig(**asdict(file.workspace)),
         screen_pops=tuple(ScreenPopConfig(**asdict(p)) for p in file.screen_pops),
+        open_cti=OpenCtiConfig(**asdict(file.open_cti)),
     )
     config = _normalised(config)
     _check_rules(config, lambda p: f"{where}: {file_key(p)}")
@@ -454,6 +555,13 @@ def _problems(config: Config) -> typing.Iterator[tuple[Path_, str]]:
                 f"{shown(component.url)} is under /examples/, which is served only when "
                 "[server].examples_dir is set; set it or use another URL",
             )
+    softphone = config.open_cti.softphone_url
+    if softphone is not None and softphone.startswith("/examples/") and config.examples_dir is None:
+        yield (
+            ["open_cti", "softphone_url"],
+            f"{shown(softphone)} is under /examples/, which is served only when "
+            "[server].examples_dir is set; set it or use another URL",
+        )
     if config.connector == "sip" and not any(a.extension for a in config.agents):
         yield (
             ["server", "connector"],
@@ -462,6 +570,18 @@ def _problems(config: Config) -> typing.Iterator[tuple[Path_, str]]:
     for i, pop in enumerate(config.screen_pops):
         if problem := screenpops.check(pop):
             yield ["screen_pops", i, problem[0]], problem[1]
+    if config.connector == "webrtc" and not config.demo:  # the demo runs its own lab
+        for key in ("webrtc_ws_url", "webrtc_domain"):
+            if getattr(config, key) is None:
+                yield ["server", key], '"webrtc" needs it (where the consoles register)'
+        for i, a in enumerate(config.agents):
+            if a.extension is not None and a.sip_password is None:
+                yield (
+                    ["agents", i, "sip_password"],
+                    '"webrtc" needs it for an agent with an extension (its digest password)',
+                )
+        if not any(a.extension for a in config.agents):
+            yield ["server", "connector"], '"webrtc" needs [[agents]] with an extension each'
     if config.scenario is not None and config.connector != "sim":
         yield (
             ["server", "scenario"],

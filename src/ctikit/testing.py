@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-_LISTENING = re.compile(r"listening on (http://\S+)")
+_LISTENING = re.compile(r"listening on (https?://\S+)")
 
 
 #: Where tests create and drop PostgreSQL databases of their own (``CTIKIT_TEST_POSTGRES_DSN``).
@@ -92,7 +92,8 @@ def run_ctikit(
 
 
 class CtikitProcess:
-    """A ``python -m ctikit ARGS...`` process; ``url`` once it said it listens.
+    """A ``python -m ctikit ARGS...`` process (or ``command ARGS...``, e.g. an installed
+    ``ctikit`` script); ``url`` once it said it listens.
 
     Raises RuntimeError (with the end of the log) if it does not within ``within`` seconds.
     """
@@ -105,11 +106,12 @@ class CtikitProcess:
         cwd: str | os.PathLike[str] | None = None,
         env: dict[str, str] | None = None,
         within: float = 30.0,
+        command: list[str] | None = None,
     ) -> None:
         self.log_path = Path(log_path)
         self._log = self.log_path.open("a")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "ctikit", *args],
+            [*(command or [sys.executable, "-m", "ctikit"]), *args],
             stdout=subprocess.PIPE,
             stderr=self._log,
             text=True,

@@ -106,3 +106,9 @@ def test_browser(tmp_path: Path) -> None:
         pytest.skip("no chromium")
     rep = _run(tmp_path, "browser", "--calls", "5")
     assert all(row["calls"] == 5 for row in rep.rows), rep.rows
+
+
+def test_scrape(tmp_path: Path) -> None:
+    rep = _run(tmp_path, "scrape", "--counts", "20", "--scrapes", "3", targets="ctikit,aiohttp")
+    assert [(r["server"], r["consoles"]) for r in rep.rows] == [("ctikit", 20), ("aiohttp", 20)]
+    assert all(r["bytes"] > 0 for r in rep.rows)

@@ -101,6 +101,11 @@ async def test_concurrent_changes_to_one_agent_from_two_nodes(
     frames = await x.backend.state.frames_between("ag", 0, seq)
     assert frames is not None
     assert [json.loads(f)["seq"] for _, f in frames] == list(range(1, 62))
+    # Read a page at a time (61 frames > one page), and given up once over a byte budget.
+    size = sum(len(f) for _, f in frames)
+    again = await x.backend.state.frames_between("ag", 0, seq, max_bytes=size)
+    assert again == frames
+    assert await x.backend.state.frames_between("ag", 0, seq, max_bytes=size - 1) is None
 
 
 async def test_a_refused_change_leaves_no_trace(pair: list[CtiService]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ctikit.core.access import (
+    SCOPES,
     AccessDeniedError,
     Operation,
     Principal,
@@ -70,3 +71,24 @@ def test_operations_on_every_agent_are_for_scoped_services_only() -> None:
         with pytest.raises(AccessDeniedError, match="may not read the call logs of every"):
             check_global(who, Operation.READ_LOGS)
     assert AccessDeniedError("x").code == "forbidden"
+
+
+@pytest.mark.parametrize(
+    ("op", "scope", "verb"),
+    [
+        (Operation.READ_METRICS, "metrics:read", "read the metrics"),
+        (Operation.READ_AUDIT, "audit:read", "read the audit log"),
+        (Operation.MANAGE_WEBHOOKS, "webhooks:manage", "manage the webhooks"),
+    ],
+)
+def test_operator_scopes_are_for_services_that_hold_them(
+    op: Operation, scope: str, verb: str
+) -> None:
+    assert scope in SCOPES
+    check_global(Principal(name="ops", role=Role.SERVICE, scopes=frozenset({scope})), op)
+    with pytest.raises(AccessDeniedError, match=scope):
+        check_global(CRM, op)
+    for who in (Principal(name="a", role=Role.AGENT, agent="a"),
+                Principal(name="s", role=Role.SUPERVISOR, team="blue")):  # fmt: skip
+        with pytest.raises(AccessDeniedError, match=verb):
+            check_global(who, op)

@@ -311,10 +311,13 @@ def test_load_refuses_damaged_dumps_and_keeps_the_old_state() -> None:
 def test_custom_events_one_per_agent_in_each_agents_sequence() -> None:
     reg = CallRegistry()
     offer(reg, "a1", "c1")  # a1 seq 1
-    events = reg.custom_events(["a1", "a2"], "campaign", "Q4", now=5.0)
+    reg.pin("a2")  # a console of a2 is connected
+    events = reg.custom_events(["a1", "a2", "a3"], "campaign", "Q4", now=5.0)
     assert [(e.agent, e.seq, e.at) for e in events] == [("a1", 2, 5.0), ("a2", 1, 5.0)]
     assert [e.seq for e in reg.events_after("a2", 0)] == [1]
     assert reg.custom_event("a2", "campaign", None, now=6.0)[0].seq == 2
+    # a3 has no state (no console, no calls): the campaign created none for it (F4).
+    assert not reg.has_agent("a3") and reg.agents() == ["a1", "a2"]
 
 
 @pytest.mark.parametrize(

@@ -5,15 +5,20 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ctikit.lab import AgentSpec, LabError, LabOptions, SipLab, plan_lab
+from ctikit.lab.phones import write_wav
 from ctikit.lab.plan import WebAgent
 from ctikit.lab.sip import find_webrtc_parts
 
 WebLabFactory = Callable[..., Awaitable[SipLab]]
 PASSWORD = "lab-secret-1001"
+CHROMIUM = os.environ.get("CTIKIT_CHROMIUM", "/usr/bin/chromium")
+CALLER_HZ = 550.0  # the caller's tone (8 kHz WAV, -24 dBFS)
+MIC_HZ = 1250.0  # chromium's fake microphone (48 kHz WAV, -12 dBFS)
 
 
 @pytest.fixture
@@ -57,3 +62,25 @@ async def webrtc_lab(tmp_path: Path, webrtc_parts: None) -> AsyncIterator[WebLab
     yield make
     for lab in labs:
         await lab.stop()
+
+
+@pytest.fixture
+async def chromium(tmp_path: Path) -> AsyncIterator[Any]:
+    """Debian's chromium with a fake microphone playing MIC_HZ (loops the file)."""
+    from playwright.async_api import async_playwright
+
+    mic = tmp_path / "mic.wav"
+    write_wav(mic, seconds=10, rate=48000, freq=MIC_HZ, amplitude=8000)
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--use-fake-device-for-media-stream",
+                "--use-fake-ui-for-media-stream",
+                f"--use-file-for-fake-audio-capture={mic}",
+                "--autoplay-policy=no-user-gesture-required",
+            ],
+        )
+        yield browser
+        await browser.close()

@@ -13,6 +13,8 @@ from typing import Any
 from ctikit.connectors.sip import CtrlConnection
 from ctikit.connectors.sip.baresip import BaresipEvent
 from ctikit.lab import SipLab
+from ctikit.lab.audio import read_rtp_pcap
+from ctikit.lab.rtpengine import recordings_dir as rtp_recordings
 
 PAGE = Path(__file__).with_name("pages") / "phone.html"
 # A real response from ctikit first: chromium's Local Network Access lets only pages that came
@@ -24,8 +26,13 @@ LANDING = "/static/vendor/sip.js/LICENSE.md"
 class CallerPhone:
     """A caller phone of the lab, driven over ``ctrl_tcp``, keeping its events."""
 
-    def __init__(self, lab: SipLab, user: str) -> None:
-        self.spec = lab.plan.caller(user)
+    def __init__(self, lab: SipLab, user: str, *, agent_line: bool = False) -> None:
+        # agent_line: the baresip line of the lab agent whose extension is ``user``.
+        self.spec = (
+            next(p for p in lab.plan.agent_phones() if p.user == user)
+            if agent_line
+            else lab.plan.caller(user)
+        )
         self.lab = lab
         self.events: list[tuple[float, BaresipEvent]] = []
         self._changed = asyncio.Event()
@@ -133,3 +140,15 @@ def runs(flags: list[bool]) -> list[tuple[bool, int]]:
         else:
             out.append((f, 1))
     return out
+
+
+async def relayed(lab: SipLab, call_id: str) -> list[Any]:
+    """The RTP rtpengine received for ``call_id`` (its recording is complete once the call
+    is deleted, at the BYE: ``--delete-delay=0``)."""
+    root = rtp_recordings(lab.plan)
+    deadline = time.monotonic() + 10
+    while not any(call_id in p.name for p in (root / "metadata").glob("*")):
+        assert time.monotonic() < deadline, f"no finished recording of {call_id} in {root}"
+        await asyncio.sleep(0.05)
+    (pcap,) = (root / "pcaps").glob(f"{call_id}*.pcap")
+    return read_rtp_pcap(pcap)

@@ -11,28 +11,31 @@ relays (with capture times, so each phase of the call is checked on its own).
 from __future__ import annotations
 
 import asyncio
-import os
 import time
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from ctikit.lab import CallerAudio, LabOptions, SipLab
-from ctikit.lab.audio import levels, pcm_of, read_rtp_pcap, read_wav, tone_db
-from ctikit.lab.phones import recordings_dir, write_wav
-from ctikit.lab.rtpengine import recordings_dir as rtp_recordings
+from ctikit.lab.audio import levels, pcm_of, read_wav, tone_db
+from ctikit.lab.phones import recordings_dir
 from ctikit.testing import CtikitProcess
 
-from .conftest import PASSWORD, WebLabFactory
-from .phonekit import CallerPhone, Window, measure, open_phone, page_event, runs, until_tone
+from .conftest import CALLER_HZ, MIC_HZ, PASSWORD, WebLabFactory
+from .phonekit import (
+    CallerPhone,
+    Window,
+    measure,
+    open_phone,
+    page_event,
+    relayed,
+    runs,
+    until_tone,
+)
 
 pytestmark = [pytest.mark.sip, pytest.mark.browser]
 
-CHROMIUM = os.environ.get("CTIKIT_CHROMIUM", "/usr/bin/chromium")
-CALLER_HZ = 550.0  # the caller's tone (8 kHz WAV, -24 dBFS)
-MIC_HZ = 1250.0  # chromium's fake microphone (48 kHz WAV, -12 dBFS)
 HEARD = -60.0  # analyser dB above which the browser hears the caller's tone
 QUIET = -90.0  # ... and below which it hears nothing of it (silence reads -200)
 TONE_DB, SILENT_DB = -30.0, -60.0  # the same for the far end (Goertzel, dB below full scale)
@@ -50,28 +53,6 @@ def ctikit_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server.stop()
 
 
-@pytest.fixture
-async def chromium(tmp_path: Path) -> AsyncIterator[Any]:
-    """Debian's chromium with a fake microphone playing MIC_HZ (loops the file)."""
-    from playwright.async_api import async_playwright
-
-    mic = tmp_path / "mic.wav"
-    write_wav(mic, seconds=10, rate=48000, freq=MIC_HZ, amplitude=8000)
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--use-fake-device-for-media-stream",
-                "--use-fake-ui-for-media-stream",
-                f"--use-file-for-fake-audio-capture={mic}",
-                "--autoplay-policy=no-user-gesture-required",
-            ],
-        )
-        yield browser
-        await browser.close()
-
-
 async def registered_phone(chromium: Any, origin: str, lab: SipLab, **kw: str) -> Any:
     web = lab.plan.webrtc
     assert web is not None
@@ -86,18 +67,6 @@ def far_end_recording(lab: SipLab) -> tuple[int, list[int]]:
     """What the caller's baresip received and decoded (its sndfile ``-dec`` WAV)."""
     (dec,) = recordings_dir(lab.plan, lab.plan.caller("cust1")).glob("*-dec.wav")
     return read_wav(dec)
-
-
-async def relayed(lab: SipLab, call_id: str) -> list[Any]:
-    """The RTP rtpengine received for ``call_id`` (its recording is complete once the call
-    is deleted, at the BYE: ``--delete-delay=0``)."""
-    root = rtp_recordings(lab.plan)
-    deadline = time.monotonic() + 10
-    while not any(call_id in p.name for p in (root / "metadata").glob("*")):
-        assert time.monotonic() < deadline, f"no finished recording of {call_id} in {root}"
-        await asyncio.sleep(0.05)
-    (pcap,) = (root / "pcaps").glob(f"{call_id}*.pcap")
-    return read_rtp_pcap(pcap)
 
 
 def heard(w: Window) -> bool:

@@ -48,6 +48,8 @@ class WsClient:
         self._task: asyncio.Task[None] | None = None
         self._event_added = asyncio.Event()
         self.closed = asyncio.Event()
+        #: ``{"type": "phone"}`` frames: commands for a browser phone (connector webrtc)
+        self.phone: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
 
     async def start(self) -> WsClient:
         first = await self.ws.receive_json(timeout=5)
@@ -64,6 +66,8 @@ class WsClient:
             if frame["type"] == "event":
                 self.events.append(frame)
                 self._event_added.set()
+            elif frame["type"] == "phone":
+                self.phone.put_nowait(frame)
             elif frame["type"] == "response":
                 fut = self._responses.pop(frame["id"], None)
                 if fut is None:

@@ -75,6 +75,7 @@ async def test_expired_and_forged_tokens_are_refused(server: Any) -> None:
         {"sub": "agent1", "role": "agent", "exp": int(time.time()) - 5},
         authn.secret,
         algorithm="HS256",
+        headers={"kid": authn.keys.current().id},
     )
     forged = jwt.encode(
         {"sub": "agent1", "role": "agent", "exp": int(time.time()) + 60},

@@ -30,8 +30,9 @@ from ..core.model import CallView, Limits, check_agent_id
 from ..core.registry import CallRegistry
 from ..core.telephony import TelephonyEvent
 from ..server import console, wire
-from ..server.backend import BulkChange, Change, ReportListener
+from ..server.backend import BulkChange, Change, EventTap, ReportListener
 from ..server.hub import Hub, Outbox
+from ..server.measures import CLUSTER_COMMIT_SECONDS, CLUSTER_CONFLICTS, count_events
 from .fanout import Fanout
 from .state import ClusterUnavailableError, CorruptStateError, EpochChangedError, Loaded, RedisState
 
@@ -71,6 +72,7 @@ class RedisBackend:
         self._epoch = ""
         self._listener: ReportListener | None = None
         self.dropped_events = 0
+        self.taps: list[EventTap] = []
         self._locks: dict[str, asyncio.Lock] = {}
         #: agent -> (version in Redis, registry holding that state): see run.
         self._cache: OrderedDict[str, tuple[int, CallRegistry]] = OrderedDict()
@@ -141,6 +143,11 @@ class RedisBackend:
                     # have made stale (e.g. the call was answered since): decide on the
                     # current state instead.
                     continue
+                if not reg.has_agent(agent):
+                    # Nothing was made for an agent without state (a campaign to an unknown
+                    # ID, issue 13 F4): nothing to commit.
+                    return events
+                started = time.perf_counter()
                 try:
                     done = await self.state.commit(
                         agent,
@@ -153,12 +160,17 @@ class RedisBackend:
                 except EpochChangedError:
                     await self._check_epoch()
                     continue
+                CLUSTER_COMMIT_SECONDS.observe(time.perf_counter() - started)
                 if done:
+                    count_events(events)
+                    for tap in self.taps:
+                        tap(events)
                     self._cache[agent] = (ver + 1, reg)
                     if len(self._cache) > CACHED_AGENTS:
                         self._cache.popitem(last=False)
                     return events
                 # Another node changed this agent first: read again and redo the change.
+                CLUSTER_CONFLICTS.inc()
                 await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
         raise ClusterUnavailableError(f"the state of {agent} is changing too fast; try again")
 
@@ -172,16 +184,19 @@ class RedisBackend:
         # number in flight. A failure stops the rest; those already committed stay.
         pending = iter(agents)
         failed: list[Exception] = []
+        reached = 0
 
         def only(agent: str) -> Change:
             return lambda r: change(r, [agent])
 
         async def worker() -> None:
+            nonlocal reached
             for agent in pending:
                 if failed:
                     return
                 try:
-                    await self.run(agent, only(agent))
+                    events = await self.run(agent, only(agent))
+                    reached += bool(events)  # not "+= await": a read before the await
                 except Exception as exc:
                     failed.append(exc)
                     return
@@ -189,7 +204,7 @@ class RedisBackend:
         await asyncio.gather(*(worker() for _ in range(min(BULK_IN_FLIGHT, len(agents)))))
         if failed:
             raise failed[0]
-        return len(agents)
+        return reached
 
     async def _load(self, agent: str) -> tuple[Loaded, CallRegistry]:
         loaded = await self.state.load(agent)
@@ -257,11 +272,17 @@ class RedisBackend:
         try:
             await self._check_epoch()
             loaded, reg = await self._load(box.agent)
+            if loaded.dump is None:
+                # A connected agent has state (a campaign reaches agents with state only).
+                await self.run(box.agent, _created(box.agent))
+                loaded, reg = await self._load(box.agent)
             missed = None
             if console.wants_replay(since, epoch, self._epoch):
                 assert since is not None
                 if since <= loaded.seq:
-                    frames = await self.state.frames_between(box.agent, since, loaded.seq)
+                    frames = await self.state.frames_between(
+                        box.agent, since, loaded.seq, max_bytes=self._limits.event_log_bytes
+                    )
                     missed = None if frames is None else [f for _, f in frames]
         except BaseException:
             self.fanout.unwatch(box)
@@ -356,6 +377,14 @@ class RedisBackend:
     def _applying(self, event: TelephonyEvent) -> Change:
         # The clock is read on each attempt, as the retries may come much later.
         return lambda r: r.apply(event, now=self.clock())
+
+
+def _created(agent: str) -> Change:
+    def create(r: CallRegistry) -> list[Event]:
+        r.agent(agent)
+        return []
+
+    return create
 
 
 def _call_ids_of(agent: str) -> Callable[[CallRegistry], list[str]]:

@@ -21,6 +21,7 @@ from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from ..server.hub import CLOSE_TRY_AGAIN, Outbox
+from ..server.measures import observe_fanout
 from .state import ClusterUnavailableError, CorruptStateError, RedisState
 
 log = logging.getLogger("ctikit.cluster")
@@ -239,4 +240,5 @@ class Fanout:
             shown = data[:40] if isinstance(data, bytes) else data
             log.warning("ignored a malformed fan-out message (%r...)", shown)
             return
+        observe_fanout(frame)
         await self.deliver(agent, seq, frame)

@@ -259,6 +259,14 @@ class ForwardingTelephony:
     def health(self) -> dict[str, Any]:
         return {"cluster": {"drivesConnector": self.lead.local is not None}}
 
+    async def not_ready(self) -> str | None:
+        local = self.lead.local
+        if local is not None:
+            return await local.not_ready()
+        if await self.lead.lease.holder_now() is None:
+            return "no node holds the connector lease (a takeover is under way or none can)"
+        return None
+
     # ------------------------------------------------------- ReportListener
 
     def committed(self, events: Sequence[Event]) -> None:

@@ -62,6 +62,10 @@ return 1
 """
 
 
+#: Frames read from Redis at once for a replay.
+REPLAY_PAGE = 50
+
+
 class ClusterUnavailableError(CtiError):
     """Redis cannot be reached or refused the change; the request may be retried."""
 
@@ -187,33 +191,42 @@ class RedisState:
         return result == 1
 
     async def frames_between(
-        self, agent: str, after: int, upto: int
+        self, agent: str, after: int, upto: int, *, max_bytes: int | None = None
     ) -> list[tuple[int, bytes]] | None:
-        """Frames with ``after < seq <= upto`` in order, or None if some were trimmed."""
+        """Frames with ``after < seq <= upto`` in order, or None if some were trimmed or
+        they add up to more than ``max_bytes`` (read a page at a time: a console asking
+        for a long replay costs at most that much, issue 13 F2)."""
         if upto <= after:
             return []
-        try:
-            entries = await self.redis.xrange(
-                self._stream_key(agent), min=f"{after + 1}-0", max=f"{upto}-0"
-            )
-        except ResponseError as exc:
-            raise CorruptStateError(f"the event log of {agent} is damaged: {exc}") from None
-        except RedisError as exc:
-            raise _unavailable(exc) from None
-        if entries is None:  # XRANGE never answers nil; if it did, nothing could be replayed
-            return None
         out: list[tuple[int, bytes]] = []
-        expected = after + 1
-        for entry_id, fields in entries:
-            if not isinstance(entry_id, bytes) or fields is None:
-                return None  # not an entry this client reads: treat it as a hole
-            seq = int(entry_id.split(b"-", 1)[0])
-            frame = fields.get(b"f")
-            if seq != expected or not isinstance(frame, bytes):
-                return None  # trimmed, or a hole: the console needs a snapshot
-            out.append((seq, frame))
-            expected += 1
-        return out if expected == upto + 1 else None
+        expected, size = after + 1, 0
+        while expected <= upto:
+            try:
+                entries = await self.redis.xrange(
+                    self._stream_key(agent),
+                    min=f"{expected}-0",
+                    max=f"{upto}-0",
+                    count=REPLAY_PAGE,
+                )
+            except ResponseError as exc:
+                raise CorruptStateError(f"the event log of {agent} is damaged: {exc}") from None
+            except RedisError as exc:
+                raise _unavailable(exc) from None
+            if not entries:  # trimmed (or XRANGE answered nil): nothing can be replayed
+                return None
+            for entry_id, fields in entries:
+                if not isinstance(entry_id, bytes) or fields is None:
+                    return None  # not an entry this client reads: treat it as a hole
+                seq = int(entry_id.split(b"-", 1)[0])
+                frame = fields.get(b"f")
+                if seq != expected or not isinstance(frame, bytes):
+                    return None  # trimmed, or a hole: the console needs a snapshot
+                size += len(frame)
+                if max_bytes is not None and size > max_bytes:
+                    return None  # too long to replay: a snapshot is smaller
+                out.append((seq, frame))
+                expected += 1
+        return out
 
     async def agents(self) -> list[str]:
         try:

@@ -5,7 +5,9 @@ Principals:
 - a **supervisor** reads (never changes) the agents of its team, and its own calls if it
   also takes calls;
 - a **service** (IVR, CRM) acts on any agent within its scopes: ``calls:attach`` (read calls,
-  attach data, place test calls), ``calls:control`` (send CTI commands), ``logs:read``.
+  attach data, place test calls), ``calls:control`` (send CTI commands), ``logs:read``;
+  operators' tokens: ``metrics:read`` (``/metrics``), ``audit:read`` (the audit log),
+  ``webhooks:manage`` (webhook endpoints and their dead letters).
 
 The server authenticates; this module only decides. Every refusal says why.
 """
@@ -35,9 +37,14 @@ class Operation(enum.StrEnum):
     PLACE_CALL = "place_call"  # simulator test call
     SAVE_LOG = "save_log"
     READ_LOGS = "read_logs"
+    READ_METRICS = "read_metrics"  # the Prometheus scrape
+    READ_AUDIT = "read_audit"
+    MANAGE_WEBHOOKS = "manage_webhooks"
 
 
-SCOPES = frozenset({"calls:attach", "calls:control", "logs:read"})
+SCOPES = frozenset(
+    {"calls:attach", "calls:control", "logs:read", "metrics:read", "audit:read", "webhooks:manage"}
+)
 
 _SERVICE_SCOPE: dict[Operation, str] = {
     Operation.READ_CALLS: "calls:attach",
@@ -45,6 +52,9 @@ _SERVICE_SCOPE: dict[Operation, str] = {
     Operation.PLACE_CALL: "calls:attach",
     Operation.CHANGE_CALLS: "calls:control",
     Operation.READ_LOGS: "logs:read",
+    Operation.READ_METRICS: "metrics:read",
+    Operation.READ_AUDIT: "audit:read",
+    Operation.MANAGE_WEBHOOKS: "webhooks:manage",
 }
 _READ_ONLY = frozenset({Operation.READ_CALLS, Operation.READ_LOGS})
 
@@ -107,4 +117,7 @@ def _verb(op: Operation) -> str:
         Operation.PLACE_CALL: "place calls",
         Operation.SAVE_LOG: "save call logs",
         Operation.READ_LOGS: "read the call logs",
+        Operation.READ_METRICS: "read the metrics",
+        Operation.READ_AUDIT: "read the audit log",
+        Operation.MANAGE_WEBHOOKS: "manage the webhooks",
     }[op]

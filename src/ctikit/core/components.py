@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from .agentstate import AgentState
+from .budget import EVENT_COST
 from .errors import CtiRequestError, LimitExceededError, UnknownCallError
 from .events import (
     CallBegan,
@@ -101,6 +102,7 @@ def set_call_ids(state: AgentState, ids: object, *, now: float) -> list[Event]:
             state.apply_pending(call)
         new[cid] = call
     state.calls = new
+    state.recount()
     return [state.emit(CallsReplaced, now, ids=tuple(checked))]
 
 
@@ -121,15 +123,21 @@ def set_attached_data(
     data = parse_json_text(data_json, "callData")
     ctype = None if call_type is None or call_type == "" else CallType.parse(call_type)
     call = state.calls.get(cid)
+    cost = state.cost_of(data)
     if call is None:
+        # Pending data is soft (dropped first when over budget), but must fit on its own.
+        state.admit(cost)
         state.pending_data[cid] = (data, ctype)
         state.pending_data.move_to_end(cid)
         while len(state.pending_data) > limits.max_pending_data:
             state.pending_data.popitem(last=False)
+        state.recount()
         return []
+    state.admit(cost, state.cost_of(call.data))
     call.data = data
     if ctype is not None:
         call.call_type = ctype
+    state.recount()
     return [state.emit(CallUpdated, now, call=call.view())]
 
 
@@ -146,7 +154,9 @@ def attach_data(state: AgentState, call_id: object, data: object, *, now: float)
         raise CtiRequestError(f"call {cid!r} holds data that is not an object: cannot merge")
     merged = {**call.data, **data}
     check_data_size(merged, state.limits)
+    state.admit(state.cost_of(merged), state.cost_of(call.data))
     call.data = merged
+    state.recount()
     return [state.emit(CallUpdated, now, call=call.view())]
 
 
@@ -183,5 +193,5 @@ def custom_event(state: AgentState, event_type: str, message: str | None, *, now
     event = CustomEventFired(
         agent=state.agent, seq=state.seq, at=now, event_type=event_type, message=message
     )
-    state.log.append(event)
+    state.log_event(event, EVENT_COST + len(event_type) + len(message or ""))
     return event

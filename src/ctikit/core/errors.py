@@ -42,6 +42,12 @@ class TooLongError(LimitExceededError):
     large as a whole (REST answers 400, not 413)."""
 
 
+class RateLimitedError(CtiRequestError):
+    """Over a quota (call-log saves per agent): slow down (REST: 429 with Retry-After)."""
+
+    code = "rate_limited"
+
+
 class CommandRejectedError(CtiRequestError):
     """A well-formed CTI command that cannot be carried out in the current call state."""
 

@@ -55,6 +55,12 @@ class Limits:
     max_pending_data: int = 32  # data set for calls that have not begun yet
     max_recent_ended: int = 50  # ended calls kept for wrap-up (saving the call log)
     event_log_size: int = 1000  # events kept per agent for replay after a reconnect
+    # Budgets, in bytes of memory (core/budget.py prices the state): see docs/security.md.
+    event_log_bytes: int = 2 * 1024 * 1024  # one agent's event log
+    agent_memory_bytes: int = 16 * 1024 * 1024  # one agent's whole state (log included)
+    server_memory_bytes: int = 1024 * 1024 * 1024  # every agent's state together
+    max_agents: int = 20_000  # agents with state (idle ones not connected are evicted)
+    call_log_saves_per_minute: int = 120  # call logs one agent may save
 
 
 AGENT_ID_RE = re.compile(r"^[A-Za-z0-9._@+-]{1,64}\Z")

@@ -37,8 +37,9 @@ from typing import Any
 from . import agentstate, components, line_events, resolve
 from . import telephony as tel
 from .agentstate import AgentState
+from .budget import ServerBudget
 from .commands import CtiCommand
-from .errors import CtiRequestError, TelephonyError, UnknownCallError
+from .errors import CtiRequestError, LimitExceededError, TelephonyError, UnknownCallError
 from .events import Event
 from .model import CallView, Limits, check_agent_id
 
@@ -50,54 +51,113 @@ class CallRegistry:
 
     def __init__(self, limits: Limits | None = None) -> None:
         self.limits = limits or Limits()
+        #: Memory of every agent's state together (``Limits.server_memory_bytes``).
+        self.budget = ServerBudget(self.limits.server_memory_bytes, reclaim=self._reclaim)
         self._agents: dict[str, AgentState] = {}
+        self._pinned: dict[str, int] = {}  # agents with consoles: never evicted
 
     # ----------------------------------------------------------------- reading
 
     def agent(self, agent: str) -> AgentState:
-        """The agent's state, created empty on first use."""
+        """The agent's state, created empty on first use. At ``Limits.max_agents`` states
+        an idle one (no calls, no pending data, no console) is forgotten to make room;
+        if none is idle, LimitExceededError."""
         state = self._agents.get(agent)
         if state is None:
             check_agent_id(agent)
-            state = self._agents[agent] = AgentState(agent, self.limits)
+            if len(self._agents) >= self.limits.max_agents:
+                self._evict_idle()
+            state = self._agents[agent] = AgentState(agent, self.limits, self.budget)
+            state.recount()
         return state
+
+    def _peek(self, agent: str) -> AgentState:
+        """The agent's state for reading: an unknown agent's empty state is not kept."""
+        state = self._agents.get(agent)
+        if state is None:
+            state = AgentState(check_agent_id(agent), self.limits)
+        return state
+
+    def has_agent(self, agent: str) -> bool:
+        """Whether the registry keeps state for ``agent``."""
+        return agent in self._agents
+
+    def _reclaim(self, needed: int) -> None:
+        """Shed agents' soft state, longest-known agents first, until ``needed`` bytes
+        were freed (or nothing soft is left)."""
+        budget = self.budget
+        target = budget.used - needed
+        for state in self._agents.values():
+            if budget.used <= target:
+                return
+            if state.log or state.ended or state.pending_data:
+                state.shed()
+
+    def _evict_idle(self) -> None:
+        for name, state in self._agents.items():
+            if not (state.calls or state.ended or state.pending_data or name in self._pinned):
+                # Its consoles (none now) resync from a snapshot: see events_after.
+                del self._agents[name]
+                state.release()
+                return
+        raise LimitExceededError(
+            f"the server keeps state for {len(self._agents)} agents, its limit (max_agents), "
+            "and none is idle: try again later"
+        )
+
+    def pin(self, agent: str) -> None:
+        """A console of ``agent`` connected: keep its state (see :meth:`unpin`)."""
+        self.agent(agent)
+        self._pinned[agent] = self._pinned.get(agent, 0) + 1
+
+    def unpin(self, agent: str) -> None:
+        """A console of ``agent`` went away."""
+        left = self._pinned.get(agent, 0) - 1
+        if left > 0:
+            self._pinned[agent] = left
+        else:
+            self._pinned.pop(agent, None)
 
     def agents(self) -> list[str]:
         return list(self._agents)
 
     def call_ids(self, agent: str) -> list[str]:
         """Active call IDs in arrival order (``getCallObjectIds``)."""
-        return list(self.agent(agent).calls)
+        return list(self._peek(agent).calls)
 
     def calls(self, agent: str) -> list[CallView]:
-        return [c.view() for c in self.agent(agent).calls.values()]
+        return [c.view() for c in self._peek(agent).calls.values()]
 
     def get_call(self, agent: str, call_id: str) -> CallView:
         """An active call; raises :class:`UnknownCallError` if it is not active."""
-        call = self.agent(agent).calls.get(call_id)
+        call = self._peek(agent).calls.get(call_id)
         if call is None:
             raise UnknownCallError(f"call {call_id!r} is not active")
         return call.view()
 
     def find_call(self, agent: str, call_id: str) -> CallView | None:
         """An active or recently ended call (for saving its call log), else None."""
-        state = self.agent(agent)
+        state = self._peek(agent)
         call = state.calls.get(call_id) or state.ended.get(call_id)
         return call.view() if call else None
 
     def recent_calls(self, agent: str) -> list[CallView]:
         """Recently ended calls, newest last."""
-        return [c.view() for c in self.agent(agent).ended.values()]
+        return [c.view() for c in self._peek(agent).ended.values()]
 
     def last_seq(self, agent: str) -> int:
-        return self.agent(agent).seq
+        return self._peek(agent).seq
+
+    def line_up(self, agent: str) -> bool | None:
+        return self._peek(agent).line_up
 
     def events_after(self, agent: str, seq: int) -> list[Event] | None:
-        """Events with sequence number > ``seq``, or None if some were already dropped."""
-        state = self.agent(agent)
-        if seq >= state.seq:
+        """Events with sequence number > ``seq``, or None if some were already dropped
+        (or the cursor is past the agent's numbering: its state was forgotten)."""
+        state = self._peek(agent)
+        if seq == state.seq:
             return []
-        if not state.log or state.log[0].seq > seq + 1:
+        if seq > state.seq or not state.log or state.log[0].seq > seq + 1:
             return None
         return [e for e in state.log if e.seq > seq]
 
@@ -123,7 +183,11 @@ class CallRegistry:
         """Replace the agent's state with one made by :meth:`dump_agent` (sequence number
         included: numbering goes on where the dump left it). Raises CtiRequestError on a
         malformed dump and then changes nothing."""
-        self._agents[agent] = agentstate.load(agent, dump, self.limits)
+        state = agentstate.load(agent, dump, self.limits, self.budget)
+        old = self._agents.get(agent)
+        if old is not None:
+            old.release()
+        self._agents[agent] = state
 
     # ------------------------------------------------------ component requests
 
@@ -175,7 +239,12 @@ class CallRegistry:
     ) -> list[Event]:
         """The same custom event for each of ``agents`` (a campaign start): checked once,
         then one event per agent, in each agent's own sequence. Agent IDs are checked
-        before any event is emitted, so a bad one fires none."""
+        before any event is emitted, so a bad one fires none.
+
+        Only agents with state (a console connected, or calls) get the event: an agent
+        the server has no state for has no console to hear it, and a later console starts
+        from a snapshot anyway. So a campaign to made-up IDs creates nothing (issue 13, F4).
+        """
         checked_type, checked_message = components.check_custom_event(
             event_type, message, max_bytes=self.limits.max_data_bytes
         )
@@ -184,10 +253,9 @@ class CallRegistry:
             if agent not in known:
                 check_agent_id(agent)
         return [
-            components.custom_event(
-                known.get(agent) or self.agent(agent), checked_type, checked_message, now=now
-            )
-            for agent in agents
+            components.custom_event(state, checked_type, checked_message, now=now)
+            for state in (known.get(agent) for agent in agents)
+            if state is not None
         ]
 
     # -------------------------------------------------------------- CTI commands

@@ -24,6 +24,11 @@ REALM = HOST  # digest realm: the From/To domain browsers use (auth_check wants 
 # rtcp-mux and DTLS; it has no SDES, so no a=crypto lines either.
 TO_BROWSER = "ICE=force DTLS=passive RTP/SAVPF SDES-off rtcp-mux-require"
 TO_PHONE = "ICE=remove RTP/AVP rtcp-mux-demux"
+# A browser's offer: rtpengine must take the passive DTLS role towards the offering browser
+# too (DTLS-reverse). Without it rtpengine was the DTLS client there while the answer it
+# wrote said passive, so the browser was a client as well: no handshake, no audio at all on
+# calls a browser placed.
+REVERSE = " DTLS-reverse=passive"
 
 
 def write_kamailio(plan: LabPlan) -> Path:
@@ -58,6 +63,8 @@ def render_kamailio(plan: LabPlan) -> str:
         realm=REALM,
         to_browser=TO_BROWSER + media,
         to_phone=TO_PHONE + media,
+        from_browser=TO_PHONE + REVERSE + media,
+        browser_to_browser=TO_BROWSER + REVERSE + media,
         modules=KAMAILIO_MODULES,
         db=plan.root / "kamailio-db",
         fr_inv=plan.ring_timeout * 1000,
@@ -278,9 +285,11 @@ branch_route[MEDIA] {{
     if (!has_body("application/sdp")) {{ return; }}
     if ($du =~ "transport=ws" || $ru =~ "transport=ws") {{
         setbflag(FLB_TO_WS);
-        if (!rtpengine_offer("{to_browser}")) {{ $avp(no_media) = 1; drop; }}
+        if (isflagset(FLT_FROM_WS)) {{
+            if (!rtpengine_offer("{browser_to_browser}")) {{ $avp(no_media) = 1; drop; }}
+        }} else if (!rtpengine_offer("{to_browser}")) {{ $avp(no_media) = 1; drop; }}
     }} else if (isflagset(FLT_FROM_WS)) {{
-        if (!rtpengine_offer("{to_phone}")) {{ $avp(no_media) = 1; drop; }}
+        if (!rtpengine_offer("{from_browser}")) {{ $avp(no_media) = 1; drop; }}
     }}
 }}
 

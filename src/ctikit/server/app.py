@@ -16,9 +16,11 @@ from aiohttp import web
 
 from ..config import Config
 from ..connectors.base import Connector
+from ..connectors.webrtc import WebrtcConnector
 from ..storage import AccountStore, CallLogStore, CallStateStore
-from . import rest, static
+from . import audit_api, metrics, probes, rest, static, webhooks_api
 from .addresses import TrustedProxies
+from .audit import AUDIT, AuditLog
 from .auth import Authenticator
 from .backend import InMemoryBackend
 from .connections import (
@@ -30,11 +32,15 @@ from .connections import (
     runner_options,
 )
 from .hub import Hub
-from .keys import AUTH, CONFIG, HUB, SCENARIO, SERVICE, TRUSTED_PROXIES
+from .keys import AUTH, CONFIG, HUB, PHONES, SCENARIO, SERVICE, TRUSTED_PROXIES
+from .measures import CALL_LOG_COMMIT_SECONDS
 from .openapi import openapi_routes
+from .requestlog import request_context
 from .service import CtiService
 from .sessions import SESSIONS, SessionSockets, sweep_seconds
 from .telephony import LocalTelephony, UnsupportedError
+from .tls import tls_context
+from .webhooks import Webhooks
 from .ws import SOCKETS, SocketBudget, websocket_handler
 
 log = logging.getLogger("ctikit.server")
@@ -59,7 +65,29 @@ def make_connector(config: Config) -> Connector:
             queue=config.sip_queue,
             root=Path(config.sip_root) if config.sip_root else None,
         )
-    raise ValueError(f"unknown connector {config.connector!r} (known: sim, sip)")
+    if config.connector == "webrtc" and config.demo and config.webrtc_ws_url is None:
+        # ctikit demo --webrtc: the SIP server is a lab started here (docs/webrtc.md).
+        from ..lab.webdemo import WebrtcLabConnector
+
+        extensions = {a.id: a.extension for a in config.agents if a.extension}
+        return WebrtcLabConnector.new(extensions, grace=config.webrtc_grace_seconds)
+    if config.connector == "webrtc":
+        from ..connectors.webrtc import SipAccount
+
+        if config.webrtc_ws_url is None or config.webrtc_domain is None:
+            raise ValueError("the webrtc connector needs webrtc_ws_url and webrtc_domain")
+        accounts = {
+            a.id: SipAccount(extension=a.extension, password=a.sip_password)
+            for a in config.agents
+            if a.extension and a.sip_password
+        }
+        return WebrtcConnector(
+            accounts,
+            ws_url=config.webrtc_ws_url,
+            domain=config.webrtc_domain,
+            grace=config.webrtc_grace_seconds,
+        )
+    raise ValueError(f"unknown connector {config.connector!r} (known: sim, sip, webrtc)")
 
 
 @web.middleware
@@ -94,7 +122,7 @@ async def build_app(
 ) -> web.Application:
     """A ready application: storage opened and migrated, connector started."""
     app = web.Application(
-        middlewares=[rest.json_errors, security_headers, body_deadline],
+        middlewares=[request_context, rest.json_errors, security_headers, body_deadline],
         client_max_size=1024 * 1024,
     )
     app[CONFIG] = config
@@ -106,20 +134,38 @@ async def build_app(
     hub = Hub()
     owned_store = store is None
     store = store or await CallLogStore.open(config.database)
+    store.observe_commit = CALL_LOG_COMMIT_SECONDS.observe
     connector = connector or make_connector(config)
     service = make_service(config, connector, store, hub)
+    service.open_cti = config.open_cti
     app[HUB], app[SERVICE] = hub, service
-    accounts = AccountStore(store)
+    phones = getattr(connector, "connector", connector)  # the demo's lab wraps it
+    if isinstance(phones, WebrtcConnector):
+        app[PHONES] = phones
+    hooks = app[webhooks_api.WEBHOOKS] = Webhooks(store, config)
+    store.log_outbox, store.outbox_written = hooks.log_rows, hooks.wake
+    service.backend.taps.append(hooks.tap)
+    service.before_ack = hooks.flushed
+    audit = app[AUDIT] = AuditLog(store, config.audit_retention_days)
+    service.record = audit.record
+    accounts = AccountStore(store, actor="config")  # adds the config file's users
     app[AUTH] = await Authenticator.for_config(config, accounts, service.backend.redis)
     await _add_config_users(accounts, config)
     app.router.add_get("/ws", websocket_handler)
+    app.router.add_routes(probes.routes)
+    app.router.add_routes(webhooks_api.routes)
+    app.router.add_routes(audit_api.routes)
     app.router.add_routes(rest.routes)
     app.router.add_routes(openapi_routes)
+    metrics.setup(app)
     app.router.add_routes(static.routes)
     static.add_static(app, config.examples_dir)
 
     async def lifecycle(app: web.Application):  # type: ignore[no-untyped-def]
+        await hooks.refresh(force=True)  # events from the start on find their endpoints
         await service.start()
+        sender = asyncio.create_task(hooks.run())
+        retention = asyncio.create_task(audit.run())
         housekeeping = asyncio.create_task(_housekeeping(hub))
         sweeper = asyncio.create_task(
             app[SESSIONS].run(accounts, every=sweep_seconds(config.session_cache_seconds))
@@ -135,9 +181,19 @@ async def build_app(
             task.cancel()
         housekeeping.cancel()
         sweeper.cancel()
+        sender.cancel()
+        retention.cancel()
+        # Awaited: a task cancelled inside a transaction must give its connection back
+        # before the store closes (else the driver's thread outlives the loop).
+        await asyncio.gather(sender, retention, return_exceptions=True)
         app[AUTH].close()
         gc.unfreeze()  # an embedding process (tests) gets its heap back to collect
         await service.stop()
+        await audit.flushed()
+        try:  # the last events' outbox rows (the connector has stopped: no more come)
+            await asyncio.wait_for(hooks.flushed(), 5)
+        except Exception as exc:
+            log.error("webhook outbox rows not written at shutdown: %s", exc)
         if owned_store:
             await store.close()
 
@@ -161,7 +217,9 @@ async def serve(
     config: Config, *, announce: bool = True, make_service: ServiceFactory = single_node_service
 ) -> None:
     """Run until SIGINT/SIGTERM. Prints ``ctikit listening on URL`` once ready."""
-    # The port first: if it is taken, nothing else (migrations, saved calls) has happened.
+    # The certificate, then the port: if either is wrong, nothing else (migrations, saved
+    # calls) has happened.
+    ssl_context = tls_context(config)
     sockets = listen_sockets(config.host, config.port, config.listen_backlog)
     try:
         app = await build_app(config, make_service=make_service)
@@ -177,10 +235,10 @@ async def serve(
     # with the default 128 the kernel drops their SYNs (SYN cookies, retries after 1-3 s).
     # Connection budgets (caps, header/body timeouts): connections.py.
     for sock in sockets:
-        await listen(runner, config, sock=sock)
+        await listen(runner, config, sock=sock, ssl_context=ssl_context)
     port = runner.addresses[0][1] if runner.addresses else config.port
     host = config.host if ":" not in config.host else f"[{config.host}]"
-    url = f"http://{host}:{port}"
+    url = f"{'https' if ssl_context else 'http'}://{host}:{port}"
     if announce:
         print(f"ctikit listening on {url}", flush=True)
         agent = config.agents[0].id if config.agents else "agent1"

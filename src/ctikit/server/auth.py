@@ -4,8 +4,10 @@
   (JWT, HS256) that expires; consoles send it as ``Authorization: Bearer`` (REST) or the
   ``token`` query parameter (WebSocket, which browsers cannot give headers).
 - Back-office callers use service tokens (``ctk_...``) with scopes.
-- The signing key lives in the database (``settings``), so tokens survive restarts and every
-  node of a cluster accepts them.
+- The signing keys live in the database (``signing_keys``), so tokens survive restarts and
+  every node of a cluster accepts them. A token names its key (``kid``); a rotation adds a
+  key that signs from then on while the old one verifies until its tokens have expired
+  (:mod:`.signing`, ``ctikit keys rotate``).
 - ``ctikit demo`` has no authentication: every request acts as the agent it names.
 """
 
@@ -39,6 +41,8 @@ from .logins import (
     cores,
     login_limiter,
 )
+from .measures import LOGIN_FAILURES
+from .signing import KeyRing
 
 __all__ = ["AuthError", "Authenticator", "LoginBusyError", "LoginLockedError"]
 
@@ -111,7 +115,7 @@ class Authenticator:
     """Checks credentials. ``demo`` turns authentication off (loudly, in the CLI)."""
 
     accounts: AccountStore
-    secret: str
+    keys: KeyRing
     token_ttl: float = 12 * 3600
     demo: bool = False
     limiter: LoginLimiter | None = None
@@ -150,10 +154,9 @@ class Authenticator:
         checks: PasswordChecks | None = None,
         session_cache_seconds: float = 2.0,
     ) -> Authenticator:
-        secret = await accounts.get_or_create_setting("jwt_secret", secrets.token_urlsafe(48))
         return cls(
             accounts=accounts,
-            secret=secret,
+            keys=await KeyRing.load(accounts.signing_keys()),
             token_ttl=token_ttl,
             demo=demo,
             limiter=limiter,
@@ -161,9 +164,15 @@ class Authenticator:
             session_cache_seconds=session_cache_seconds,
         )
 
+    @property
+    def secret(self) -> str:
+        """The secret new tokens are signed with."""
+        return self.keys.current().secret
+
     def close(self) -> None:
         if self.checks is not None:
             self.checks.close()
+        self.keys.close()
 
     async def login(
         self, username: object, password: object, *, address: str = "unknown"
@@ -177,7 +186,14 @@ class Authenticator:
             raise AuthError("username and password must be strings")
         assert self.limiter is not None and self.checks is not None
         name = username[:64]
-        attempt = await self.limiter.reserve(name, address)
+        try:
+            attempt = await self.limiter.reserve(name, address)
+        except LoginLockedError:
+            LOGIN_FAILURES.labels("locked").inc()
+            raise
+        except LoginBusyError:
+            LOGIN_FAILURES.labels("busy").inc()
+            raise
         outcome = self.limiter.released
         try:
             user = await self.accounts.get_user(username) if len(username) <= 64 else None
@@ -186,12 +202,14 @@ class Authenticator:
             )
             if user is None or not ok:
                 outcome = self.limiter.failed
+                LOGIN_FAILURES.labels("bad_credentials").inc()
                 log.warning("failed login for %r from %s", name, address)
                 raise AuthError("wrong user name or password")
             outcome = self.limiter.succeeded
         finally:
             await outcome(attempt)
         if user.disabled:  # the password was right: saying so reveals nothing
+            LOGIN_FAILURES.labels("disabled").inc()
             raise AccessDeniedError("this user is disabled: ask an administrator")
         now = time.time()
         expires = now + self.token_ttl
@@ -204,14 +222,19 @@ class Authenticator:
             "iat": int(now),
             "exp": int(expires),
         }
-        token = jwt.encode(claims, self.secret, algorithm=ALGORITHM)
+        self.keys.refresh_if_stale()
+        key = self.keys.current()
+        token = jwt.encode(claims, key.secret, algorithm=ALGORITHM, headers={"kid": key.id})
         return token, _principal(user), expires
 
     def _claims(self, token: str) -> dict[str, Any]:
+        secret = self.keys.secret_for(_kid(token))
+        if secret is None:
+            raise AuthError("invalid token: its signing key is unknown or retired")
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
-                self.secret,
+                secret,
                 algorithms=[ALGORITHM],
                 options={"require": ["exp", "sub", "role"]},
             )
@@ -236,6 +259,8 @@ class Authenticator:
             if found is None:
                 raise AuthError("unknown or revoked service token")
             return Principal(name=found.name, role=Role.SERVICE, scopes=found.scopes)
+        self.keys.refresh_if_stale()
+        await self.keys.refresh_for(_kid(token))
         claims = self._claims(token)
         # A user removed, disabled, logged out or given a new password since the token was
         # issued loses access (within session_cache_seconds when changed elsewhere).
@@ -270,6 +295,17 @@ class Authenticator:
         ended = await self.accounts.end_sessions(name, gen)
         self.users.forget(name)
         return name if ended else None
+
+
+def _kid(token: str) -> str | None:
+    """The signing key a token names (None: a token from before keys rotated)."""
+    try:
+        kid = jwt.get_unverified_header(token).get("kid")
+    except jwt.InvalidTokenError:
+        raise AuthError("invalid token") from None
+    if kid is not None and not isinstance(kid, str):
+        raise AuthError("invalid token")
+    return kid
 
 
 def bearer(request: web.Request) -> str | None:

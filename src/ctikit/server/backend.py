@@ -30,8 +30,9 @@ from ..core.model import CallView, Limits
 from ..core.registry import CallRegistry
 from ..core.telephony import TelephonyEvent
 from ..storage import CallStateStore
-from . import console, wire
+from . import console
 from .hub import Hub, Outbox
+from .measures import count_events
 
 log = logging.getLogger("ctikit.service")
 
@@ -40,6 +41,9 @@ T = TypeVar("T")
 Change = Callable[[CallRegistry], list[Event]]
 #: A change of many agents' states at once (a campaign): ``(registry, agents) -> events``.
 BulkChange = Callable[[CallRegistry, list[str]], list[Event]]
+#: Hears every batch of events committed on this node, once, right after the commit (the
+#: webhook outbox). Must not raise or block.
+EventTap = Callable[[Sequence[Event]], None]
 
 #: Agents changed in one step of the event loop by a change to many (~10 ms of work).
 BULK_CHUNK = 1000
@@ -79,6 +83,8 @@ class StateBackend(Protocol):
     #: Connector events the core refused since start (impossible transitions, calls the
     #: agent does not have, bad offered data): each logged, dropped and counted.
     dropped_events: int
+    #: See :data:`EventTap`.
+    taps: list[EventTap]
 
     async def start(self, listener: ReportListener) -> None:
         """Begin serving; tell ``listener`` what becomes of connector events."""
@@ -145,6 +151,7 @@ class InMemoryBackend:
         self.clock = clock
         self.persist_every = persist_every
         self.dropped_events = 0
+        self.taps: list[EventTap] = []
         self.redis: aioredis.Redis | None = None
         # Sequence numbers restart with the process: a new epoch says so to consoles.
         self._epoch = secrets.token_hex(8)
@@ -152,6 +159,7 @@ class InMemoryBackend:
         self._dirty: set[str] = set()
         self._persist: asyncio.Task[None] | None = None
         self._stop_persisting = asyncio.Event()
+        self.replay = console.ReplayFrames()
 
     @property
     def epoch(self) -> str:
@@ -187,19 +195,27 @@ class InMemoryBackend:
         return look(self.registry)
 
     async def run_many(self, agents: list[str], change: BulkChange) -> int:
+        reached = 0
         for start in range(0, len(agents), BULK_CHUNK):
             if start:
                 # Other consoles' requests and call events get the loop between chunks.
                 await asyncio.sleep(0)
-            self._publish(change(self.registry, agents[start : start + BULK_CHUNK]))
-        return len(agents)
+            events = change(self.registry, agents[start : start + BULK_CHUNK])
+            reached += len({e.agent for e in events})
+            self._publish(events)
+        return reached
 
     def report(self, event: TelephonyEvent) -> None:
         try:
             events = self.registry.apply(event, now=self.clock())
         except TelephonyError as exc:
             self.dropped_events += 1
-            log.warning("dropped telephony event %s: %s", type(event).__name__, exc.message)
+            log.warning(
+                "dropped telephony event %s: %s",
+                type(event).__name__,
+                exc.message,
+                extra={"agent_id": event.agent, "call_id": getattr(event, "call_id", None)},
+            )
             if self._listener is not None:
                 self._listener.dropped(event, exc)
             return
@@ -213,7 +229,10 @@ class InMemoryBackend:
 
     def _publish(self, events: list[Event]) -> None:
         if events:
+            count_events(events)
             self.hub.publish(events)
+            for tap in self.taps:
+                tap(events)
             if self.state_store is not None:
                 self._dirty.update(e.agent for e in events if isinstance(e, _CALL_CHANGES))
 
@@ -223,11 +242,12 @@ class InMemoryBackend:
         self, box: Outbox, hello: dict[str, Any], since: int | None, epoch: str | None
     ) -> None:
         # No await from here to hub.add: nothing can slip between replay and live events.
+        self.registry.pin(box.agent)  # may refuse (max_agents): then nothing was sent
         missed = None
         if console.wants_replay(since, epoch, self._epoch):
             assert since is not None
             events = self.registry.events_after(box.agent, since)
-            missed = None if events is None else [wire.encode_event(e) for e in events]
+            missed = None if events is None else self.replay.frames(self._epoch, events)
         for frame in console.hello_frames(
             hello, self.registry, box.agent, epoch=self._epoch, since=since, missed=missed
         ):
@@ -235,6 +255,8 @@ class InMemoryBackend:
         self.hub.add(box)
 
     def disconnect_console(self, box: Outbox) -> None:
+        if self.hub.has(box):
+            self.registry.unpin(box.agent)
         self.hub.remove(box)
 
     async def overview(self) -> list[tuple[str, int]]:

@@ -24,6 +24,7 @@ import logging
 import os
 import resource
 import socket
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -354,13 +355,17 @@ class GuardedSite(web.BaseSite):
         guard: ConnectionGuard,
         backlog: int,
         sock: socket.socket | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        handshake_timeout: float = 60.0,
     ) -> None:
-        super().__init__(runner, backlog=backlog)
+        super().__init__(runner, backlog=backlog, ssl_context=ssl_context)
         self._host, self._port, self._sock, self.guard = host, port, sock, guard
+        self._handshake_timeout = handshake_timeout
 
     @property
     def name(self) -> str:
-        return f"http://{self._host}:{self._port}"
+        scheme = "https" if self._ssl_context else "http"
+        return f"{scheme}://{self._host}:{self._port}"
 
     async def start(self) -> None:
         await super().start()
@@ -369,10 +374,18 @@ class GuardedSite(web.BaseSite):
         # logs each failure: with 4096 and no descriptors left, that stalled the loop for
         # half a second at a time). So asyncio gets a small number, and the kernel's queue
         # the configured one.
+        # A TLS handshake is part of a request's head: it gets the same time (slowloris).
+        tls: dict[str, Any] = (
+            {"ssl": self._ssl_context, "ssl_handshake_timeout": self._handshake_timeout}
+            if self._ssl_context
+            else {}
+        )
         if self._sock is not None:  # bound before start-up (the port was checked early)
-            server = await loop.create_server(self.guard, sock=self._sock, backlog=ACCEPTS)
+            server = await loop.create_server(self.guard, sock=self._sock, backlog=ACCEPTS, **tls)
         else:
-            server = await loop.create_server(self.guard, self._host, self._port, backlog=ACCEPTS)
+            server = await loop.create_server(
+                self.guard, self._host, self._port, backlog=ACCEPTS, **tls
+            )
         self._server = server
         for listening in server.sockets:
             with socket.socket(fileno=os.dup(listening.fileno())) as same:
@@ -385,17 +398,28 @@ def runner_options(config: Config) -> dict[str, Any]:
 
 
 async def listen(
-    runner: web.AppRunner, config: Config, *, sock: socket.socket | None = None
+    runner: web.AppRunner,
+    config: Config,
+    *,
+    sock: socket.socket | None = None,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> GuardedSite:
     """Listen on ``config.host``/``port`` (or the already bound ``sock``) with the connection
-    budgets of ``config``."""
+    budgets of ``config``; HTTPS with ``ssl_context``."""
     limits = ConnectionLimits.of(config)
     trusted = TrustedProxies(config.trusted_proxies)
     assert runner.server is not None, "runner.setup() first"
     guard = ConnectionGuard(runner.server, limits, trusted, runner.app.get(HTTP_STATS))
     quiet_accept_errors(asyncio.get_running_loop())
     site = GuardedSite(
-        runner, config.host, config.port, guard=guard, backlog=config.listen_backlog, sock=sock
+        runner,
+        config.host,
+        config.port,
+        guard=guard,
+        backlog=config.listen_backlog,
+        sock=sock,
+        ssl_context=ssl_context,
+        handshake_timeout=float(config.header_timeout),
     )
     await site.start()
     log.info(

@@ -7,11 +7,45 @@ longer has them all), and the agent's state -- and sends the frames this module 
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
+from ..core.events import Event
 from ..core.registry import CallRegistry
 from . import wire
+
+#: Bytes of encoded replay frames kept for the next console that asks for the same events.
+REPLAY_CACHE_BYTES = 32 * 1024 * 1024
+
+
+class ReplayFrames:
+    """Encoded replay frames, shared: forty sockets of one agent opened with the same old
+    cursor get the same ``bytes`` objects, encoded once (issue 13, F2), not forty copies.
+    Least recently used frames go first once over ``max_bytes``."""
+
+    def __init__(self, max_bytes: int = REPLAY_CACHE_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self.size = 0
+        self._frames: OrderedDict[tuple[str, str, int, float, str], bytes] = OrderedDict()
+
+    def frames(self, epoch: str, events: Sequence[Event]) -> list[bytes]:
+        """The frames of ``events`` (all of one agent, numbered in ``epoch``)."""
+        out = []
+        cache = self._frames
+        for event in events:
+            # The time and kind too: an evicted agent (max_agents) numbers from 1 again.
+            key = (epoch, event.agent, event.seq, event.at, event.wire_name)
+            frame = cache.get(key)
+            if frame is None:
+                frame = cache[key] = wire.encode_event(event)
+                self.size += len(frame)
+            else:
+                cache.move_to_end(key)
+            out.append(frame)
+        while self.size > self.max_bytes and cache:
+            self.size -= len(cache.popitem(last=False)[1])
+        return out
 
 
 def wants_replay(since: int | None, client_epoch: str | None, epoch: str) -> bool:
@@ -44,10 +78,9 @@ def hello_frames(
 
 def snapshot_of(registry: CallRegistry, agent: str) -> dict[str, Any]:
     """What a console needs to draw the agent's state from scratch."""
-    state = registry.agent(agent)
     return {
-        "seq": state.seq,
+        "seq": registry.last_seq(agent),
         "calls": [c.to_dict() for c in registry.calls(agent)],
         "recent": [c.to_dict() for c in registry.recent_calls(agent)],
-        "lineUp": state.line_up,
+        "lineUp": registry.line_up(agent),
     }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
+
 from aiohttp import web
 
 from ..core.access import Operation, Principal, Role, check, check_global
@@ -9,6 +11,9 @@ from .auth import SESSION_COOKIE, bearer, check_origin
 from .keys import AUTH, CONFIG
 
 _PRINCIPAL = web.RequestKey("principal", Principal)
+#: Who the current request or console socket acts as (its principal's name): the audit
+#: log's "actor". Set here for the request's task; tasks it starts inherit it.
+ACTOR: ContextVar[str | None] = ContextVar("ctikit_actor", default=None)
 
 
 def credentials(request: web.Request) -> str | None:
@@ -32,6 +37,7 @@ async def principal(request: web.Request, *, agent_hint: str | None = None) -> P
             check_origin(request, request.app[CONFIG].allowed_origins, require=True)
     found = await request.app[AUTH].principal_for(token, agent_hint=agent_hint)
     request[_PRINCIPAL] = found
+    ACTOR.set(found.name)
     return found
 
 

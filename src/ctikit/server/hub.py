@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from aiohttp import WSMsgType, web
 
 from ..core.events import Event
+from .measures import SLOW_CONSUMER_CLOSES
 from .wire import encode_event
 
 log = logging.getLogger("ctikit.hub")
@@ -91,11 +92,17 @@ class Outbox:
             log.warning(
                 "console of %s too slow (%d frames queued): closing", self.agent, len(self._frames)
             )
+            SLOW_CONSUMER_CLOSES.inc()
             self.close(CLOSE_TRY_AGAIN, "too slow")
             return
         self._frames.append(frame)
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name=f"outbox-{self.agent}")
+
+    @property
+    def queued(self) -> int:
+        """Frames waiting to be written (the send-queue depth)."""
+        return len(self._frames)
 
     def _write_now(self, frame: bytes) -> bool:
         """Write ``frame`` at once if the socket can take it without waiting."""
@@ -162,6 +169,9 @@ class Hub:
             boxes.discard(box)
             if not boxes:
                 del self._by_agent[box.agent]
+
+    def has(self, box: Outbox) -> bool:
+        return box in self._by_agent.get(box.agent, ())
 
     def connections(self, agent: str) -> int:
         return len(self._by_agent.get(agent, ()))

@@ -7,6 +7,7 @@ import asyncio
 from aiohttp import web
 
 from ..config import Config
+from ..connectors.webrtc import WebrtcConnector
 from .addresses import TrustedProxies
 from .auth import Authenticator
 from .hub import Hub
@@ -18,3 +19,5 @@ HUB = web.AppKey("hub", Hub)
 SCENARIO = web.AppKey("scenario", asyncio.Task)
 AUTH = web.AppKey("auth", Authenticator)
 TRUSTED_PROXIES = web.AppKey("trusted_proxies", TrustedProxies)
+#: The browser phones, when the connector is ``webrtc`` (docs/webrtc.md).
+PHONES = web.AppKey("phones", WebrtcConnector)

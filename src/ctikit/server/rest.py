@@ -27,7 +27,10 @@ from ..core.jsonvalue import parse_json_text
 from ..core.model import check_agent_id, check_agent_list
 from ..core.screenpops import console_workspace
 from ..storage import export_csv, export_json
+from ..storage.store import EXPORT_PAGE_SIZE
+from . import opencti
 from .addresses import client_address, is_https
+from .audit import AUDIT
 from .auth import (
     SESSION_COOKIE,
     AuthError,
@@ -51,7 +54,7 @@ class MediaTypeError(CtiRequestError):
 
 #: Errors by code: the cluster's (ctikit.cluster, which builds on this module), and a
 #: command the telephony did not confirm in time (a gateway that timed out).
-_CODE_STATUS = {"unavailable": 503, "corrupt_state": 500, "timeout": 504}
+_CODE_STATUS = {"unavailable": 503, "corrupt_state": 500, "timeout": 504, "rate_limited": 429}
 _STATUS = {
     BodyTimeoutError: 408,
     MediaTypeError: 415,
@@ -98,11 +101,12 @@ async def json_errors(
             resp.headers["WWW-Authenticate"] = 'Bearer realm="ctikit"'
         if isinstance(exc, LoginLockedError):
             resp.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
-        elif status == 503:
+        elif status in (429, 503):
             resp.headers["Retry-After"] = "1"
         return resp
     except web.HTTPException as exc:
-        if not request.path.startswith("/api/") or exc.status < 400:
+        api = request.path.startswith("/api/") or request.path == "/metrics"
+        if not api or exc.status < 400:
             raise
         code = {404: "not_found", 405: "method_not_allowed", 413: "limit_exceeded"}.get(
             exc.status, "bad_request"
@@ -168,11 +172,16 @@ async def login(request: web.Request) -> web.Response:
     _session_request(request)
     body = await _json_body(request, SESSION_BODY_LIMIT)
     authn = request.app[AUTH]
-    token, who, expires = await authn.login(
-        body.get("username"),
-        body.get("password"),
-        address=client_address(request, request.app[TRUSTED_PROXIES]),
-    )
+    address = client_address(request, request.app[TRUSTED_PROXIES])
+    name = body.get("username")
+    shown = name[:64] if isinstance(name, str) else "?"
+    audit = request.app[AUDIT]
+    try:
+        token, who, expires = await authn.login(name, body.get("password"), address=address)
+    except CtiError as exc:  # never the password: the user name tried, and why it failed
+        audit.record("login", shown, outcome="failed", actor=shown, address=address, code=exc.code)
+        raise
+    audit.record("login", who.name, actor=who.name, address=address)
     resp = ok(
         token=token,
         expiresAt=expires,
@@ -204,6 +213,12 @@ async def logout(request: web.Request) -> web.Response:
     user = await request.app[AUTH].logout(token)
     if user is not None:  # its console sockets on this node close now (others: sessions.py)
         await request.app[SESSIONS].end(user)
+        request.app[AUDIT].record(
+            "logout",
+            user,
+            actor=user,
+            address=client_address(request, request.app[TRUSTED_PROXIES]),
+        )
     resp = ok()
     resp.del_cookie(SESSION_COOKIE, path="/", secure=is_https(request), samesite="Strict")
     return resp
@@ -250,6 +265,7 @@ async def console_config(request: web.Request) -> web.Response:
         workspace=console_workspace(
             cfg.workspace.allowed_origins, cfg.screen_pops
         ),  # tabs: allowed origins, screen-pop rules
+        openCti=opencti.console_settings(cfg.open_cti),  # the softphone panel, or None
     )
 
 
@@ -324,7 +340,17 @@ async def fire_events(request: web.Request) -> web.Response:
     else:
         for agent in agents:  # an agent or supervisor: its own console only
             check(who, Operation.CHANGE_CALLS, agent, None)
-    reached = await _svc(request).fire_custom_events(agents, body.get("type"), body.get("message"))
+    try:
+        reached = await _svc(request).fire_custom_events(
+            agents, body.get("type"), body.get("message")
+        )
+    except CtiError as exc:
+        request.app[AUDIT].record(
+            "campaign.event", str(body.get("type"))[:255], outcome="failed", code=exc.code,
+            agents=len(agents),
+        )  # fmt: skip
+        raise
+    request.app[AUDIT].record("campaign.event", str(body.get("type"))[:255], agents=reached)
     return ok(agents=reached)
 
 
@@ -375,13 +401,32 @@ def _int(request: web.Request, key: str, default: int, lo: int, hi: int) -> int:
 
 
 @routes.get("/api/call-logs")
-async def list_call_logs(request: web.Request) -> web.Response:
+async def list_call_logs(request: web.Request) -> web.StreamResponse:
     store, filters = _svc(request).store, await _filters(request)
     limit = _int(request, "limit", 100, 1, 1000)
     offset = _int(request, "offset", 0, 0, 10**9)
-    logs = await store.list(limit=limit, offset=offset, **filters)
     total = await store.count(**filters)
-    return ok(total=total, logs=[entry.to_dict() for entry in logs])
+    page = min(limit, EXPORT_PAGE_SIZE)
+    logs = await store.list(limit=page, offset=offset, raw_data=True, **filters)
+    if len(logs) == limit or len(logs) < page:
+        return ok(total=total, logs=[entry.to_dict() for entry in logs])
+    # Streamed a page at a time, never all ``limit`` rows in memory at once (issue 13, F2).
+    resp = web.StreamResponse(headers={"Content-Type": "application/json; charset=utf-8"})
+    await resp.prepare(request)
+    await resp.write(b'{"success":true,"total":' + str(total).encode() + b',"logs":[')
+    sent = 0
+    while logs:
+        for entry in logs:
+            await resp.write((b"," if sent else b"") + _dumps(entry.to_dict()).encode())
+            sent += 1
+        if sent >= limit or len(logs) < page:
+            break
+        logs = await store.list(
+            limit=min(page, limit - sent), offset=offset + sent, raw_data=True, **filters
+        )
+    await resp.write(b"]}")
+    await resp.write_eof()
+    return resp
 
 
 async def _stream(

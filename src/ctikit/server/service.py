@@ -11,16 +11,26 @@ only translate to and from this API.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from ..config import OpenCtiConfig
 from ..connectors.base import COMMAND_NEEDS, ActionFailedError, Capability
 from ..core import commands
-from ..core.errors import CommandRejectedError, CtiRequestError, TooLongError, UnknownCallError
+from ..core.errors import (
+    CommandRejectedError,
+    CtiError,
+    CtiRequestError,
+    RateLimitedError,
+    TooLongError,
+    UnknownCallError,
+)
 from ..core.events import CallUpdated, Event
 from ..core.jsonvalue import check_text
 from ..core.model import CallView, check_agent_list
+from ..core.ratelimit import TokenBucket
 from ..core.registry import CallRegistry
 from ..core.telephony import ConnectorAction
 from ..storage import CallLog, CallLogStore, NewCallLog
@@ -59,6 +69,15 @@ class CtiService:
         self.store = store
         self.hub = hub
         self.clock = clock
+        # Call-log saves per agent (Limits.call_log_saves_per_minute), least recent first.
+        self._save_quota: OrderedDict[str, TokenBucket] = OrderedDict()
+        #: The Open CTI endpoints (search, runApex); set by the app from its config.
+        self.open_cti: OpenCtiConfig | None = None
+        #: Awaited before ``fireOnCallBegin`` / ``fireOnCallEnd`` answer: what the events
+        #: caused must be durable first (the webhook outbox).
+        self.before_ack: Callable[[], Awaitable[None]] | None = None
+        #: The audit log's ``record`` (server/audit.py): CTI commands, with who sent them.
+        self.record: Callable[..., None] | None = None
 
     # -------------------------------------------------------------- lifecycle
 
@@ -126,6 +145,8 @@ class CtiService:
         await self.backend.run(
             agent, lambda r: r.begin_call(agent, call_id, ctype, label, now=self.clock())
         )
+        if self.before_ack is not None:
+            await self.before_ack()
 
     async def fire_call_end(
         self, agent: str, call_id: object, duration: object, disposition: object
@@ -133,6 +154,8 @@ class CtiService:
         await self.backend.run(
             agent, lambda r: r.end_call(agent, call_id, duration, disposition, now=self.clock())
         )
+        if self.before_ack is not None:
+            await self.before_ack()
 
     async def fire_call_log_saved(self, agent: str, log_id: object) -> None:
         await self.backend.run(agent, lambda r: r.call_log_saved(agent, log_id, now=self.clock()))
@@ -163,20 +186,27 @@ class CtiService:
         if not isinstance(message, str):
             raise CtiRequestError("CTI message must be a string")
         cmd = commands.parse(message)
-        if cmd is not None and not self.supports(cmd.action):
-            # Said before anyone hears of the command: it cannot happen here.
-            raise UnsupportedError(
-                f"/{cmd.action}: not supported by this connector ({self.telephony.name})"
-            )
         resolved: list[ConnectorAction] = []
 
         def send(r: CallRegistry) -> list[Event]:
             resolved[:] = [r.resolve_command(agent, cmd)] if cmd is not None else []
             return r.cti_message(agent, message, now=self.clock())
 
-        await self.backend.run(agent, send)
-        if resolved:
-            await self.telephony.execute(resolved[0])
+        try:
+            if cmd is not None and not self.supports(cmd.action):
+                # Said before anyone hears of the command: it cannot happen here.
+                raise UnsupportedError(
+                    f"/{cmd.action}: not supported by this connector ({self.telephony.name})"
+                )
+            await self.backend.run(agent, send)
+            if resolved:
+                await self.telephony.execute(resolved[0])
+        except CtiError as exc:
+            if cmd is not None and self.record is not None:
+                self.record("cti.command", agent, outcome="failed", command=message, code=exc.code)
+            raise
+        if cmd is not None and self.record is not None:
+            self.record("cti.command", agent, command=message)
 
     async def place_call(self, agent: str, *, ani: object, dnis: object, data: object) -> str:
         """Make a test call ring at ``agent`` (connectors that can: the simulator)."""
@@ -226,6 +256,7 @@ class CtiService:
         """Store a call log durably, then fire ``onCallLogSaved`` with its ID."""
         if not isinstance(call_id, str):
             raise CtiRequestError("callId must be a string")
+        self.take_save_quota(agent)
         call = await self.backend.read(agent, lambda r: r.find_call(agent, call_id))
         if call is None:
             raise UnknownCallError(
@@ -243,6 +274,20 @@ class CtiService:
             agent, lambda r: r.call_log_saved(agent, record.id, now=self.clock())
         )
         return record
+
+    def take_save_quota(self, agent: str) -> None:
+        """One call-log save of ``agent``'s quota, or RateLimitedError (issue 13, F2: an
+        agent saved ~165 logs a second, ~100 MB in minutes). Per node."""
+        per_minute = self.backend.limits.call_log_saves_per_minute
+        bucket = self._save_quota.pop(agent, None) or TokenBucket(per_minute / 60, per_minute)
+        self._save_quota[agent] = bucket
+        if len(self._save_quota) > self.backend.limits.max_agents:
+            self._save_quota.popitem(last=False)
+        if not bucket.allow(self.clock()):
+            raise RateLimitedError(
+                f"{agent} saved {per_minute} call logs in the last minute "
+                "(call_log_saves_per_minute): try again later"
+            )
 
     async def _store_log(
         self, agent: str, call: CallView, subj: str | None, notes: str | None, disp: str | None

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from ..core import opencti
 from ..core.errors import CtiRequestError
 from ..core.versions import api_table, parse_version
 from .keys import CONFIG
@@ -18,6 +19,7 @@ WEB = Path(str(files("ctikit") / "web"))
 VENDOR = WEB / "vendor"
 API_TOKEN = "__CTIKIT_API__"
 TABS_TOKEN = "__CTIKIT_TABS__"  # where integration-tabs.js (a function expression) goes
+LINK_TOKEN = "__CTIKIT_LINK__"  # where link.js (the postMessage link, shared) goes
 
 routes = web.RouteTableDef()
 
@@ -27,13 +29,22 @@ def render_integration_js(version: int) -> bytes:
     """The library with this version's API table (core/versions.py) and its tab methods
     (integration-tabs.js) injected: each token replaced once. Every version from 20.0 on is
     served; members come and go with it."""
-    source = (WEB / "integration.js").read_text()
-    for token in (API_TOKEN, TABS_TOKEN):
-        if source.count(token) != 1:
-            raise RuntimeError(f"integration.js must contain {token} exactly once")
     tabs = (WEB / "integration-tabs.js").read_text().strip()
     table = json.dumps(api_table(version), separators=(",", ":"))
-    return source.replace(TABS_TOKEN, tabs).replace(API_TOKEN, table).encode()
+    return fill_script("integration.js", {TABS_TOKEN: tabs, API_TOKEN: table})
+
+
+def fill_script(name: str, parts: dict[str, str]) -> bytes:
+    """web/``name`` with the shared link (link.js) and ``parts`` put in place of their tokens,
+    each token present exactly once (a check against editing mistakes)."""
+    source = (WEB / name).read_text()
+    parts = {LINK_TOKEN: (WEB / "link.js").read_text().strip(), **parts}
+    for token in parts:
+        if source.count(token) != 1:
+            raise RuntimeError(f"{name} must contain {token} exactly once")
+    for token, text in parts.items():
+        source = source.replace(token, text)
+    return source.encode()
 
 
 @routes.get("/support/console/{version}/integration.js")
@@ -93,3 +104,52 @@ def add_static(app: web.Application, examples_dir: str | None) -> None:
         app.router.add_static("/static/supervisor/", WEB / "supervisor")
     if examples_dir:
         app.router.add_static("/examples/", examples_dir)
+
+
+@lru_cache(maxsize=64)
+def render_opencti_js(version: int) -> bytes:
+    """``sforce.opencti`` (Lightning) of this version (core/opencti.py)."""
+    table = json.dumps(opencti.lightning_table(version), separators=(",", ":"))
+    return fill_script("opencti.js", {API_TOKEN: table})
+
+
+@lru_cache(maxsize=64)
+def render_interaction_js(version: int) -> bytes:
+    """``sforce.interaction`` (Classic) of this version (core/opencti.py)."""
+    table = json.dumps(opencti.classic_table(version), separators=(",", ":"))
+    return fill_script("interaction.js", {API_TOKEN: table})
+
+
+def _script(body: bytes) -> web.Response:
+    return web.Response(
+        body=body,
+        content_type="application/javascript",
+        charset="utf-8",
+        headers={"Cache-Control": "public, max-age=300"},
+    )
+
+
+def _no_script(message: str) -> web.Response:
+    return web.Response(status=404, text=f"// {message}\n", content_type="application/javascript")
+
+
+# Real softphones load the minified name, the plain one, or the Lightning script directly
+# under the version (the guide's pages show each).
+@routes.get("/support/api/{version}/lightning/opencti_min.js")
+@routes.get("/support/api/{version}/lightning/opencti.js")
+@routes.get("/support/api/{version}/opencti_min.js")
+async def opencti_js(request: web.Request) -> web.Response:
+    try:
+        version = opencti.parse_version(request.match_info["version"], opencti.LIGHTNING_MIN)
+    except CtiRequestError as exc:
+        return _no_script(exc.message)
+    return _script(render_opencti_js(version))
+
+
+@routes.get("/support/api/{version}/interaction.js")
+async def interaction_js(request: web.Request) -> web.Response:
+    try:
+        version = opencti.parse_version(request.match_info["version"], opencti.CLASSIC_MIN)
+    except CtiRequestError as exc:
+        return _no_script(exc.message)
+    return _script(render_interaction_js(version))

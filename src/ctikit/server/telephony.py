@@ -104,6 +104,9 @@ class Telephony(ReportListener, Protocol):
     def health(self) -> dict[str, Any]:
         """Extra fields for ``GET /api/health`` (merged with the backend's)."""
 
+    async def not_ready(self) -> str | None:
+        """Why commands cannot reach a connector now (``GET /api/ready``); None if they can."""
+
 
 # ---------------------------------------------------------------- confirmations
 
@@ -227,6 +230,7 @@ class LocalTelephony:
         self.lost_reason = lost_reason
         self.confirmations = Confirmations(clock)
         self._tasks: set[asyncio.Task[None]] = set()
+        self.running = False  # between a successful start and stop
 
     @property
     def name(self) -> str:
@@ -241,8 +245,10 @@ class LocalTelephony:
         await hand_over_calls(
             self.connector, backend, await backend.calls_on_lines(), self.lost_reason
         )
+        self.running = True
 
     async def stop(self) -> None:
+        self.running = False
         await self.connector.stop()
 
     async def execute(self, action: ConnectorAction) -> None:
@@ -277,6 +283,9 @@ class LocalTelephony:
 
     def health(self) -> dict[str, Any]:
         return {}
+
+    async def not_ready(self) -> str | None:
+        return None if self.running else f"the {self.name} connector is not running"
 
     async def state_lost(self) -> None:
         """Nothing to do here: only a shared state (a cluster's) can be lost."""

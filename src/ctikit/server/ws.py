@@ -10,15 +10,18 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from ..connectors.webrtc import PhoneLink, ReportError, WebrtcConnector
 from ..core.access import AccessDeniedError, Operation, Role
 from ..core.errors import CtiError
 from ..core.model import check_agent_id
 from ..core.ratelimit import TokenBucket
-from . import wire
+from ..logs import bound
+from . import opencti, wire
 from .auth import check_origin
 from .guard import credentials, principal, require
 from .hub import CLOSE_TRY_AGAIN, Outbox
-from .keys import AUTH, CONFIG, HUB, SERVICE
+from .keys import AUTH, CONFIG, HUB, PHONES, SERVICE
+from .measures import COMMAND_SECONDS
 from .service import CtiService
 from .sessions import SESSIONS
 
@@ -104,6 +107,24 @@ async def _save(svc: CtiService, agent: str, req: dict[str, Any]) -> dict[str, A
     return {"logId": record.id}
 
 
+@op("saveOpenCtiLog")
+async def _save_open_cti(svc: CtiService, agent: str, req: dict[str, Any]) -> dict[str, Any]:
+    record = await opencti.save_log(
+        svc, agent, req.get("entity"), req.get("fields"), req.get("logId")
+    )
+    return {"logId": record.id}
+
+
+@op("openCtiSearch")
+async def _open_cti_search(svc: CtiService, agent: str, req: dict[str, Any]) -> dict[str, Any]:
+    return {"matches": await opencti.search(svc.open_cti, agent, req)}
+
+
+@op("openCtiApex")
+async def _open_cti_apex(svc: CtiService, agent: str, req: dict[str, Any]) -> dict[str, Any]:
+    return {"returnValue": await opencti.run_apex(svc.open_cti, agent, req)}
+
+
 @op("simulateCall")
 async def _simulate(svc: CtiService, agent: str, req: dict[str, Any]) -> dict[str, Any]:
     call_id = await svc.place_call(
@@ -120,6 +141,30 @@ async def _state(svc: CtiService, agent: str, req: dict[str, Any]) -> dict[str, 
 @op("ping")
 async def _ping(svc: CtiService, agent: str, req: dict[str, Any]) -> dict[str, Any]:
     return {}
+
+
+PHONE_OPS = frozenset({"phoneSetup", "phoneReport", "phoneDone"})
+
+
+def _phone_op(
+    rid: object, name: str, req: dict[str, Any], phone: tuple[WebrtcConnector, PhoneLink] | None
+) -> bytes:
+    """The browser phone's ops (docs/webrtc.md): only on an agent's own console."""
+    if phone is None:
+        return wire.error_response(
+            rid, f"{name}: this console is not a phone (connector is not webrtc)", "unsupported"
+        )
+    phones, link = phone
+    try:
+        if name == "phoneSetup":
+            return wire.response(rid, **phones.setup(link, req.get("calls")))
+        if name == "phoneReport":
+            phones.report(link, req.get("report"))
+        else:
+            phones.done(link, req.get("ref"), req.get("error"))
+    except ReportError as exc:
+        return wire.error_response(rid, f"{name}: {exc}", "bad_request")
+    return wire.response(rid)
 
 
 class SocketBudget:
@@ -153,13 +198,21 @@ READ_ONLY_OPS = frozenset({"getCallObjectIds", "getCallAttachedData", "getState"
 
 
 async def handle_request(
-    svc: CtiService, agent: str, text: str, *, read_only: bool = False
+    svc: CtiService,
+    agent: str,
+    text: str,
+    *,
+    read_only: bool = False,
+    phone: tuple[WebrtcConnector, PhoneLink] | None = None,
 ) -> bytes:
-    """One request frame in, one response frame out. Never raises."""
+    """One request frame in, one response frame out. Never raises. ``phone``: this socket's
+    link to the browser phones (the ``webrtc`` connector, an agent's own console)."""
     try:
         rid, name, req = wire.decode_request(text)
     except wire.FrameError as exc:
         return wire.error_response(exc.request_id, exc.message, "bad_request")
+    if name in PHONE_OPS:
+        return _phone_op(rid, name, req, phone)
     handler = _OPS.get(name)
     if handler is None:
         return wire.error_response(
@@ -170,17 +223,28 @@ async def handle_request(
         return wire.error_response(
             rid, f"{name} is not allowed on a read-only console", "forbidden"
         )
+    call = req.get("callId")
+    started, outcome = time.perf_counter(), "ok"
     try:
-        return wire.response(rid, **await handler(svc, agent, req))
+        with bound(call=call if isinstance(call, str) else None):
+            return wire.response(rid, **await handler(svc, agent, req))
     except CtiError as exc:
+        outcome = exc.code
         extra = {"data": None} if name == "getCallAttachedData" else {}
         return wire.error_from(rid, exc, **extra)
     except Exception:
-        log.exception("op %s for agent %s failed", name, agent)
+        outcome = "internal_error"
+        log.exception("op %s for agent %s failed", name, agent, extra={"call_id": call})
         return wire.error_response(rid, "internal error (logged on the server)", "internal_error")
+    finally:
+        # Labels: op is one of _OPS, outcome one of the error codes (bounded sets).
+        COMMAND_SECONDS.labels(name, outcome).observe(time.perf_counter() - started)
 
 
-_SLOW_OP = '"saveCallLog"'
+# Requests that wait for a database commit or an operator's endpoint: each in a task of its
+# own, at most MAX_SLOW_IN_FLIGHT per socket.
+_SLOW_OPS = ('"saveCallLog"', '"saveOpenCtiLog"', '"openCtiSearch"', '"openCtiApex"')
+MAX_SLOW_IN_FLIGHT = 32
 _COMMAND_OP = '"sendCTIMessage"'
 #: sendCTIMessage requests of one socket waiting for their outcome; more are refused.
 MAX_COMMANDS_IN_FLIGHT = 16
@@ -301,6 +365,10 @@ async def _serve(
     # DEBUG: a reconnect storm of 10,000 consoles would write 20,000 INFO lines; the
     # housekeeping task logs the count instead.
     log.debug("console connected: agent=%s (%d sockets)", agent, hub.connections(agent))
+    phones = request.app.get(PHONES)
+    phone = None
+    if phones is not None and not read_only:  # a supervisor watching is never the phone
+        phone = (phones, phones.attach(agent, lambda obj: box.send(wire.frame(obj))))
     bucket = TokenBucket(cfg.max_requests_per_second, cfg.max_request_burst)
     slow: set[asyncio.Task[None]] = set()  # saves under way (they finish even if we close)
     # Commands wait for the telephony (docs/protocol.md, "Commands"): in a lane of their
@@ -318,7 +386,16 @@ async def _serve(
                         None, "rate limit: too many requests, slow down", "rate_limited"
                     )
                 )
-            elif msg.type is WSMsgType.TEXT and _SLOW_OP in msg.data:
+            elif msg.type is WSMsgType.TEXT and any(o in msg.data for o in _SLOW_OPS):
+                if len(slow) >= MAX_SLOW_IN_FLIGHT:
+                    box.send(
+                        wire.error_response(
+                            _request_id(msg.data),
+                            f"{MAX_SLOW_IN_FLIGHT} requests are still under way: wait for them",
+                            "rate_limited",
+                        )
+                    )
+                    continue
                 # A call log waits for a database commit: the console's next request (an
                 # /ANSWER) must not wait behind it. Its response comes when it is stored.
                 task = asyncio.create_task(_respond(box, svc, agent, msg.data, read_only))
@@ -341,7 +418,9 @@ async def _serve(
                 commands.add(task)
                 task.add_done_callback(commands.discard)
             elif msg.type is WSMsgType.TEXT:
-                box.send(await handle_request(svc, agent, msg.data, read_only=read_only))
+                box.send(
+                    await handle_request(svc, agent, msg.data, read_only=read_only, phone=phone)
+                )
             elif msg.type is WSMsgType.BINARY:
                 box.send(
                     wire.error_response(
@@ -351,6 +430,8 @@ async def _serve(
             elif msg.type is WSMsgType.ERROR:
                 log.info("socket of %s closed with error: %s", agent, ws.exception())
     finally:
+        if phone is not None:
+            phone[0].detach(phone[1])
         svc.disconnect_console(box)
         await box.aclose()
         log.debug("console disconnected: agent=%s", agent)

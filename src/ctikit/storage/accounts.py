@@ -1,7 +1,8 @@
 """Users, service tokens and server settings, in the same database as the call logs.
 
 Secrets never stored in clear: passwords as argon2 hashes (made by the caller, see
-``ctikit.server.auth``), service tokens as SHA-256 digests.
+``ctikit.server.auth``), service tokens as SHA-256 digests. Every change is written to the
+audit log in its own transaction, naming ``actor`` (never a password or a token).
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from datetime import datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from .models import ServiceTokenRow, SettingRow, UserRow
+from .audit import entry
+from .models import AuditRow, ServiceTokenRow, SettingRow, UserRow
+from .signing import SigningKeyStore
 from .store import CallLogStore, _db_errors
 
 ROLES = ("agent", "supervisor")
@@ -49,8 +52,17 @@ def token_digest(token: str) -> str:
 class AccountStore:
     """Account queries on a :class:`CallLogStore`'s database."""
 
-    def __init__(self, store: CallLogStore) -> None:
+    def __init__(self, store: CallLogStore, *, actor: str = "system") -> None:
         self._store = store
+        #: Who makes the changes, for the audit log ("cli:root", "config", a user's name).
+        self.actor = actor
+
+    def _audit(self, action: str, target: str, **detail: object) -> AuditRow:
+        return AuditRow(
+            **entry(
+                at=self._store._now(), actor=self.actor, action=action, target=target, detail=detail
+            )
+        )
 
     # ------------------------------------------------------------------ users
 
@@ -80,6 +92,9 @@ class AccountStore:
             with _db_errors("add user"):
                 async with self._store._write_session("add user") as session:
                     session.add(row)
+                    session.add(
+                        self._audit("user.add", username, role=role, agent=agent_id, team=team)
+                    )
         except Exception as exc:
             if isinstance(exc.__cause__, IntegrityError):
                 raise ValueError(f"user {username!r} already exists") from None
@@ -120,6 +135,8 @@ class AccountStore:
         with _db_errors("remove user"):
             async with self._store._write_session("remove user") as session:
                 result = await session.execute(delete(UserRow).where(UserRow.username == username))
+                if result.rowcount:  # type: ignore[attr-defined]
+                    session.add(self._audit("user.remove", username))
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def set_password(self, username: str, password_hash: str) -> bool:
@@ -127,6 +144,7 @@ class AccountStore:
         return await self._update_user(
             "set password",
             username,
+            self._audit("user.password", username),
             password_hash=password_hash,
             session_generation=UserRow.session_generation + 1,
         )
@@ -136,6 +154,7 @@ class AccountStore:
         return await self._update_user(
             "disable user",
             username,
+            self._audit("user.disable" if disabled else "user.enable", username),
             disabled=disabled,
             session_generation=UserRow.session_generation + 1,
         )
@@ -169,12 +188,32 @@ class AccountStore:
                     out.update({r[0]: (int(r[1] or 0), bool(r[2])) for r in rows})
         return out
 
-    async def _update_user(self, what: str, username: str, **values: object) -> bool:
+    async def set_role(
+        self, username: str, role: str, *, agent_id: str | None, team: str | None
+    ) -> bool:
+        """Change a user's role (and agent, team); every session ends (tokens carry them)."""
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}")
+        return await self._update_user(
+            "change role",
+            username,
+            self._audit("user.role", username, role=role, agent=agent_id, team=team),
+            role=role,
+            agent_id=agent_id,
+            team=team,
+            session_generation=UserRow.session_generation + 1,
+        )
+
+    async def _update_user(
+        self, what: str, username: str, audit: AuditRow, **values: object
+    ) -> bool:
         with _db_errors(what):
             async with self._store._write_session(what) as session:
                 result = await session.execute(
                     update(UserRow).where(UserRow.username == username).values(**values)
                 )
+                if result.rowcount:  # type: ignore[attr-defined]
+                    session.add(audit)
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     # --------------------------------------------------------- service tokens
@@ -192,6 +231,7 @@ class AccountStore:
         with _db_errors("create token"):
             async with self._store._write_session("create token") as session:
                 session.add(row)
+                session.add(self._audit("token.create", row.id, name=name, scopes=row.scopes))
         return _token(row), secret
 
     async def find_token(self, secret: str) -> ServiceToken | None:
@@ -220,9 +260,15 @@ class AccountStore:
                 result = await session.execute(
                     delete(ServiceTokenRow).where(ServiceTokenRow.id == token_id)
                 )
+                if result.rowcount:  # type: ignore[attr-defined]
+                    session.add(self._audit("token.revoke", token_id))
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     # --------------------------------------------------------------- settings
+
+    def signing_keys(self) -> SigningKeyStore:
+        """The keys that sign login tokens, in the same database."""
+        return SigningKeyStore(self._store)
 
     async def get_or_create_setting(self, key: str, make: str) -> str:
         """The stored value of ``key``, storing ``make`` first if there is none (first

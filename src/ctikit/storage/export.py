@@ -18,6 +18,8 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any, Final
 
+import msgspec
+
 from .records import CALL_LOG_FIELDS, CallLog, encode_json
 from .store import CallLogStore
 
@@ -51,7 +53,10 @@ def csv_header() -> str:
 
 def _cell(name: str, value: Any) -> str:
     if name == "attached_data":
-        # Always JSON (None -> "null") so every cell in this column parses.
+        # Always JSON (None -> "null") so every cell in this column parses; raw: as stored
+        # (the same compact text encode_json wrote).
+        if isinstance(value, msgspec.Raw):
+            return _guard(bytes(value).decode())
         return _guard(encode_json(value))
     if value is None:
         return ""
@@ -84,7 +89,9 @@ async def export_csv(
     Logs come oldest first; filters are those of :meth:`CallLogStore.list`.
     """
     yield csv_header()
-    async for log in store.iter_all(agent_id=agent_id, call_id=call_id, since=since, until=until):
+    async for log in store.iter_all(
+        agent_id=agent_id, call_id=call_id, since=since, until=until, raw_data=True
+    ):
         yield csv_row(log)
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from .engine import check_schema_name
 
 MIGRATIONS_DIR: Final = Path(__file__).resolve().with_name("migrations")
-HEAD_REVISION: Final = "0004"
+HEAD_REVISION: Final = "0008"
 # Arbitrary constant: serialises concurrent migrations (e.g. several workers starting).
 _PG_MIGRATION_LOCK: Final = 0x637469_6B6974
 

@@ -146,3 +146,70 @@ class CallStateRow(Base):
     agent_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     state: Mapped[str] = mapped_column(Text())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SigningKeyRow(Base):
+    """A key that signs login tokens (HS256), named in their ``kid`` header. The newest key
+    without ``retires_at`` signs; every key verifies until its ``retires_at`` passes, so a
+    rotation logs nobody out (docs/operations.md)."""
+
+    __tablename__ = "signing_keys"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    secret: Mapped[str] = mapped_column(Text())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    retires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class WebhookEndpointRow(Base):
+    """A URL that receives signed webhook deliveries of the events it names."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    url: Mapped[str] = mapped_column(Text())
+    secret: Mapped[str] = mapped_column(String(128))
+    events: Mapped[str] = mapped_column(String(1000))  # names, space-separated
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(255))
+
+
+class WebhookOutboxRow(Base):
+    """One delivery of one event to one endpoint: pending (retried) or dead (given up).
+    Written in the transaction of what it reports; deleted once delivered."""
+
+    __tablename__ = "webhook_outbox"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'dead')", name="status"),
+        Index("ix_webhook_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(64))  # stable: the receiver's de-duplication key
+    endpoint_id: Mapped[str] = mapped_column(String(64))
+    event: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[str] = mapped_column(Text())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(16))
+    last_error: Mapped[str | None] = mapped_column(String(500))
+
+
+class AuditRow(Base):
+    """Who did what, when, from where (never a password or a token)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_at", "at"),
+        Index("ix_audit_log_actor_at", "actor", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(255))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(String(255))
+    outcome: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(Text())  # a JSON object

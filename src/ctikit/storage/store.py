@@ -26,6 +26,7 @@ import builtins
 import json
 import os
 import sqlite3
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Collection, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager, nullcontext
@@ -34,6 +35,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Final, Self, cast
 
+import msgspec
 from alembic.util import CommandError
 from sqlalchemy import ColumnElement, Select, Table, and_, func, insert, or_, select
 from sqlalchemy.engine import URL
@@ -53,8 +55,9 @@ from .engine import (
 )
 from .errors import StorageError, describe_error
 from .migrate import migrate
-from .models import CallLogRow
+from .models import CallLogRow, WebhookOutboxRow
 from .records import (
+    NEW_CALL_LOG_FIELDS,
     CallLog,
     NewCallLog,
     check_filter_datetime,
@@ -65,7 +68,9 @@ from .records import (
 )
 
 MAX_LIST_LIMIT: Final = 1000
-EXPORT_PAGE_SIZE: Final = 500
+#: Rows read at once by exports and listings: a row may hold 64 KiB of attached data that
+#: takes ~1.5 MB parsed, so a page stays small (issue 13, F2: +1.7 GB for one listing).
+EXPORT_PAGE_SIZE: Final = 20
 #: Longest wait for a turn to write (SQLite) or for a queued call log to be written.
 WRITE_TIMEOUT_SECONDS: Final = 30.0
 #: Most call logs committed in one transaction.
@@ -74,6 +79,7 @@ MAX_WRITE_BATCH: Final = 500
 POSTGRES_LOG_WRITERS: Final = 4
 
 _LOG_TABLE: Final = cast(Table, CallLogRow.__table__)
+_OUTBOX_TABLE: Final = cast(Table, WebhookOutboxRow.__table__)
 
 # SQLAlchemy wraps driver errors, but connection failures (refused, timeout)
 # surface as plain OSError from the async drivers; sqlite3.Error comes from
@@ -95,6 +101,7 @@ class _QueuedLog:
 
     row: dict[str, Any]
     future: asyncio.Future[None]
+    outbox: list[dict[str, Any]]  # webhook deliveries committed with the log
     taken: bool = False  # in a transaction now: the caller can no longer withdraw it
     withdrawn: bool = False  # the caller gave up before it was taken: never written
 
@@ -113,7 +120,9 @@ def _consume(future: asyncio.Future[None]) -> None:
         future.exception()
 
 
-def _to_record(row: CallLogRow) -> CallLog:
+def _to_record(row: CallLogRow, raw_data: bool = False) -> CallLog:
+    # raw_data: the attached data stays the stored JSON text (msgspec.Raw, written out as
+    # is): 64 KiB of text rather than up to ~1.5 MB of parsed objects (issue 13, F2).
     return CallLog(
         id=row.id,
         created_at=row.created_at,
@@ -123,7 +132,9 @@ def _to_record(row: CallLogRow) -> CallLog:
         label=row.label,
         ani=row.ani,
         dnis=row.dnis,
-        attached_data=json.loads(row.attached_data),
+        attached_data=(
+            msgspec.Raw(row.attached_data.encode()) if raw_data else json.loads(row.attached_data)
+        ),
         started_at=row.started_at,
         ended_at=row.ended_at,
         duration_seconds=row.duration_seconds,
@@ -168,6 +179,13 @@ class CallLogStore:
         self._clock = clock
         self._target = target or describe_target(engine.url)
         self._closed = False
+        #: Called with the seconds each call-log transaction took (the server's metrics).
+        self.observe_commit: Callable[[float], None] | None = None
+        #: Webhook outbox rows for a call log about to be saved (its stored values):
+        #: inserted in the same transaction as the log (storage/webhooks.py).
+        self.log_outbox: Callable[[CallLog], builtins.list[dict[str, Any]]] | None = None
+        #: Called after a transaction that wrote outbox rows committed.
+        self.outbox_written: Callable[[], None] | None = None
 
     @classmethod
     async def open(
@@ -321,16 +339,20 @@ class CallLogStore:
         values, attached_json = validate_new_log(log)
         values.update(id=new_log_id(), created_at=self._now())
         self._check_open()
-        await self._commit_log({**values, "attached_data": attached_json})
-        # Return what was stored: attached_data as it reads back from JSON text.
-        values["attached_data"] = json.loads(attached_json)
-        return CallLog(**values)
+        # What is stored: attached_data as it reads back from JSON text.
+        record = CallLog(**{**values, "attached_data": json.loads(attached_json)})
+        outbox = self.log_outbox(record) if self.log_outbox is not None else []
+        await self._commit_log({**values, "attached_data": attached_json}, outbox)
+        if outbox and self.outbox_written is not None:
+            self.outbox_written()
+        return record
 
     # ------------------------------------------------------ group commit of logs
 
-    async def _commit_log(self, row: dict[str, Any]) -> None:
-        """Queue *row* for the writer and wait until its transaction committed."""
-        item = _QueuedLog(row, asyncio.get_running_loop().create_future())
+    async def _commit_log(self, row: dict[str, Any], outbox: builtins.list[dict[str, Any]]) -> None:
+        """Queue *row* (and its outbox rows) for the writer and wait until its transaction
+        committed."""
+        item = _QueuedLog(row, asyncio.get_running_loop().create_future(), outbox)
         self._log_queue.append(item)
         self._start_log_writer()
         try:
@@ -392,9 +414,12 @@ class CallLogStore:
                 batch = []
                 try:
                     async with self._write_connection("save call log", check_open=False) as conn:
+                        began = time.perf_counter()
                         batch = self._take_batch()
                         if batch:
                             await self._insert_rows(conn, batch)
+                    if self.observe_commit is not None:
+                        self.observe_commit(time.perf_counter() - began)
                 except Exception as exc:
                     if not batch:
                         # The turn, the connection or BEGIN failed: fail the saves
@@ -462,6 +487,34 @@ class CallLogStore:
                 )
         else:  # SQLite before 3.35 has no RETURNING
             await conn.execute(insert(table), rows)
+        outbox = [r for item in batch for r in item.outbox]
+        if outbox:
+            await conn.execute(insert(_OUTBOX_TABLE), outbox)
+
+    async def ping(self) -> None:
+        """One round trip to the database (readiness); :class:`StorageError` if it fails."""
+        with _db_errors(f"reach {self._target}"):
+            async with self._session() as session:
+                await session.execute(select(1))
+
+    async def update(self, log: CallLog) -> CallLog:
+        """Write *log*'s subject, comments, disposition, duration and attached data over the
+        stored log with its id (an Open CTI ``saveLog`` with an ``Id``). ``LookupError`` if
+        there is none; ``ValueError`` (naming the field) when a value breaks a limit."""
+        values, attached_json = validate_new_log(
+            NewCallLog(**{k: getattr(log, k) for k in NEW_CALL_LOG_FIELDS})
+        )
+        with _db_errors("update call log"):
+            async with self._write_session("update call log") as session:
+                row = await session.get(CallLogRow, log.id)
+                if row is None or row.agent_id != log.agent_id:
+                    raise LookupError(f"no call log {log.id!r} of this agent")
+                row.subject = values["subject"]
+                row.comments = values["comments"]
+                row.disposition = values["disposition"]
+                row.duration_seconds = values["duration_seconds"]
+                row.attached_data = attached_json
+        return log
 
     async def get(self, log_id: str) -> CallLog | None:
         """The log with *log_id*, or None."""
@@ -479,11 +532,13 @@ class CallLogStore:
         until: datetime | None = None,
         limit: int = 100,
         offset: int = 0,
+        raw_data: bool = False,
     ) -> builtins.list[CallLog]:
         """Matching logs, newest first (created_at, then id, descending).
 
         ``since`` is inclusive and ``until`` exclusive, both on created_at.
-        *limit* is capped at 1000; ``ValueError`` if limit < 1 or offset < 0.
+        *limit* is capped at 1000; ``ValueError`` if limit < 1 or offset < 0. With
+        ``raw_data`` each log's attached data is its JSON text (``msgspec.Raw``).
         """
         if limit < 1:
             raise ValueError(f"limit must be at least 1, got {limit}")
@@ -497,7 +552,7 @@ class CallLogStore:
             .limit(min(limit, MAX_LIST_LIMIT))
             .offset(offset)
         )
-        return await self._fetch(stmt, "list call logs")
+        return await self._fetch(stmt, "list call logs", raw_data)
 
     async def count(
         self,
@@ -522,6 +577,7 @@ class CallLogStore:
         since: datetime | None = None,
         until: datetime | None = None,
         page_size: int = EXPORT_PAGE_SIZE,
+        raw_data: bool = False,
     ) -> AsyncIterator[CallLog]:
         """Stream matching logs oldest first, one short query per page (for export).
 
@@ -542,18 +598,20 @@ class CallLogStore:
                     )
                 )
             stmt = stmt.order_by(CallLogRow.created_at.asc(), CallLogRow.id.asc()).limit(page_size)
-            page = await self._fetch(stmt, "export call logs")
+            page = await self._fetch(stmt, "export call logs", raw_data)
             for log in page:
                 yield log
             if len(page) < page_size:
                 return
             after = (page[-1].created_at, page[-1].id)
 
-    async def _fetch(self, stmt: Select[CallLogRow], action: str) -> builtins.list[CallLog]:
+    async def _fetch(
+        self, stmt: Select[CallLogRow], action: str, raw_data: bool = False
+    ) -> builtins.list[CallLog]:
         with _db_errors(action):
             async with self._session() as session:
                 rows: Sequence[CallLogRow] = (await session.scalars(stmt)).all()
-        return [_to_record(row) for row in rows]
+        return [_to_record(row, raw_data) for row in rows]
 
 
 def _filters(

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from ..auth import SESSION_COOKIE
 from .components import SCHEMAS
+from .ops_paths import OPS_PATHS
 from .paths import PATHS
 
 openapi_routes = web.RouteTableDef()
@@ -28,7 +29,7 @@ SPEC: dict[str, Any] = {
         "with). Request bodies are strict JSON of at most 1 MiB.",
     },
     "security": [{"bearer": []}, {"token": []}, {"session": []}],
-    "paths": PATHS,
+    "paths": {**PATHS, **OPS_PATHS},
     "components": {
         "securitySchemes": {
             "bearer": {

@@ -32,6 +32,55 @@ from .parts import (
 # -------------------------------------------------------------------------- paths
 
 PATHS: dict[str, Any] = {
+    "/api/live": {
+        "get": {
+            "summary": "Liveness: answers while the server's event loop runs",
+            "security": _PUBLIC,
+            "responses": {
+                "200": _resp(_ok_all({"status": {"const": "live"}, "time": {"type": "number"}}))
+            },
+        }
+    },
+    "/api/ready": {
+        "get": {
+            "summary": "Readiness: the database, Redis (cluster mode) and a connector answer",
+            "security": _PUBLIC,
+            "responses": {
+                "200": _resp(
+                    _ok_all(
+                        {
+                            "status": {"const": "ready"},
+                            "checks": {
+                                "type": "object",
+                                "additionalProperties": {"const": "ok"},
+                            },
+                        }
+                    )
+                ),
+                "503": {
+                    **_error(503, "Not ready (code not_ready): the checks named in failed"),
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["success", "code", "error", "failed", "checks"],
+                                "properties": {
+                                    "success": {"const": False},
+                                    "code": {"const": "not_ready"},
+                                    "error": {"type": "string"},
+                                    "failed": {"type": "array", "items": {"type": "string"}},
+                                    "checks": {
+                                        "type": "object",
+                                        "additionalProperties": {"type": "string"},
+                                    },
+                                },
+                            }
+                        }
+                    },
+                },
+            },
+        }
+    },
     "/api/health": {
         "get": {
             "summary": "Liveness",
@@ -428,8 +477,9 @@ PATHS: dict[str, Any] = {
                         {
                             "agents": {
                                 "type": "integer",
-                                "minimum": 1,
-                                "description": "How many agents got the event",
+                                "minimum": 0,
+                                "description": "How many agents got the event (those "
+                                "the server keeps state for: a console or calls)",
                             }
                         }
                     )
@@ -485,8 +535,11 @@ PATHS: dict[str, Any] = {
                     403,
                     404,
                     413,
+                    429,
                     _403="Another agent's call, a supervisor, or a service (no service "
                     "scope saves call logs)",
+                    _429="Over the agent's call-log saves per minute (code rate_limited, "
+                    "Retry-After)",
                     _404="The call is neither active nor among the agent's recent calls "
                     "(code unknown_call)",
                     _413="The body is over 1 MiB (code limit_exceeded)",

@@ -72,15 +72,19 @@
     var workspace = new C.Workspace({root: byId('tabs'), bridge: host.bridge, agent: agent});
     if (host.bridge) new C.TabApi({workspace: workspace, bridge: host.bridge}); // sforce.console's tab methods
     var pops = new C.ScreenPops({store: store, workspace: workspace, notices: C.notices, agent: agent});
+    var openCti = new C.OpenCtiPanel({root: byId('components'), bridge: host.bridge, conn: conn, workspace: workspace,
+      notices: C.notices});
     renderOnChange(store, [softphone, log, banners, C.header, pops]);
     return {conn: conn, store: store, host: host, bridge: host.bridge, softphone: softphone, log: log,
-      workspace: workspace, pops: pops};
+      workspace: workspace, pops: pops, openCti: openCti};
   }
 
   /** What the console config says: read-only, the line, cluster nodes, directory, components. */
   function applyConfig(cfg, agent, parts) {
     C.config = cfg;
-    if (cfg.user && cfg.user.readOnly) setReadOnly(agent, parts);
+    var readOnly = Boolean(cfg.user && cfg.user.readOnly);
+    if (readOnly) setReadOnly(agent, parts);
+    if (!readOnly && cfg.connector && cfg.connector.name === 'webrtc') startPhone(parts);
     if (cfg.connector) parts.store.setConnector(cfg.connector);
     if (Array.isArray(cfg.nodes)) {
       parts.conn.setUrls(cfg.nodes.map(function (n) { return socketUrl(String(n), agent); }));
@@ -91,9 +95,23 @@
     C.header.agentDetail(cfg.agents, agent);
     parts.softphone.setDirectory(cfg.agents, agent);
     parts.host.add(cfg.components);
+    parts.openCti.configure(cfg.openCti);
+    if (cfg.openCti) byId('components-empty').hidden = true;
     var ws = cfg.workspace || {};
-    parts.workspace.configure({components: cfg.components, allowedOrigins: ws.allowedOrigins});
+    // Tabs may show the softphone's and the record URL's sites too (screenPop).
+    var sites = cfg.openCti ? [cfg.openCti.softphoneUrl, cfg.openCti.recordUrl].filter(Boolean) : [];
+    parts.workspace.configure({components: (cfg.components || []).concat(sites.map(function (u) { return {url: u}; })),
+      allowedOrigins: ws.allowedOrigins});
     parts.pops.configure(ws.screenPops);
+  }
+
+  /** The browser is the agent's phone (docs/webrtc.md): SIP.js loads only then. */
+  function startPhone(parts) {
+    import('/static/console/webphone.js').then(function (m) {
+      parts.phone = m.start({conn: parts.conn, notices: C.notices, statusEl: byId('phone-status')});
+    }).catch(function (e) {
+      C.notices.show('error', 'The phone could not start in this browser (' + e.message + ').', {testid: 'phone-error'});
+    });
   }
 
   /** ws(s)://host/ws?agent=... from an http(s) origin. */

@@ -90,8 +90,7 @@
     this.consoleOrigin = options.consoleOrigin || window.location.origin;
     this.readyFns = typeof options.onReady === 'function' ? [options.onReady] : [];
     this.components = []; // {iframe, origin, nonce, ready, window, pending, tabId}
-    this.localOps = new Map(); // op -> its fields, answered by this.local
-    this.local = null;
+    this.localOps = new Map(); // op -> {fields, fn}: answered in the console
     var self = this;
     this._listener = function (ev) {
       try { self._onMessage(ev); } catch (err) { warn('ignored a message that broke it', err); }
@@ -120,7 +119,11 @@
     this.removeComponent(iframe);
     var nonce = randomNonce();
     var tabId = info && typeof info.tabId === 'string' ? info.tabId : null;
-    this.components.push({ iframe: iframe, origin: url.origin, nonce: nonce, ready: false, window: null, pending: 0, tabId: tabId });
+    // The Open CTI softphone panel (opencti-panel.js): the one frame sforce.opencti and
+    // sforce.interaction answer.
+    var softphone = !!(info && info.softphone === true);
+    this.components.push({ iframe: iframe, origin: url.origin, nonce: nonce, ready: false, window: null, pending: 0,
+      tabId: tabId, softphone: softphone });
     iframe.src = componentSrc(url, this.consoleOrigin, nonce);
     return true;
   };
@@ -129,17 +132,17 @@
     this.components = this.components.filter(function (c) { return c.iframe !== iframe; });
   };
 
-  // Answer the operations in `ops` (a Map: op -> the fields it may carry) in the console.
+  // Answer the operations in `ops` (a Map: op -> the fields it may carry) in the console,
+  // with fn(op, fields, {tabId, origin, softphone}). Several parts may each name their own.
   CtikitBridge.prototype.handleLocally = function (ops, fn) {
     var self = this;
-    ops.forEach(function (fields, op) { self.localOps.set(op, fields); });
-    this.local = fn;
+    ops.forEach(function (fields, op) { self.localOps.set(op, { fields: fields, fn: fn }); });
   };
 
   // fn(iframe, {tabId}) each time a component (re)loaded in an iframe completes the handshake.
   CtikitBridge.prototype.onComponentReady = function (fn) { this.readyFns.push(fn); };
 
-  // Push a console event to each ready component that filter({tabId}) picks (all: no filter).
+  // Push a console event to each ready component that filter({tabId, softphone}) picks (all: no filter).
   CtikitBridge.prototype.post = function (event, data, filter) {
     var msg = { kind: 'event', event: event, data: data };
     var self = this;
@@ -147,7 +150,7 @@
       if (!c.ready) return;
       var picked = true;
       if (filter) {
-        try { picked = filter({ tabId: c.tabId }); } catch (err) { warn('an event filter threw', err); picked = false; }
+        try { picked = filter({ tabId: c.tabId, softphone: c.softphone }); } catch (err) { warn('an event filter threw', err); picked = false; }
       }
       if (picked) self._post(c, msg);
     });
@@ -199,7 +202,7 @@
       self._post(comp, out);
     };
     comp.pending++;
-    var local = typeof msg.op === 'string' && this.local && this.localOps.has(msg.op);
+    var local = typeof msg.op === 'string' && this.localOps.has(msg.op);
     if (typeof msg.op !== 'string' || (!COMPONENT_OPS.has(msg.op) && !local)) {
       return reply({ success: false, error: 'unknown operation ' + JSON.stringify(String(msg.op)).slice(0, 80), code: 'bad_request' });
     }
@@ -207,12 +210,13 @@
       return reply({ success: false, error: 'too many requests in flight', code: 'limit_exceeded' });
     }
     var fields = {};
-    (local ? this.localOps : COMPONENT_OPS).get(msg.op).forEach(function (k) {
+    (local ? this.localOps.get(msg.op).fields : COMPONENT_OPS.get(msg.op)).forEach(function (k) {
       if (Object.prototype.hasOwnProperty.call(msg, k)) fields[k] = msg[k];
     });
     var answered;
     try {
-      answered = Promise.resolve(local ? this.local(msg.op, fields, { tabId: comp.tabId, origin: comp.origin })
+      answered = Promise.resolve(local ? this.localOps.get(msg.op).fn(msg.op, fields,
+        { tabId: comp.tabId, origin: comp.origin, softphone: comp.softphone })
         : this.connection.request(msg.op, fields));
     } catch (err) {
       answered = Promise.resolve({ success: false, error: 'console error: ' + (err && err.message) });

@@ -5,6 +5,8 @@
  *   conn.onHello(frame => ...);   // every hello (first frame after each (re)connect)
  *   conn.onEvent(frame => ...);   // every {type:"event", seq, event, data, at}
  *   conn.onStatus(s => ...);      // 'connecting' | 'connected' | 'reconnecting'
+ *   conn.onPhone(frame => ...);   // {type:"phone", cmd, ref, ...}: a command for the
+ *                                 // browser phone (webrtc connector, docs/webrtc.md)
  *   conn.start();
  *   conn.request('getState', {}).then(resp => ...);  // never rejects
  *
@@ -57,6 +59,7 @@
     this._eventFns = [];
     this._helloFns = [];
     this._statusFns = [];
+    this._phoneFns = [];
   }
 
   CtikitConnection.prototype.start = function () {
@@ -123,6 +126,7 @@
 
   CtikitConnection.prototype.onHello = function (fn) { this._helloFns.push(fn); return this; };
   CtikitConnection.prototype.onStatus = function (fn) { this._statusFns.push(fn); return this; };
+  CtikitConnection.prototype.onPhone = function (fn) { this._phoneFns.push(fn); return this; };
 
   CtikitConnection.prototype.request = function (op, fields) {
     var self = this;
@@ -292,6 +296,13 @@
         }
         if (typeof frame.seq === 'number') this.lastSeq = frame.seq;
         this._emit(this._eventFns, frame);
+        break;
+      case 'phone':
+        if (typeof frame.cmd !== 'string') {
+          console.warn('ctikit: ignoring malformed phone frame', frame);
+          return;
+        }
+        this._emit(this._phoneFns, frame);
         break;
       default:
         console.warn('ctikit: ignoring frame of unknown type', frame.type);

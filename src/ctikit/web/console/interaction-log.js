@@ -126,7 +126,21 @@
       parts.push('started ' + C.formatClock(call.startedAt));
     }
     if (this.logged.has(call.id)) parts.push('logged as ' + this.logged.get(call.id).join(', '));
-    this.hint.textContent = parts.join(' · ');
+    // The number is its own element: a dial target while an Open CTI softphone has
+    // click-to-dial on (opencti-panel.js), for ended calls too (call back in wrap-up).
+    var hint = this.hint;
+    while (hint.firstChild) hint.removeChild(hint.firstChild);
+    parts.forEach(function (part, i) {
+      if (i) hint.appendChild(document.createTextNode(' · '));
+      if (num && part === num && i === 1) {
+        var el = h('span', {className: 'log-number', 'data-testid': 'log-call-number', text: num});
+        el.dataset.dialNumber = num;
+        if (C.clickToDial) C.clickToDial.mark(el);
+        hint.appendChild(el);
+      } else {
+        hint.appendChild(document.createTextNode(part));
+      }
+    });
   };
 
   InteractionLog.prototype.save = function () {

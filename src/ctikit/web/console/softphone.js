@@ -253,6 +253,9 @@
     row.state.className = 'pill line-state state-' + state;
     row.muted.hidden = !call.muted;
     row.number.textContent = number || call.id;
+    // A dial target while an Open CTI softphone has click-to-dial on (opencti-panel.js).
+    if (number) row.number.dataset.dialNumber = number; else delete row.number.dataset.dialNumber;
+    if (C.clickToDial) C.clickToDial.mark(row.number);
     row.label.textContent = call.label && call.label !== number ? call.label : '';
     row.type.textContent = C.typeText(call.type);
     el.setAttribute('aria-label', (C.stateText(state) || 'Call') + ' ' + (number || call.id));
