@@ -60,3 +60,23 @@ def test_consult_then_complete_then_consult_then_cancel(
     expect(row).to_have_attribute("data-state", "connected")
     expect(row.get_by_test_id("btn-consult")).to_be_visible()
     assert page.page_errors == []
+
+
+def test_a_consult_that_fails_says_why_and_the_caller_stays_held(
+    console: Any,  # noqa: F811
+    ctikit_server: Any,
+    agent: str,
+) -> None:
+    page = console
+    call_id = simulate(ctikit_server, agent, ani="+14155550112")
+    row = page.get_by_test_id(f"line-{call_id}")
+    row.get_by_test_id("btn-answer").click()
+    expect(row).to_have_attribute("data-state", "connected")
+    row.get_by_test_id("btn-consult").click()
+    row.get_by_test_id("consult-input").fill("+14155550486")  # the simulator's busy number
+    row.get_by_test_id("consult-confirm").click()
+    expect(page.get_by_test_id("call-failed")).to_contain_text("busy (486 Busy Here)")
+    expect(page.locator(".line")).to_have_count(1)
+    expect(row).to_have_attribute("data-state", "held")
+    expect(row.get_by_test_id("btn-retrieve")).to_be_visible()  # the agent goes back
+    assert page.page_errors == []
