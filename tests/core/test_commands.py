@@ -24,6 +24,13 @@ from ctikit.core import Action, CtiCommand, CtiRequestError, parse_cti_message
         ("/MUTE", CtiCommand(action=Action.MUTE)),
         ("/UNMUTE?LINE_NUMBER=1", CtiCommand(action=Action.UNMUTE, line_number=1)),
         ("/DTMF?DIGITS=12%23*", CtiCommand(action=Action.DTMF, digits="12#*")),
+        ("/consult?number=1002", CtiCommand(action=Action.CONSULT, number="1002")),
+        ("/COMPLETE_TRANSFER", CtiCommand(action=Action.COMPLETE_TRANSFER)),
+        (
+            "/CANCEL_CONSULT?CALL_ID=c2",
+            CtiCommand(action=Action.CANCEL_CONSULT, call_id="c2"),
+        ),
+        ("/CONFERENCE?LINE_NUMBER=2", CtiCommand(action=Action.CONFERENCE, line_number=2)),
     ],
 )
 def test_valid_commands(text: str, expected: CtiCommand) -> None:
@@ -45,6 +52,9 @@ def test_outside_grammar_is_none(text: str) -> None:
         ("/DIAL?NUMBER=12 34", "not a dialable number"),
         ("/DIAL?NUMBER=1&LINE_NUMBER=1", "unknown parameter LINE_NUMBER"),
         ("/TRANSFER", "needs NUMBER"),
+        ("/CONSULT", "needs NUMBER"),
+        ("/CONSULT?NUMBER=a b", "not a dialable number"),
+        ("/COMPLETE_TRANSFER?NUMBER=1", "unknown parameter NUMBER"),
         ("/DTMF", "needs DIGITS"),
         ("/DTMF?DIGITS=12x", "DIGITS may hold only"),
         ("/ANSWER?LINE_NUMBER=0", "LINE_NUMBER must be"),
@@ -73,14 +83,18 @@ commands = st.one_of(
     st.builds(
         CtiCommand,
         action=st.sampled_from(
-            [a for a in Action if a not in (Action.DIAL, Action.TRANSFER, Action.DTMF)]
+            [
+                a
+                for a in Action
+                if a not in (Action.DIAL, Action.TRANSFER, Action.DTMF, Action.CONSULT)
+            ]
         ),
         line_number=st.one_of(st.none(), st.integers(1, 99)),
     ),
     st.builds(CtiCommand, action=st.just(Action.DIAL), number=numbers),
     st.builds(
         CtiCommand,
-        action=st.just(Action.TRANSFER),
+        action=st.sampled_from([Action.TRANSFER, Action.CONSULT]),
         number=numbers,
         call_id=st.one_of(
             st.none(),

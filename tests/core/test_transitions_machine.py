@@ -25,7 +25,7 @@ from ctikit.core import (
     LineState,
     TelephonyError,
 )
-from ctikit.core.commands import Action, CtiCommand
+from ctikit.core.commands import CONSULT_ACTIONS, Action, CtiCommand
 from ctikit.core.model import Call
 from ctikit.core.transitions import COMMANDS, EVENTS, Edge, LineEvent, after, is_duplicate
 
@@ -138,11 +138,15 @@ class TableMachine(RuleBasedStateMachine):
         allowed = call is not None and call.line_state in COMMANDS[action]
         if action is Action.MUTE or action is Action.UNMUTE:
             allowed = allowed and call is not None and call.muted is (action is Action.UNMUTE)
+        if action in CONSULT_ACTIONS:
+            # No call here is a consult call (none has the link in its data): always refused.
+            # tests/core/test_consult.py checks the pairs.
+            allowed = False
         cmd = CtiCommand(
             action=action,
             call_id=aim[1] if aim and aim[0] == "call" else None,
             line_number=aim[1] if aim and aim[0] == "line" else None,
-            number="1002" if action is Action.TRANSFER else None,
+            number="1002" if action in (Action.TRANSFER, Action.CONSULT) else None,
             digits="1" if action is Action.DTMF else None,
         )
         try:

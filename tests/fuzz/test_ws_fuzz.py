@@ -136,7 +136,7 @@ class ConsoleMachine(RuleBasedStateMachine):
     @rule(call=sim_calls, action=st.sampled_from(LINE_ACTIONS), extra=st.sampled_from(["", "n"]))
     def command_on_call(self, call: str, action: str, extra: str) -> None:
         msg = f"/{action}?CALL_ID={call}"
-        if action in ("TRANSFER",):
+        if action in ("TRANSFER", "CONSULT"):
             msg += "&NUMBER=" + ("1003" if extra else "+14155550123")
         if action == "DTMF":
             msg += "&DIGITS=12#"
@@ -148,7 +148,7 @@ class ConsoleMachine(RuleBasedStateMachine):
     @rule(action=st.sampled_from(LINE_ACTIONS), line=st.none() | st.integers(1, 4))
     def command_by_line(self, action: str, line: int | None) -> None:
         msg = f"/{action}" + (f"?LINE_NUMBER={line}" if line else "")
-        if action == "TRANSFER":
+        if action in ("TRANSFER", "CONSULT"):
             msg += ("&" if line else "?") + "NUMBER=1003"
         if action == "DTMF":
             msg += ("&" if line else "?") + "DIGITS=5"

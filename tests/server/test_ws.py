@@ -24,7 +24,12 @@ async def test_hello_describes_state(connect: Any) -> None:
     assert c.hello["protocol"] == 1 and c.hello["agent"] == "agent1"
     # The simulator reported the agent's line up at start: that is event 1.
     assert c.hello["calls"] == [] and c.hello["seq"] == 1 and c.hello["lineUp"] is True
-    assert c.hello["connector"] == {"name": "sim", "canPlaceCalls": True}
+    assert c.hello["connector"] == {
+        "name": "sim",
+        "canPlaceCalls": True,
+        "canConsult": True,
+        "canConference": True,
+    }
     assert c.hello["limits"]["maxDataBytes"] == 65536
     assert c.hello["limits"]["commandTimeout"] == 10.0  # seconds a command may wait
 

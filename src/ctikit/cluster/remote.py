@@ -129,12 +129,13 @@ def action_to_dict(action: ConnectorAction) -> dict[str, Any]:
         "number": action.number,
         "digits": action.digits,
         "data": action.data,
+        "held_call_id": action.held_call_id,
     }
 
 
 def action_from_dict(raw: Mapping[str, Any]) -> ConnectorAction:
     """Raises ValueError on anything a node would not have sent."""
-    for name in ("call_id", "number", "digits"):
+    for name in ("call_id", "number", "digits", "held_call_id"):
         if raw.get(name) is not None and not isinstance(raw[name], str):
             raise ValueError(f"{name} must be a string")
     try:
@@ -151,6 +152,7 @@ def action_from_dict(raw: Mapping[str, Any]) -> ConnectorAction:
         number=raw.get("number"),
         digits=raw.get("digits"),
         data=raw.get("data"),
+        held_call_id=raw.get("held_call_id"),
     )
 
 
@@ -191,8 +193,13 @@ class ForwardingTelephony:
         )
         self._name = prototype.name
         # Taking calls over is the holder's own business; a scenario would play once per
-        # takeover, so scenarios are for a single node.
-        self._capabilities = prototype.capabilities & {Capability.PLACE_CALLS}
+        # takeover, so scenarios are for a single node. Consult commands are forwarded like
+        # any other (a consult's link lives in the holder's connector: a takeover loses it).
+        self._capabilities = prototype.capabilities & {
+            Capability.PLACE_CALLS,
+            Capability.CONSULT,
+            Capability.CONFERENCE,
+        }
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
 

@@ -19,6 +19,7 @@ import enum
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
+from ..core.commands import Action
 from ..core.model import CallView
 from ..core.telephony import ConnectorAction, TelephonyEvent
 from .errors import ActionFailedError as ActionFailedError  # part of this interface
@@ -43,6 +44,22 @@ class Capability(enum.StrEnum):
     #: :class:`ScenarioRunner`: play scripted calls (``--scenario``). Without it a
     #: configured scenario stops the server at start with a clear error.
     SCENARIOS = "scenarios"
+    #: ``/CONSULT``, ``/COMPLETE_TRANSFER``, ``/CANCEL_CONSULT``: hold a call, talk to a
+    #: target on a consult call, then hand the held call over or go back to it. Without it
+    #: the server answers those commands ``unsupported`` ("not supported by this connector").
+    CONSULT = "consult"
+    #: ``/CONFERENCE``: join a held call and its consult call (three-way). Without it, as
+    #: above.
+    CONFERENCE = "conference"
+
+
+#: The capability each optional CTI command needs (commands not listed need none).
+COMMAND_NEEDS: Mapping[Action, Capability] = {
+    Action.CONSULT: Capability.CONSULT,
+    Action.COMPLETE_TRANSFER: Capability.CONSULT,
+    Action.CANCEL_CONSULT: Capability.CONSULT,
+    Action.CONFERENCE: Capability.CONFERENCE,
+}
 
 
 @runtime_checkable

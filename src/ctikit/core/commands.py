@@ -36,6 +36,11 @@ class Action(enum.StrEnum):
     MUTE = "MUTE"
     UNMUTE = "UNMUTE"
     DTMF = "DTMF"
+    #: Consult transfer and conference (connectors with the CONSULT / CONFERENCE capability).
+    CONSULT = "CONSULT"
+    COMPLETE_TRANSFER = "COMPLETE_TRANSFER"
+    CANCEL_CONSULT = "CANCEL_CONSULT"
+    CONFERENCE = "CONFERENCE"
 
 
 # Parameters each action takes beyond LINE_NUMBER / CALL_ID, and which are required.
@@ -49,7 +54,16 @@ _REQUIRED: dict[Action, str | None] = {
     Action.MUTE: None,
     Action.UNMUTE: None,
     Action.DTMF: "DIGITS",
+    Action.CONSULT: "NUMBER",
+    Action.COMPLETE_TRANSFER: None,
+    Action.CANCEL_CONSULT: None,
+    Action.CONFERENCE: None,
 }
+#: Commands that act on a consult call and the held call it is linked to.
+CONSULT_ACTIONS = frozenset({Action.COMPLETE_TRANSFER, Action.CANCEL_CONSULT, Action.CONFERENCE})
+#: Attached-data key a connector puts on a consult call: the ID of the held call it consults
+#: about (components see the consult call as a normal call, with this link in its data).
+CONSULT_OF = "consultOf"
 # DIAL places a new call: it cannot target an existing one.
 _TARGETS_A_CALL = {a for a in Action if a is not Action.DIAL}
 

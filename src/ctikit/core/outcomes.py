@@ -25,6 +25,14 @@ command           done when the call...                    failed when
                   dialing                                  number
 ``/DTMF``         -- (nothing to report: the connector     --
                   accepting the digits is the outcome)
+``/CONSULT``      a new call of the agent (the consult     as ``/DIAL``
+                  call) is dialing
+``/COMPLETE_      the consult call ended as transferred    the consult call reported failed
+TRANSFER``        (the held call ended first)              or ended otherwise
+``/CANCEL_        the held call is connected again         the held call reported failed
+CONSULT``         (the consult call ended first)           or ended
+``/CONFERENCE``   the held call is connected again,        as above
+                  joined with the consult call
 ================  =======================================  ===============================
 
 Events are the core's (:mod:`ctikit.core.events`), not the connector's: a report the registry
@@ -64,6 +72,8 @@ class Completion:
     #: Whether a ``CallFailed`` for the call fails the command. Not for a hang-up: one then
     #: is about an earlier command on the call, and the end that follows completes it.
     failed_by_call_failed: bool = True
+    #: Watch the held call of a consult (``ConnectorAction.held_call_id``), not ``call_id``.
+    on_held: bool = False
 
 
 #: The disposition a connector gives a call it handed over by ``/TRANSFER``.
@@ -85,6 +95,18 @@ COMPLETES: dict[Action, Completion] = {
     ),
     Action.DIAL: Completion(awaits=Awaits.NEW_CALL, line_state=LineState.DIALING, shows="dialing"),
     Action.DTMF: Completion(awaits=Awaits.NOTHING, shows="sent"),
+    Action.CONSULT: Completion(
+        awaits=Awaits.NEW_CALL, line_state=LineState.DIALING, shows="dialing"
+    ),
+    Action.COMPLETE_TRANSFER: Completion(
+        awaits=Awaits.ENDED, disposition=TRANSFERRED, shows="ended as transferred"
+    ),
+    Action.CANCEL_CONSULT: Completion(
+        awaits=Awaits.LINE_STATE, line_state=LineState.CONNECTED, shows="connected", on_held=True
+    ),
+    Action.CONFERENCE: Completion(
+        awaits=Awaits.LINE_STATE, line_state=LineState.CONNECTED, shows="connected", on_held=True
+    ),
 }
 
 
@@ -119,19 +141,18 @@ def judge(action: ConnectorAction, event: Event) -> Verdict | None:
         return None
     if want.awaits is Awaits.NOTHING:
         return None
+    watched = action.held_call_id if want.on_held else action.call_id
     match event:
-        case CallEnded(call=call, disposition=disposition, reason=ended_why) if (
-            call.id == action.call_id
-        ):
+        case CallEnded(call=call, disposition=disposition, reason=ended_why) if call.id == watched:
             if want.awaits is Awaits.ENDED and want.disposition in (None, disposition):
                 return DONE
             why = f" ({ended_why})" if ended_why else ""
             return Verdict(False, f"call {call.id!r} ended before it was {want.shows}{why}")
         case CallFailed(call_id=call_id, reason=reason) if (
-            call_id == action.call_id and want.failed_by_call_failed
+            call_id in (action.call_id, watched) and want.failed_by_call_failed
         ):
             return Verdict(False, reason)
-        case CallUpdated(call=call) if call.id == action.call_id:
+        case CallUpdated(call=call) if call.id == watched:
             if want.awaits is Awaits.LINE_STATE and call.line_state is want.line_state:
                 return DONE
             if want.awaits is Awaits.MUTED and call.muted is want.muted:

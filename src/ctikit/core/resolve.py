@@ -5,15 +5,20 @@ can be carried out now and names the call it acts on: the one given by ``CALL_ID
 ``LINE_NUMBER``, else the first call (in arrival order) in the first line state the
 transitions table lists for the command. It changes nothing: the connector carries the
 action out and reports what happened as telephony events.
+
+``/COMPLETE_TRANSFER``, ``/CANCEL_CONSULT`` and ``/CONFERENCE`` act on a *consult call* (one
+whose attached data links it, under :data:`~ctikit.core.commands.CONSULT_OF`, to a held call
+of the agent) and name that held call too. A component may name either call of the pair.
+The link in the data only picks the calls: the connector checks its own before acting.
 """
 
 from __future__ import annotations
 
 from . import telephony as tel
 from .agentstate import AgentState
-from .commands import Action, CtiCommand
+from .commands import CONSULT_ACTIONS, CONSULT_OF, Action, CtiCommand
 from .errors import CommandRejectedError
-from .model import Call
+from .model import Call, LineState
 from .transitions import COMMANDS, allows, needs
 
 
@@ -27,6 +32,8 @@ def resolve_command(state: AgentState, cmd: CtiCommand) -> tel.ConnectorAction:
                 f"cannot dial: {len(state.calls)} calls already active (the limit)"
             )
         return tel.ConnectorAction(agent=agent, action=cmd.action, number=cmd.number)
+    if cmd.action in CONSULT_ACTIONS:
+        return _resolve_consult(state, cmd)
     call = _target(state, cmd)
     if not allows(cmd.action, call.line_state):
         raise CommandRejectedError(
@@ -43,7 +50,53 @@ def resolve_command(state: AgentState, cmd: CtiCommand) -> tel.ConnectorAction:
         call_id=call.id,
         number=cmd.number,
         digits=cmd.digits,
-        data=call.data if cmd.action is Action.TRANSFER else None,
+        # The call's data follows it to a transfer or consult target.
+        data=call.data if cmd.action in (Action.TRANSFER, Action.CONSULT) else None,
+    )
+
+
+def _held_original(state: AgentState, call: Call) -> Call | None:
+    """The other active call ``call`` is a consult about, if its data names one."""
+    data = call.data
+    other = data.get(CONSULT_OF) if isinstance(data, dict) else None
+    if not isinstance(other, str) or other == call.id:
+        return None
+    return state.calls.get(other)
+
+
+def _resolve_consult(state: AgentState, cmd: CtiCommand) -> tel.ConnectorAction:
+    name = f"/{cmd.action}"
+    pairs = [
+        (c, held) for c in state.calls.values() if (held := _held_original(state, c)) is not None
+    ]
+    if cmd.call_id is not None or cmd.line_number is not None:
+        named = _target(state, cmd)
+        pairs = [(c, h) for c, h in pairs if named in (c, h)]
+        if not pairs:
+            raise CommandRejectedError(f"{name}: call {named.id!r} has no consult call")
+    else:
+        # The consult calls in the table's order of states, as for other commands.
+        order: dict[LineState | None, int] = {s: i for i, s in enumerate(COMMANDS[cmd.action])}
+        pairs.sort(key=lambda p: order.get(p[0].line_state, len(order)))
+        if not pairs:
+            raise CommandRejectedError(f"{name}: no consult call (start one with /CONSULT)")
+    consult, held = pairs[0]
+    if not allows(cmd.action, consult.line_state):
+        state_text = consult.line_state.value if consult.line_state else "unknown"
+        raise CommandRejectedError(
+            f"{name} needs a {needs(cmd.action)} consult call; call {consult.id!r} is {state_text}"
+        )
+    if held.line_state is not LineState.HELD:
+        state_text = held.line_state.value if held.line_state else "unknown"
+        raise CommandRejectedError(
+            f"{name}: the call consulted about ({held.id!r}) is {state_text}, not held"
+        )
+    return tel.ConnectorAction(
+        agent=state.agent,
+        action=cmd.action,
+        call_id=consult.id,
+        held_call_id=held.id,
+        data=held.data if cmd.action is Action.COMPLETE_TRANSFER else None,
     )
 
 

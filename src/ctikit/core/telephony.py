@@ -115,3 +115,6 @@ class ConnectorAction:
     digits: str | None = None
     #: For TRANSFER: the call's attached data, so the target agent receives it too.
     data: Any = None
+    #: For COMPLETE_TRANSFER, CANCEL_CONSULT, CONFERENCE (``call_id`` is the consult call):
+    #: the held call it consults about.
+    held_call_id: str | None = None

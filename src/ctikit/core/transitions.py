@@ -112,6 +112,12 @@ COMMANDS: Mapping[Action, tuple[LineState, ...]] = MappingProxyType(
         Action.MUTE: (_C,),
         Action.UNMUTE: (_C,),
         Action.DTMF: (_C,),
+        # The call consulted about; the consult call then dials while this one is held.
+        Action.CONSULT: (_C, _H),
+        # These name the consult call (its held original is found through the link).
+        Action.COMPLETE_TRANSFER: (_C,),
+        Action.CANCEL_CONSULT: (_C, _D),
+        Action.CONFERENCE: (_C,),
     }
 )
 

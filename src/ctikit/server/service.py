@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..config import OpenCtiConfig
-from ..connectors.base import ActionFailedError, Capability
+from ..connectors.base import COMMAND_NEEDS, ActionFailedError, Capability
 from ..core import commands
 from ..core.commands import Action
 from ..core.errors import (
@@ -108,9 +108,19 @@ class CtiService:
         # Some connectors (SIP) can place test calls only when a caller phone is set up.
         return Capability.PLACE_CALLS in self.telephony.capabilities
 
+    def supports(self, action: commands.Action) -> bool:
+        """Whether the connector offers what ``action`` needs (:data:`COMMAND_NEEDS`)."""
+        needed = COMMAND_NEEDS.get(action)
+        return needed is None or needed in self.telephony.capabilities
+
     def connector_info(self) -> dict[str, Any]:
         """The ``connector`` object of the console's hello and ``/api/console/config``."""
-        return {"name": self.telephony.name, "canPlaceCalls": self.can_place_calls}
+        return {
+            "name": self.telephony.name,
+            "canPlaceCalls": self.can_place_calls,
+            "canConsult": self.supports(commands.Action.CONSULT),
+            "canConference": self.supports(commands.Action.CONFERENCE),
+        }
 
     # ------------------------------------------------------------- agent state
 
@@ -214,6 +224,11 @@ class CtiService:
             return r.cti_message(agent, message, now=self.clock())
 
         try:
+            if cmd is not None and not self.supports(cmd.action):
+                # Said before anyone hears of the command: it cannot happen here.
+                raise UnsupportedError(
+                    f"/{cmd.action}: not supported by this connector ({self.telephony.name})"
+                )
             await self.backend.run(agent, send)
             for hold in holds:
                 # Here, not in the console: components and REST get one conversation at a

@@ -38,7 +38,42 @@ class Difference:
     order: tuple[tuple[Mark, Mark], ...] | None = None  # replaces the reference's
 
 
+NO_CONSULT = (
+    "baresip 1.0.0's control interface has a blind transfer only (no attended transfer, no "
+    "call mixing); the server answers these commands unsupported"
+)
+
 DIFFERENCES: tuple[Difference, ...] = (
+    Difference(
+        connector="sip",
+        scenario="consult_transfer_to_agent",
+        what="no consult transfer: the connector lacks the capability; the agent hangs up",
+        why=NO_CONSULT,
+        events={
+            A1: (offered("c1"), "answered c1", "released c1: agent hung up"),
+            A2: (),
+        },
+    ),
+    Difference(
+        connector="sip",
+        scenario="consult_cancelled",
+        what="no consult transfer: the connector lacks the capability; the agent hangs up",
+        why=NO_CONSULT,
+        events={
+            A1: (offered("c1"), "answered c1", "released c1: agent hung up"),
+            A2: (),
+        },
+    ),
+    Difference(
+        connector="sip",
+        scenario="conference",
+        what="no conference: the connector lacks the capability; the agent hangs up",
+        why=NO_CONSULT,
+        events={
+            A1: (offered("c1"), "answered c1", "released c1: agent hung up"),
+            A2: (),
+        },
+    ),
     Difference(
         connector="sip",
         scenario="blind_transfer_to_agent",

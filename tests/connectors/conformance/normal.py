@@ -58,7 +58,7 @@ def describe(event: tel.TelephonyEvent, name: Callable[[str], str], tr: dict[str
             line += f" ani={num(event.ani)} dnis={num(event.dnis)}"
             if event.label is not None:
                 line += f" label={event.label}"
-            return line + (f" data={_data(event.data, num)}" if event.data else "")
+            return line + (f" data={_data(event.data, num, name)}" if event.data else "")
         case tel.CallAnswered():
             return f"answered {name(event.call_id)}"
         case tel.CallHeld():
@@ -68,7 +68,7 @@ def describe(event: tel.TelephonyEvent, name: Callable[[str], str], tr: dict[str
         case tel.CallMuted():
             return f"{'muted' if event.muted else 'unmuted'} {name(event.call_id)}"
         case tel.CallDataAttached():
-            return f"data {name(event.call_id)} {_data(event.data, num)}"
+            return f"data {name(event.call_id)} {_data(event.data, num, name)}"
         case tel.CallReleased():
             line = f"released {name(event.call_id)}: {text(event.reason)}"
             return line + (f" [{event.disposition}]" if event.disposition else "")
@@ -80,6 +80,15 @@ def describe(event: tel.TelephonyEvent, name: Callable[[str], str], tr: dict[str
     raise AssertionError(f"unknown telephony event {event!r}")
 
 
-def _data(data: dict[str, Any], num: Callable[[str | None], str | None]) -> str:
-    values = {k: num(v) if isinstance(v, str) else v for k, v in data.items()}
+#: Attached-data keys whose values are call IDs (consult and conference links): named too.
+CALL_LINKS = ("consultOf", "conferenceWith")
+
+
+def _data(
+    data: dict[str, Any], num: Callable[[str | None], str | None], name: Callable[[str], str]
+) -> str:
+    values = {
+        k: (name(v) if k in CALL_LINKS else num(v)) if isinstance(v, str) else v
+        for k, v in data.items()
+    }
     return json.dumps(values, sort_keys=True)

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ctikit.connectors.base import Capability
 from ctikit.core.commands import Action
 from ctikit.core.model import LineState
 from ctikit.core.transitions import COMMANDS
@@ -40,6 +41,10 @@ def offered(c: str, *, ani: str = ANI, dnis: str = DNIS, data: Mapping[str, Any]
 def dialing(c: str, number: str, *, call_type: str = "OUTBOUND", ani: str = EXT1) -> str:
     """The line of a call agent1's phone placed."""
     return f"offered {c} {call_type} outgoing ani={ani} dnis={number}"
+
+
+def _json(data: Mapping[str, Any]) -> str:
+    return json.dumps(data, sort_keys=True)
 
 
 Script = Callable[[Session], Awaitable[None]]
@@ -368,6 +373,100 @@ async def blind_transfer_fails(s: Session) -> None:
     reason = await s.fails(A1, f"/TRANSFER?NUMBER={N.not_found}")
     assert reason == "not found (404 Not Found)"
     await s.hang_up_all(A1)  # what is left of the call differs (see the differences)
+
+
+# ------------------------------------------------------ consult and conference
+# A connector without the CONSULT / CONFERENCE capability is never sent these commands (the
+# server answers ``unsupported``): the scripts then only hang up, and the differences table
+# says what such a connector gives.
+
+CONSULTED = (A1, dialing("c2", EXT2, call_type="INTERNAL") + ' data={"consultOf": "c1"}')
+
+
+@scenario(
+    "a consult transfer to another agent: the call is held, agent2 answers the consult, "
+    "then takes the caller",
+    agent1=(
+        offered("c1"),
+        "answered c1",
+        "held c1",
+        CONSULTED[1],
+        "answered c2",
+        f"released c1: transferred to {EXT2} [transferred]",
+        f"released c2: transfer to {EXT2} completed [transferred]",
+    ),
+    agent2=(
+        f"offered c3 INTERNAL ani={EXT1} dnis={EXT2} data={_json(CALL_DATA)}",
+        "answered c3",
+        f"data c3 {_json(CALL_DATA)}",
+        "released c3: agent hung up",
+    ),
+)
+async def consult_transfer_to_agent(s: Session) -> None:
+    await s.ring(A1)
+    await s.ok(A1, "/ANSWER")
+    if not s.can(Capability.CONSULT):
+        await s.hang_up_all(A1)
+        return
+    await s.ok(A1, f"/CONSULT?NUMBER={EXT2}")
+    await s.seen(A2, "offered")
+    await s.ok(A2, "/ANSWER")
+    await s.ok(A1, "/COMPLETE_TRANSFER")
+    await s.ok(A2, "/HANGUP")
+
+
+@scenario(
+    "a consult call to a number is cancelled: the held call is retrieved",
+    agent1=(
+        offered("c1"),
+        "answered c1",
+        "held c1",
+        dialing("c2", N.answers) + ' data={"consultOf": "c1"}',
+        "answered c2",
+        "released c2: consult cancelled [consult cancelled]",
+        "retrieved c1",
+        "released c1: agent hung up",
+    ),
+)
+async def consult_cancelled(s: Session) -> None:
+    await s.ring(A1)
+    await s.ok(A1, "/ANSWER")
+    if not s.can(Capability.CONSULT):
+        # Handed to it anyway, the connector refuses it and reports nothing.
+        await s.refuses(A1, Action.CONSULT, "c1")
+        await s.hang_up_all(A1)
+        return
+    await s.ok(A1, f"/CONSULT?NUMBER={N.answers}")
+    await s.seen(A1, "answered c2")
+    await s.ok(A1, "/CANCEL_CONSULT")
+    await s.ok(A1, "/HANGUP")
+
+
+@scenario(
+    "a three-way conference: the held call and the consult call are joined",
+    agent1=(
+        offered("c1"),
+        "answered c1",
+        "held c1",
+        dialing("c2", N.answers) + ' data={"consultOf": "c1"}',
+        "answered c2",
+        "retrieved c1",
+        'data c1 {"conferenceWith": "c2"}',
+        'data c2 {"conferenceWith": "c1"}',
+        "released c1: agent hung up",
+        "released c2: agent hung up",
+    ),
+)
+async def conference(s: Session) -> None:
+    await s.ring(A1)
+    await s.ok(A1, "/ANSWER")
+    if not (s.can(Capability.CONSULT) and s.can(Capability.CONFERENCE)):
+        await s.hang_up_all(A1)
+        return
+    await s.ok(A1, f"/CONSULT?NUMBER={N.answers}")
+    await s.seen(A1, "answered c2")
+    await s.ok(A1, "/CONFERENCE")
+    await s.hang_up_all(A1)
 
 
 # -------------------------------------------------------------- the lines

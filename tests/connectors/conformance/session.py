@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from ctikit.connectors.base import ActionFailedError
+from ctikit.connectors.base import ActionFailedError, Capability
 from ctikit.core import telephony as tel
 from ctikit.core.commands import Action, CtiCommand, parse
 from ctikit.core.outcomes import DONE, Verdict, judge, needs_report
@@ -138,6 +138,10 @@ class Session:
 
     # ------------------------------------------------------------ commands
 
+    def can(self, capability: Capability) -> bool:
+        """Whether the connector offers ``capability`` (the server would ask the same)."""
+        return capability in self.rig.connector.capabilities
+
     async def cti(self, agent: str, message: str) -> Verdict:
         """Send a CTI command as the server does and wait for its outcome."""
         cmd = parse(message)
@@ -180,7 +184,9 @@ class Session:
             agent=agent,
             action=action,
             call_id=self.call_id(name),
-            number=self.rig.numbers.answers if action is Action.TRANSFER else None,
+            number=self.rig.numbers.answers
+            if action in (Action.TRANSFER, Action.CONSULT)
+            else None,
             digits="1" if action is Action.DTMF else None,
         )
         with pytest.raises(ActionFailedError):

@@ -115,6 +115,8 @@ def test_it_declares_every_optional_part() -> None:
         Capability.PLACE_CALLS,
         Capability.ADOPT_CALLS,
         Capability.SCENARIOS,
+        Capability.CONSULT,
+        Capability.CONFERENCE,
     }
     # mypy checks the signatures are compatible; the lookups are the server's only way in.
     placer: CallPlacer | None = placer_of(conn)

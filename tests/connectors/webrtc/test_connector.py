@@ -130,3 +130,18 @@ async def test_an_agent_without_an_account_gets_no_phone_and_commands_need_one()
         await c.execute(ConnectorAction(agent="a3", action=Action.DIAL, number="1001"))
     with pytest.raises(ReportError, match="no command 7"):
         c.done(link, 7, None)
+
+
+async def test_consult_actions_are_refused_not_sent_to_the_phone() -> None:
+    """No CONSULT/CONFERENCE capability: the server never sends them; handed over anyway,
+    they fail clearly and the phone hears nothing."""
+    c, sink = connector(), Sink()
+    await c.start(sink)
+    frames = Frames()
+    c.setup(c.attach("a1", frames.send), None)
+    for act in (Action.CONSULT, Action.COMPLETE_TRANSFER, Action.CONFERENCE):
+        action = ConnectorAction(agent="a1", action=act, call_id="c1", number="1002")
+        with pytest.raises(ActionFailedError, match="not supported by this connector"):
+            await c.execute(action)
+    assert frames == [] and not c.capabilities
+    await c.stop()

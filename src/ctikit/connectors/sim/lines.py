@@ -49,6 +49,10 @@ class TimerKind(enum.StrEnum):
     DIAL_FAILED = "dial_failed"
     TRANSFER = "transfer"
     CALLER_HANGUP = "caller_hangup"  # scripted talk_time is over
+    CONSULT = "consult"  # the call is held: the consult call dials
+    COMPLETE = "complete"  # consult transfer completed: both calls leave the agent
+    CANCEL = "cancel"  # the consult call is hung up: the held call comes back
+    CONFERENCE = "conference"  # the held call and the consult call are joined
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -60,7 +64,7 @@ class Timer:
     agent: str
     call_id: str
     kind: TimerKind
-    number: str | None = None  # TRANSFER: where to
+    number: str | None = None  # TRANSFER, CONSULT: where to
     code: str | None = None  # DIAL_FAILED: the failure (a key of FAILURES)
 
 
@@ -92,6 +96,9 @@ class LineView:
     pending: Action | None
     peer: tuple[str, str] | None  # (agent, call ID) of the other side of an internal call
     talk_time: float | None
+    consult_for: str | None = None  # a consult call: the held call it is about
+    consult: str | None = None  # a held call: its consult call
+    conference: str | None = None  # the other call this one is joined with
 
 
 @dataclass(slots=True, eq=False)
@@ -114,6 +121,9 @@ class Line:
     pending: Action | None = None
     peer: Line | None = None
     timers: set[str] = field(default_factory=set)
+    consult_for: Line | None = None  # see LineView
+    consult: Line | None = None
+    conference: Line | None = None
 
     @property
     def line_state(self) -> LineState | None:
@@ -139,7 +149,23 @@ class Line:
             pending=self.pending,
             peer=(self.peer.agent, self.peer.call_id) if self.peer else None,
             talk_time=self.talk_time,
+            consult_for=self.consult_for.call_id if self.consult_for else None,
+            consult=self.consult.call_id if self.consult else None,
+            conference=self.conference.call_id if self.conference else None,
         )
+
+
+def unlink(line: Line) -> None:
+    """Undo ``line``'s consult and conference links, on both sides."""
+    if line.consult_for is not None:
+        line.consult_for.consult = None
+        line.consult_for = None
+    if line.consult is not None:
+        line.consult.consult_for = None
+        line.consult = None
+    if line.conference is not None:
+        line.conference.conference = None
+        line.conference = None
 
 
 _ID_ATTEMPTS = 16
@@ -237,6 +263,7 @@ class LineTable:
         if line.peer is not None:
             line.peer.peer = None
             line.peer = None
+        unlink(line)
         agent_lines = self._lines[line.agent]
         del agent_lines[line.call_id]
         if not agent_lines:

@@ -14,6 +14,8 @@ Inputs: :meth:`~SimModel.place_inbound_call` (a caller rings an agent),
 behaviour) and :meth:`~SimModel.note_data` (the server tells us a call's current data, so that
 a transfer carries it).
 
+Consult transfer and conference (``/CONSULT`` and what follows it) live in :mod:`.consult`.
+
 Every action that would go over the network takes the delay set in :class:`SimTimings`; while
 it is in flight the line has a *pending* action and accepts only ``/HANGUP``. Mute and DTMF are
 local to the phone and take effect at once.
@@ -63,6 +65,7 @@ from ...core.telephony import (
     ConnectorAction,
 )
 from ..errors import ActionFailedError
+from . import consult
 from .config import Directory, SimTimings
 from .lines import (
     FAILURES,
@@ -154,6 +157,8 @@ class SimModel(LineTable):
                 f"/{action.action} needs a {transitions.needs(action.action)} call; "
                 f"call {line.call_id!r} is {line.state}"
             )
+        if action.action in consult.ACTIONS:
+            return consult.start(self, line, action, now)
         step = SimStep()
         t = self.timings
         match action.action:
@@ -275,6 +280,8 @@ class SimModel(LineTable):
                 self._complete_transfer(line, timer.number, now, step)
             case TimerKind.CALLER_HANGUP:
                 self._remote_hangup(line, step)
+            case _ if timer.kind in consult.TIMERS:
+                consult.fired(self, line, timer.kind, timer.number, now, step)
         return step
 
     def caller_hangup(self, call_id: str, now: float) -> SimStep:
@@ -316,15 +323,29 @@ class SimModel(LineTable):
     # ------------------------------------------------------------ transitions
 
     def _dial(self, action: ConnectorAction, now: float) -> SimStep:
-        agent, number = action.agent, action.number
-        if not number:
+        if not action.number:
             raise ActionFailedError("/DIAL needs a NUMBER")
+        step = SimStep()
+        self._place(action.agent, action.number, now, step)
+        return step
+
+    def _place(
+        self,
+        agent: str,
+        number: str,
+        now: float,
+        step: SimStep,
+        *,
+        data: dict[str, Any] | None = None,
+        callee_data: dict[str, Any] | None = None,
+    ) -> Line:
+        """Place a call from ``agent`` to ``number``; its dialling line. Raises
+        :class:`ActionFailedError` (changing nothing) if it cannot even start."""
         self._check_room(agent)
         target = self.directory.agent_for(number)
         if target == agent:
             raise ActionFailedError("cannot call your own extension")
         own = self.directory.extension_of(agent)
-        step = SimStep()
         if target is None:
             (cid,) = self._fresh_ids(1)
             line = self._add(
@@ -334,6 +355,7 @@ class SimModel(LineTable):
                 outgoing=True,
                 ani=own,
                 dnis=number,
+                data=dict(data or {}),
             )
             self._offer(line, step)
             code = failure_code(number)
@@ -342,7 +364,7 @@ class SimModel(LineTable):
             else:
                 delay = self.timings.ring_timeout if code == "408" else self.timings.reject_delay
                 self._start(step, line, TimerKind.DIAL_FAILED, now + delay, code=code)
-            return step
+            return line
         # Internal call: a dialling line for the caller and a ringing line for the callee.
         caller_id, callee_id = self._fresh_ids(2)
         callee_ext = self.directory.extension_of(target) or target
@@ -353,25 +375,27 @@ class SimModel(LineTable):
             outgoing=True,
             ani=own or agent,
             dnis=callee_ext,
+            data=dict(data or {}),
         )
         self._offer(line, step)
         if len(self._lines.get(target, {})) >= self.max_lines:
             self._start(
                 step, line, TimerKind.DIAL_FAILED, now + self.timings.reject_delay, code="486"
             )
-            return step
+            return line
         callee = self._add(
             target,
             callee_id,
             CallType.INTERNAL,
             ani=own or agent,
             dnis=callee_ext,
+            data=dict(callee_data or {}),
         )
         line.peer, callee.peer = callee, line
         self._offer(callee, step)
         # The ring timeout sits on the ringing side; it ends both lines.
         self._start(step, callee, TimerKind.RING_TIMEOUT, now + self.timings.ring_timeout)
-        return step
+        return line
 
     def _hangup(self, line: Line, now: float) -> SimStep:
         step = SimStep()

@@ -39,7 +39,15 @@ class SimulatorConnector:
     """
 
     name = "sim"
-    capabilities = frozenset({Capability.PLACE_CALLS, Capability.ADOPT_CALLS, Capability.SCENARIOS})
+    capabilities = frozenset(
+        {
+            Capability.PLACE_CALLS,
+            Capability.ADOPT_CALLS,
+            Capability.SCENARIOS,
+            Capability.CONSULT,
+            Capability.CONFERENCE,
+        }
+    )
 
     def __init__(
         self,

@@ -211,6 +211,8 @@ class SipConnector:
                 except ActionFailedError:
                     call.pending, call.transfer_to = before
                     raise
+            else:  # consult and conference: baresip 1.0.0 cannot (no capability claimed)
+                raise ActionFailedError(f"/{act}: not supported by this connector (sip)")
 
     # ----------------------------------------------------------------- CallPlacer
 

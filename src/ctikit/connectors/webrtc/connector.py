@@ -130,7 +130,10 @@ class WebrtcConnector:
             raise ActionFailedError("the webrtc connector is not running")
         if owner is None:
             raise ActionFailedError(NO_PHONE)
-        command: dict[str, Any] = {"type": "phone", "cmd": _COMMANDS[action.action]}
+        verb = _COMMANDS.get(action.action)
+        if verb is None:  # consult and conference: no capability claimed
+            raise ActionFailedError(f"/{action.action}: not supported by this connector (webrtc)")
+        command: dict[str, Any] = {"type": "phone", "cmd": verb}
         if action.action is Action.DIAL:
             if not action.number:
                 raise ActionFailedError("/DIAL needs a NUMBER")

@@ -262,10 +262,17 @@ PATHS: dict[str, Any] = {
                             },
                             "connector": {
                                 "type": "object",
-                                "required": ["name", "canPlaceCalls"],
+                                "required": [
+                                    "name",
+                                    "canPlaceCalls",
+                                    "canConsult",
+                                    "canConference",
+                                ],
                                 "properties": {
                                     "name": {"type": "string"},
                                     "canPlaceCalls": {"type": "boolean"},
+                                    "canConsult": {"type": "boolean"},
+                                    "canConference": {"type": "boolean"},
                                 },
                             },
                             "demo": {"type": "boolean"},

@@ -260,15 +260,18 @@
     }
 
     var b = row.buttons;
+    var cb = (row.consult = C.Consult.create(self, row, cmd)).buttons;
     row.el = h('div', {className: 'line', 'data-testid': 'line-' + callId, role: 'group'},
       h('div', {className: 'line-main'},
-        h('div', {className: 'line-status'}, row.state, row.muted),
+        h('div', {className: 'line-status'}, row.state, row.muted, row.consult.tag),
         h('div', {className: 'line-who'}, row.number, row.label),
         row.type,
         row.timer,
         h('div', {className: 'line-actions'},
-          b.answer, b.hold, b.retrieve, b.mute, b.unmute, b.transfer, b.keypad, b.hangup)),
+          b.answer, b.hold, b.retrieve, b.mute, b.unmute, b.transfer,
+          cb.consult, cb.complete, cb.cancel, cb.conference, b.keypad, b.hangup)),
       row.transferPanel,
+      row.consult.panel,
       row.keypadPanel);
     row.el.dataset.callId = callId;
     this._labelShortcuts(row);
@@ -338,6 +341,7 @@
     if (!controlled) {
       row.type.textContent = C.typeText(call.type) + ' · managed by a component';
     }
+    row.consult.update(call, row.busy);
   };
 
   // After a button went away, the focus goes to the one the agent most likely wants next.
