@@ -178,7 +178,7 @@
       if (i) hint.appendChild(document.createTextNode(' · '));
       if (num && part === num && i === 1) {
         var el = h('span', {className: 'log-number', 'data-testid': 'log-call-number', text: num});
-        el.dataset.dialNumber = num;
+        el.dataset.dialNumber = C.callNumber(call); // the number itself, not as shown
         if (C.clickToDial) C.clickToDial.mark(el);
         hint.appendChild(el);
       } else {
