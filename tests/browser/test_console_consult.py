@@ -30,7 +30,7 @@ def consult_row(page: Any, ctikit_server: Any, agent: str, soft: Any) -> tuple[A
     expect(row).to_have_attribute("data-state", "held")
     expect(row.get_by_test_id("btn-consult")).to_be_hidden()  # one consult at a time
     consult = page.locator(f'.line:not([data-call-id="{call_id}"])')
-    expect(consult.get_by_test_id("line-consult")).to_have_text("Consult for +14155550111")
+    expect(consult.get_by_test_id("line-consult")).to_have_text("Consult for +1 415-555-0111")
     expect(consult).to_have_attribute("data-state", "connected")  # the target answered
     return row, consult
 

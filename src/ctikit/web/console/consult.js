@@ -124,7 +124,7 @@
       c.buttons.consult.setAttribute('aria-expanded', String(c.open));
       c.panel.hidden = !c.open;
       c.tag.hidden = !isConsult;
-      c.tag.textContent = isConsult ? 'Consult for ' + (C.callNumber(held) || held.id) : '';
+      c.tag.textContent = isConsult ? 'Consult for ' + (C.formatNumber(C.callNumber(held)) || held.id) : '';
     };
     return c;
   }
