@@ -99,7 +99,7 @@
         conference().then(outcome('Conference: you, the caller and ' + (C.callNumber(row.call) || 'the target')));
       })
     };
-    c.tag = h('span', {className: 'pill', 'data-testid': 'line-consult', hidden: true});
+    c.tag = h('span', {className: 'pill line-consult', 'data-testid': 'line-consult', hidden: true});
 
     c.update = function (call, busy) {
       var state = call.lineState;

@@ -263,8 +263,8 @@
     var cb = (row.consult = C.Consult.create(self, row, cmd)).buttons;
     row.el = h('div', {className: 'line', 'data-testid': 'line-' + callId, role: 'group'},
       h('div', {className: 'line-main'},
-        h('div', {className: 'line-status'}, row.state, row.muted, row.consult.tag),
-        h('div', {className: 'line-who'}, row.number, row.label),
+        h('div', {className: 'line-status'}, row.state, row.muted),
+        h('div', {className: 'line-who'}, row.number, row.label, row.consult.tag),
         row.type,
         row.timer,
         h('div', {className: 'line-actions'},
