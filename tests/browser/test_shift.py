@@ -217,14 +217,17 @@ def test_a_shift_by_keyboard_with_the_supervisor_watching(
     expect(consult.get_by_test_id("line-consult")).to_have_text("Consult for +1 415-555-0102")
     expect(consult).to_have_attribute("data-state", "connected")
     consult_id = consult.get_attribute("data-call-id")
+    # The consult field closed under the focus: it moved on to the consult call.
+    assert focused(page) == {"testid": "btn-cancel-consult", "tag": "BUTTON", "call": consult_id}
     expect(sup_call(TARGET)).to_contain_text("Connected", timeout=SECOND)
     expect(sup_call("+14155550102")).to_contain_text("On hold", timeout=SECOND)
     save_screenshot(page, "console-desk.png")
     save_screenshot(sup, "supervisor.png")
-    tab_to(page, "btn-complete-transfer", call=consult_id)
+    tab_to(page, "btn-complete-transfer", call=consult_id, back=True)
     page.keyboard.press("Enter")
     expect(page.get_by_test_id("consult-outcome")).to_contain_text(f"Transferred to {TARGET}")
     expect(page.locator(".line")).to_have_count(1)
+    assert focused(page) == {"testid": "btn-retrieve", "tag": "BUTTON", "call": first}
     expect(sup_calls).to_have_count(1, timeout=SECOND)
     expect(sup_call("+14155550101")).to_contain_text("On hold")
 
@@ -311,6 +314,8 @@ def test_a_shift_by_keyboard_with_the_supervisor_watching(
     expect(back).to_have_attribute("data-state", "connected")  # the caller picks up
     expect(sup_call("+14155550177")).to_contain_text("Connected", timeout=SECOND)
     expect(page.get_by_test_id(f"missed-{missed}")).to_have_count(0)
+    back_id = back.get_attribute("data-call-id")
+    assert focused(page) == {"testid": "btn-hangup", "tag": "BUTTON", "call": back_id}
     page.keyboard.press("Alt+Shift+H")
     expect(back).to_have_count(0)
     expect(sup_calls).to_have_count(0, timeout=SECOND)
