@@ -30,7 +30,7 @@ def consult_row(page: Any, ctikit_server: Any, agent: str, soft: Any) -> tuple[A
     expect(row).to_have_attribute("data-state", "held")
     expect(row.get_by_test_id("btn-consult")).to_be_hidden()  # one consult at a time
     consult = page.locator(f'.line:not([data-call-id="{call_id}"])')
-    expect(consult.get_by_test_id("line-consult")).to_have_text("Consult for +14155550111")
+    expect(consult.get_by_test_id("line-consult")).to_have_text("Consult for +1 415-555-0111")
     expect(consult).to_have_attribute("data-state", "connected")  # the target answered
     return row, consult
 
@@ -75,7 +75,7 @@ def test_a_consult_that_fails_says_why_and_the_caller_stays_held(
     row.get_by_test_id("btn-consult").click()
     row.get_by_test_id("consult-input").fill("+14155550486")  # the simulator's busy number
     row.get_by_test_id("consult-confirm").click()
-    expect(page.get_by_test_id("call-failed")).to_contain_text("busy (486 Busy Here)")
+    expect(page.get_by_test_id("call-failed")).to_contain_text("failed: the line is busy.")
     expect(page.locator(".line")).to_have_count(1)
     expect(row).to_have_attribute("data-state", "held")
     expect(row.get_by_test_id("btn-retrieve")).to_be_visible()  # the agent goes back

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,8 @@ from playwright.sync_api import WebSocketRoute, expect
 
 from ctikit.testing import CtikitProcess
 
+from .desk_lib import RestClient, axe_violations
+
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 10_000
 DISPOSITIONS = ["Sale", "No sale", "Call back"]
@@ -28,29 +28,7 @@ DISPOSITIONS = ["Sale", "No sale", "Call back"]
 expect.set_options(timeout=TIMEOUT)
 
 
-class DeskServer:
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-    def api(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.url + path, data=data, method=method)
-        req.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(req, timeout=20) as resp:
-                return resp.status, json.loads(resp.read())
-        except urllib.error.HTTPError as exc:
-            return exc.code, json.loads(exc.read() or b"{}")
-
-    def simulate(self, agent: str, **body: Any) -> str:
-        status, resp = self.api("POST", f"/api/agents/{agent}/simulate-call", body)
-        assert status == 200 and resp["success"], resp
-        return str(resp["callId"])
-
-    def logs(self, agent: str, call_id: str) -> list[dict[str, Any]]:
-        status, body = self.api("GET", f"/api/call-logs?agent={agent}")
-        assert status == 200, body
-        return [log for log in body["logs"] if log["call_id"] == call_id]
+DeskServer = RestClient  # a demo server: no sign-in, no token
 
 
 @pytest.fixture(scope="module")
@@ -362,19 +340,6 @@ def test_a_button_pressed_while_the_server_is_away_is_refused_at_once(
 
 
 # ---------------------------------------------------------------- f. keyboard and accessibility
-
-AXE = Path(__file__).with_name("vendor") / "axe-core" / "axe.min.js"
-
-
-def axe_violations(page: Any) -> list[dict[str, Any]]:
-    """axe-core's serious and critical violations on the page (the vendored, pinned axe)."""
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate("() => axe.run(document, {iframes: false, resultTypes: ['violations']})")
-    return [
-        {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5]}
-        for v in result["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 def test_the_console_passes_axe(desk: Any, desk_server: DeskServer, agent: str) -> None:

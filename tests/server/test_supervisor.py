@@ -82,6 +82,12 @@ async def test_supervisor_sees_its_team_live_with_numbers_and_alerts(
     assert done["alerts"] == []
     assert done["stats"]["serviceLevel"] == 1.0
     assert done["stats"]["averageHandleSeconds"] is not None
+    # Notes saved in wrap-up, after the call ended: the board says so (the page reads the
+    # latest logs again).
+    assert done["logsSaved"] == 0
+    call_id = alert["callId"]
+    assert (await console.request("saveCallLog", callId=call_id, comments="wrap-up"))["success"]
+    await board.until(lambda b: b["logsSaved"] == 1)
     await ws.close()
 
 

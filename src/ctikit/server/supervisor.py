@@ -25,7 +25,7 @@ from aiohttp import WSMsgType, web
 
 from ..core.access import AccessDeniedError, Role
 from ..core.errors import CtiError
-from ..core.events import CallEnded, CallUpdated, Event
+from ..core.events import CallEnded, CallLogSaved, CallUpdated, Event
 from ..core.model import CallView, LineState
 from ..core.presence import Presence
 from ..core.registry import CallRegistry
@@ -72,6 +72,9 @@ class SupervisorFeed:
         self.clock = clock
         self.stats: dict[str, DayStats] = {}
         self.held: dict[str, dict[str, float]] = {}  # agent -> call -> on hold since
+        # agent -> call logs saved since start: a board whose count moves reads the logs again
+        # (most are saved in wrap-up, after the call ended).
+        self.logs_saved: dict[str, int] = {}
         self.boards: set[_Board] = set()
         svc.backend.on_commit(self.committed)
 
@@ -83,6 +86,8 @@ class SupervisorFeed:
                 stats = self.stats.setdefault(e.agent, DayStats())
                 stats.record(e.call, e.at, self.thresholds)
                 self._unhold(e.agent, e.call.id)
+            elif isinstance(e, CallLogSaved):
+                self.logs_saved[e.agent] = self.logs_saved.get(e.agent, 0) + 1
             elif isinstance(e, CallUpdated):
                 if e.call.line_state is LineState.HELD:
                     self.held.setdefault(e.agent, {}).setdefault(e.call.id, e.at)
@@ -117,7 +122,9 @@ class SupervisorFeed:
                     stats=self.stats.get(agent, DayStats()),
                 )
             )
-        return board(looks, now, self.thresholds)
+        data = board(looks, now, self.thresholds)
+        data["logsSaved"] = sum(self.logs_saved.get(agent, 0) for agent in agents)
+        return data
 
     async def serve(self, b: _Board) -> None:
         """Push ``b``'s board on every change and on alert changes, until it closes."""

@@ -28,6 +28,7 @@
     this.state = null; // {status, reason, since, acwUntil}
     this.reasons = [];
     this.readOnly = false;
+    this.pending = 0; // choices sent so far (the latest one's reply is shown)
     this.select = h('select', {id: 'agent-state', 'data-testid': 'agent-state', 'aria-label': 'Agent state',
       onchange: function () { self.choose(self.select.value); }});
     this.timer = h('span', {className: 'agent-state-timer', 'data-testid': 'agent-state-timer'});
@@ -66,9 +67,13 @@
     var self = this;
     var sep = value.indexOf(':');
     var fields = sep < 0 ? {status: value} : {status: value.slice(0, sep), reason: value.slice(sep + 1)};
-    this.select.disabled = true;
+    // Busy, not disabled: a disabled select drops the keyboard focus to the page, and arrow
+    // keys (each a choice) may follow; only the reply to the latest choice is shown.
+    var mine = ++this.pending;
+    this.select.setAttribute('aria-busy', 'true');
     this.conn.request('setAgentState', fields).then(function (resp) {
-      self.select.disabled = self.readOnly;
+      if (mine !== self.pending) return;
+      self.select.removeAttribute('aria-busy');
       if (resp.success && resp.agentState) { self.show(resp.agentState); return; }
       self.notices.show('error', 'Could not change your status: ' + (resp.error || 'unknown error'), {testid: 'agent-state-error'});
       self.render(); // back to the state the server holds

@@ -72,7 +72,8 @@
     var log = new C.InteractionLog({store: store, conn: conn, root: byId('interaction-log')});
     var outcomes = new C.Outcomes({
       store: store, notices: C.notices, list: byId('missed-list'), box: byId('missed-box'), count: byId('missed-count'),
-      dial: function (number) { return softphone.dial(number); }
+      dial: function (number) { return softphone.dial(number); },
+      focusCallTo: function (number) { softphone.focusCallTo(number); }
     });
     softphone.outcomes = outcomes;
     var ringer = new C.Ringer({store: store});

@@ -13,6 +13,7 @@
 
   var C = global.CtikitConsole;
   var h = C.h;
+  var doc = global.document;
 
   /** The held call a consult call is about, if it is still on the line. */
   function heldOf(store, call) {
@@ -42,6 +43,7 @@
     function btn(key, text, cls, flag, what, onClick) {
       var b = h('button', {type: 'button', className: 'btn btn-sm ' + cls, 'data-testid': 'btn-' + key, text: text});
       b.addEventListener('click', function () {
+        if (row.busy) return; // aria-disabled, not disabled: a disabled button drops the focus
         if (!can(flag)) {
           softphone.notices.show('warning', what + ' is not supported by this connector (' + connectorName() + ')',
             {testid: 'consult-unsupported', key: 'consult-unsupported', timeoutMs: 8000});
@@ -56,6 +58,14 @@
         if (resp && resp.success) softphone.notices.show('info', text, {testid: 'consult-outcome', key: 'consult-outcome', timeoutMs: 8000});
         return resp;
       };
+    }
+    // Complete, cancel, conference: the pressed button went (with its row, or hidden) and
+    // took the focus: on to the first call's first button, else the number to dial.
+    function refocus(resp) {
+      if (resp && resp.success && doc.activeElement === doc.body) {
+        (softphone.linesRoot.querySelector('.line-actions button:not([hidden])') || softphone.dialInput).focus();
+      }
+      return resp;
     }
 
     c.input = h('input', {
@@ -75,9 +85,31 @@
       var number = c.input.value.trim();
       if (!number) { c.input.focus(); return; }
       doConsult().then(outcome('Consulting ' + number + ': the caller is on hold')).then(function (resp) {
-        if (resp.success) { c.input.value = ''; c.open = false; softphone._updateRow(row, row.call); }
+        if (!resp.success) return;
+        var hadFocus = c.panel.contains(doc.activeElement) || doc.activeElement === doc.body;
+        c.input.value = '';
+        c.open = false;
+        softphone._updateRow(row, row.call);
+        if (hadFocus) focusConsult();
       });
     });
+
+    // The panel closes under the agent's focus: on to the consult call (Cancel consult, with
+    // Complete transfer just before it), else this call's Retrieve.
+    // (The consult call's events may follow the reply: look again for up to two seconds,
+    // while the agent has not put the focus anywhere.)
+    function focusConsult(tries) {
+      tries = tries || 0;
+      if (doc.activeElement !== doc.body && !c.panel.contains(doc.activeElement)) return;
+      var target = null;
+      softphone.rows.forEach(function (other) {
+        var data = other.call && other.call.data;
+        if (!target && data && typeof data === 'object' && data.consultOf === row.id &&
+            !other.consult.buttons.cancel.hidden) target = other.consult.buttons.cancel;
+      });
+      if (!target && tries < 20) { setTimeout(function () { focusConsult(tries + 1); }, 100); return; }
+      (target || (row.buttons.retrieve.hidden ? null : row.buttons.retrieve) || softphone.dialInput).focus();
+    }
 
     var complete = cmd('COMPLETE_TRANSFER', 'Complete transfer');
     var cancel = cmd('CANCEL_CONSULT', 'Cancel consult');
@@ -90,16 +122,16 @@
       }),
       complete: btn('complete-transfer', 'Complete transfer', 'btn-primary', 'canConsult', 'Consult transfer', function () {
         var who = C.callNumber(row.call) || 'the consult target';
-        complete().then(outcome('Transferred to ' + who));
+        complete().then(outcome('Transferred to ' + who)).then(refocus);
       }),
       cancel: btn('cancel-consult', 'Cancel consult', 'btn-secondary', 'canConsult', 'Consult transfer', function () {
-        cancel().then(outcome('Consult cancelled: back to the caller'));
+        cancel().then(outcome('Consult cancelled: back to the caller')).then(refocus);
       }),
       conference: btn('conference', 'Conference', 'btn-secondary', 'canConference', 'Conference', function () {
-        conference().then(outcome('Conference: you, the caller and ' + (C.callNumber(row.call) || 'the target')));
+        conference().then(outcome('Conference: you, the caller and ' + (C.callNumber(row.call) || 'the target'))).then(refocus);
       })
     };
-    c.tag = h('span', {className: 'pill', 'data-testid': 'line-consult', hidden: true});
+    c.tag = h('span', {className: 'pill line-consult', 'data-testid': 'line-consult', hidden: true});
 
     c.update = function (call, busy) {
       var state = call.lineState;
@@ -115,16 +147,15 @@
       for (var k in c.buttons) {
         var b = c.buttons[k];
         b.hidden = !show[k];
-        b.disabled = busy;
         var flag = k === 'conference' ? 'canConference' : 'canConsult';
-        b.setAttribute('aria-disabled', String(!can(flag)));
+        b.setAttribute('aria-disabled', String(busy || !can(flag)));
         b.title = can(flag) ? '' : 'Not supported by this connector (' + connectorName() + ')';
       }
       if (!show.consult) c.open = false;
       c.buttons.consult.setAttribute('aria-expanded', String(c.open));
       c.panel.hidden = !c.open;
       c.tag.hidden = !isConsult;
-      c.tag.textContent = isConsult ? 'Consult for ' + (C.callNumber(held) || held.id) : '';
+      c.tag.textContent = isConsult ? 'Consult for ' + (C.formatNumber(C.callNumber(held)) || held.id) : '';
     };
     return c;
   }

@@ -23,6 +23,7 @@
     this.store = opts.store;
     this.notices = opts.notices;
     this.dial = opts.dial;          // dial(number) -> Promise of the reply
+    this.focusCallTo = opts.focusCallTo || null; // after a call back: the focus to the new call
     this.list = opts.list;          // <ul> of missed calls
     this.box = opts.box;            // its section (hidden when empty)
     this.count = opts.count || null;
@@ -107,7 +108,11 @@
       back.disabled = true;
       self.dial(number).then(function (resp) {
         back.disabled = false;
-        if (resp.success) self._clear(call.id);
+        if (!resp.success) return;
+        // The item goes under the agent's focus: on to the call just placed.
+        var hadFocus = back === document.activeElement || document.activeElement === document.body;
+        self._clear(call.id);
+        if (hadFocus && self.focusCallTo) self.focusCallTo(number);
       });
     });
     clear.addEventListener('click', function () { self._clear(call.id); });

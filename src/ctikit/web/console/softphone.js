@@ -151,6 +151,23 @@
     this.tick();
   };
 
+  /**
+   * The focus to the Hang up of the call just placed to `number` (its events may follow the
+   * reply: looked for again for up to two seconds, while the focus is nowhere), else the
+   * number to dial.
+   */
+  Softphone.prototype.focusCallTo = function (number, tries) {
+    var self = this;
+    tries = tries || 0;
+    if (doc.activeElement !== doc.body) return;
+    var target = null;
+    this.rows.forEach(function (row) {
+      if (row.call && C.callNumber(row.call) === number && !row.buttons.hangup.hidden) target = row.buttons.hangup;
+    });
+    if (!target && tries < 20) { setTimeout(function () { self.focusCallTo(number, tries + 1); }, 100); return; }
+    (target || this.dialInput).focus();
+  };
+
   Softphone.prototype.tick = function () {
     var now = this.store.now();
     this.rows.forEach(function (row) {
@@ -263,8 +280,8 @@
     var cb = (row.consult = C.Consult.create(self, row, cmd)).buttons;
     row.el = h('div', {className: 'line', 'data-testid': 'line-' + callId, role: 'group'},
       h('div', {className: 'line-main'},
-        h('div', {className: 'line-status'}, row.state, row.muted, row.consult.tag),
-        h('div', {className: 'line-who'}, row.number, row.label),
+        h('div', {className: 'line-status'}, row.state, row.muted),
+        h('div', {className: 'line-who'}, row.number, row.label, row.consult.tag),
         row.type,
         row.timer,
         h('div', {className: 'line-actions'},

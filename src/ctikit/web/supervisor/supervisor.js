@@ -93,7 +93,8 @@
   function callPill(call) {
     var state = call.lineState || 'component';
     var who = call.type === 'OUTBOUND' ? (call.dnis || call.label) : (call.ani || call.label);
-    var since = call.answeredAt || call.startedAt;
+    // On hold: the time on hold (as the alert counts it), not since the answer.
+    var since = (state === 'held' && call.heldSince) || call.answeredAt || call.startedAt;
     var text = (STATE_TEXT.get(state) || 'In progress') + ' · ' + (who || call.id) +
       (since ? ' · ' + duration(Date.now() / 1000 - since) : '') + (call.muted ? ' · muted' : '');
     var pill = el('span', text, 'pill state-' + state);
@@ -235,8 +236,10 @@
     renderAgents(board);
     $('error').hidden = true;
     $('updated').textContent = 'Live · ' + new Date().toLocaleTimeString();
-    if (board.stats.handledToday !== lastHandled) {
-      lastHandled = board.stats.handledToday;
+    // A call handled, or a log saved (mostly in wrap-up, after the call): read the logs again.
+    var logsKey = board.stats.handledToday + '/' + board.logsSaved;
+    if (logsKey !== lastHandled) {
+      lastHandled = logsKey;
       refreshLogs().catch(function () { /* the board still works */ });
     }
   }
