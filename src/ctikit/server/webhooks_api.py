@@ -105,9 +105,8 @@ async def dead_letters(request: web.Request) -> web.Response:
     hooks = request.app[WEBHOOKS]
     limit = _int(request, "limit", 100, 1, 1000)
     offset = _int(request, "offset", 0, 0, 10**9)
-    letters = await hooks.db.dead_letters(limit=limit, offset=offset)
-    counts = await hooks.db.counts()
-    return ok(total=counts["dead"], deadLetters=[d.to_dict() for d in letters])
+    total, letters = await hooks.db.dead_letters(limit=limit, offset=offset)
+    return ok(total=total, deadLetters=[d.to_dict() for d in letters])
 
 
 def _letter_id(request: web.Request) -> int:

@@ -208,9 +208,14 @@ class WebhookStore:
             async with self._store._write_connection("record webhook failure") as conn:
                 await conn.execute(update(OUTBOX).where(OUTBOX.c.id == delivery_id).values(values))
 
-    async def dead_letters(self, *, limit: int, offset: int) -> builtins.list[Delivery]:
+    async def dead_letters(
+        self, *, limit: int, offset: int
+    ) -> tuple[int, builtins.list[Delivery]]:
+        """How many dead letters there are, and a page of them, from one statement (a
+        letter that dies meanwhile is counted and listed, or neither)."""
+        total = func.count().over().label("total")
         stmt = (
-            select(OUTBOX)
+            select(OUTBOX, total)
             .where(OUTBOX.c.status == DEAD)
             .order_by(OUTBOX.c.id)
             .limit(limit)
@@ -218,7 +223,10 @@ class WebhookStore:
         )
         with _db_errors("list dead letters"):
             async with self._store._session() as session:
-                return [_delivery(r) for r in (await session.execute(stmt)).all()]
+                rows = (await session.execute(stmt)).all()
+        if not rows:  # past the end (or none): the count alone
+            return (await self.counts())[DEAD], []
+        return int(rows[0].total), [_delivery(r) for r in rows]
 
     async def retry_dead(self, delivery_id: int, now: datetime) -> bool:
         """Put a dead letter back in line (attempts from zero)."""
