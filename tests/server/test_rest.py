@@ -270,3 +270,14 @@ async def test_phone_numbers_are_formatted_by_libphonenumber(server: Any) -> Non
     resp = await server.get("/api/phone-numbers", headers=auth(server))
     body = await resp.json()
     assert resp.status == 400 and body["success"] is False and "number=" in body["error"]
+
+
+async def test_a_date_past_the_last_utc_date_is_a_clear_error_everywhere(server: Any) -> None:
+    # 9999-12-31T23:00-05:00 is past datetime.max in UTC (found by the REST fuzzer: the
+    # export had started its stream and broke it).
+    until = "9999-12-31T23%3A00%3A00-05%3A00"
+    for path in ("/api/call-logs", "/api/call-logs/export.csv", "/api/call-logs/export.json"):
+        r = await server.get(f"{path}?agent=agent1&until={until}", headers=auth(server))
+        body = await r.json()
+        assert r.status == 400 and body["code"] == "bad_request", (path, body)
+        assert "until is out of range" in body["error"], (path, body)

@@ -28,6 +28,7 @@ from ..core.model import check_agent_id, check_agent_list
 from ..core.screenpops import console_workspace
 from ..storage import AgentStateLog, export_csv, export_json
 from ..storage.agentstates import MAX_HISTORY
+from ..storage.records import check_filter_datetime
 from ..storage.store import EXPORT_PAGE_SIZE
 from . import numbers, opencti
 from .addresses import client_address, is_https
@@ -374,7 +375,10 @@ def _time_param(request: web.Request, key: str) -> datetime | None:
         raise CtiRequestError(f"{key} must be an ISO 8601 time") from None
     if value.tzinfo is None:
         raise CtiRequestError(f"{key} needs a time zone (e.g. Z)")
-    return value
+    try:
+        return check_filter_datetime(key, value)
+    except ValueError as exc:  # past the last UTC date
+        raise CtiRequestError(str(exc)) from None
 
 
 @routes.post("/api/agents/{agent}/simulate-call")
@@ -501,7 +505,13 @@ async def _stream(
             "Content-Disposition": f'attachment; filename="{name}"',
         }
     )
+    # The first chunk before the headers: a refusal found while starting (a bad filter) is
+    # still an error response in the API's shape, not a broken stream.
+    chunks = aiter(chunks)
+    first = await anext(chunks, None)
     await resp.prepare(request)
+    if first is not None:
+        await resp.write(first.encode())
     async for chunk in chunks:
         await resp.write(chunk.encode())
     await resp.write_eof()

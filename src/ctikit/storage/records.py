@@ -147,7 +147,10 @@ def require_aware(name: str, value: object) -> datetime:
         raise ValueError(f"{name} must be a datetime, not {type(value).__name__}")
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{name} must be timezone-aware (UTC), got a naive datetime")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:00-05:00 is past the last UTC date
+        raise ValueError(f"{name} is out of range: {value.isoformat()}") from None
 
 
 def check_filter_datetime(name: str, value: datetime | None) -> datetime | None:

@@ -208,9 +208,7 @@ class WebhookStore:
             async with self._store._write_connection("record webhook failure") as conn:
                 await conn.execute(update(OUTBOX).where(OUTBOX.c.id == delivery_id).values(values))
 
-    async def dead_letters(
-        self, *, limit: int, offset: int
-    ) -> tuple[int, builtins.list[Delivery]]:
+    async def dead_letters(self, *, limit: int, offset: int) -> tuple[int, builtins.list[Delivery]]:
         """How many dead letters there are, and a page of them, from one statement (a
         letter that dies meanwhile is counted and listed, or neither)."""
         total = func.count().over().label("total")
