@@ -61,6 +61,7 @@ class CtikitActions:
 
 class CtikitServer(BenchServer):
     name = "ctikit"
+    hold_on_answer = True  # as shipped ([server] hold_on_answer)
 
     def __init__(self, args: argparse.Namespace) -> None:
         super().__init__(args)
@@ -96,6 +97,7 @@ class CtikitServer(BenchServer):
             port=self.args.port,
             database=f"sqlite:///{self.tmp / 'bench.db'}",
             demo=True,
+            hold_on_answer=self.hold_on_answer,
             log_level=self.args.log_level,
             components=tuple(parse_component(c) for c in self.args.component),
         )

@@ -627,6 +627,9 @@ class SipBenchServer(CtikitServer):
     """ctikit under test with the SIP connector owning a fresh lab (``ctikit demo --sip``)."""
 
     name = "ctikit-sip"
+    # Each agent's lines take calls side by side (a load of the connector, not a desk): a
+    # second /ANSWER must not first hold the call the agent answered a moment before.
+    hold_on_answer = False
     spec: argparse.Namespace  # --agents, --lines, --lab, --ready-timeout (set by child_main)
 
     def __init__(self, args: argparse.Namespace) -> None:

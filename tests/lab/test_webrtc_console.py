@@ -183,7 +183,8 @@ async def test_dial_out_blind_transfer_and_a_busy_number(
             # A number the carrier answers busy: the dial is done (dialing), then it fails.
             reply = await cti(page, "/DIAL?NUMBER=5550486")
             assert reply["success"], reply
-            await page.get_by_text("busy (486 Busy Here)").first.wait_for()
+            # Said in the agent's words (the console's words.js), not the SIP reason phrase.
+            await page.get_by_text("the line is busy").first.wait_for()
         assert page.page_errors == []
     finally:
         server.stop()
