@@ -287,10 +287,17 @@ async def test_request_flood_is_answered_then_closed(connect: Any, server: Any) 
     frames = [json.dumps({"id": i, "op": "ping"}) for i in range(cfg.max_request_burst + 20)]
     for f in frames:
         await c.ws.send_str(f)
-    limited = asyncio.get_running_loop().create_future()
-    c._responses[None] = limited
-    frame = await asyncio.wait_for(limited, 5)
-    assert frame["code"] == "rate_limited" and "slow down" in frame["error"]
+
+    async def first_refusal() -> dict[str, Any]:
+        # Refusals carry the refused request's id (a client waits for its answer by id).
+        while True:
+            for fut in list(c._responses.values()):
+                if fut.done() and fut.result().get("code") == "rate_limited":
+                    return fut.result()
+            await asyncio.sleep(0.01)
+
+    frame = await asyncio.wait_for(first_refusal(), 5)
+    assert "slow down" in frame["error"] and frame["id"] in range(len(frames)), frame
     for _ in range(cfg.abuse_close_after + 10):
         if c.ws.closed:
             break

@@ -8,6 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import msgspec
 from aiohttp import WSMsgType, web
 
 from ..connectors.webrtc import PhoneLink, ReportError, WebrtcConnector
@@ -267,6 +268,22 @@ async def _respond_in_turn(
         await _respond(box, svc, agent, text, read_only)
 
 
+class _IdOnly(msgspec.Struct):
+    id: Any = None
+
+
+def _cheap_id(text: str) -> int | str | None:
+    """The id of a frame that will not be handled (rate limited): read without building the
+    rest of it, so refusing stays cheap. None if there is no usable id."""
+    try:
+        rid = msgspec.json.decode(text, type=_IdOnly).id
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    if isinstance(rid, bool) or not isinstance(rid, (int, str)):
+        return None
+    return rid if isinstance(rid, int) or 0 < len(rid) <= wire.MAX_REQUEST_ID_LENGTH else None
+
+
 def _request_id(text: str) -> object:
     try:
         return wire.decode_request(text)[0]
@@ -388,9 +405,12 @@ async def _serve(
                     log.warning("closing the socket of %s: request flood", agent)
                     await ws.close(code=CLOSE_POLICY_VIOLATION, message=b"request flood")
                     break
+                # With the request's id: a client waits for its answer by id.
                 box.send(
                     wire.error_response(
-                        None, "rate limit: too many requests, slow down", "rate_limited"
+                        _cheap_id(msg.data),
+                        "rate limit: too many requests, slow down",
+                        "rate_limited",
                     )
                 )
             elif msg.type is WSMsgType.TEXT and any(o in msg.data for o in _SLOW_OPS):
