@@ -74,6 +74,12 @@ def check_agent_id(agent: object) -> str:
     return agent
 
 
+#: Deletes the characters an agent ID may hold: what is left of valid IDs is empty.
+_AGENT_ID_CHARS = str.maketrans(
+    "", "", "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._@+-"
+)
+
+
 def check_agent_list(agents: object, limit: int) -> list[str]:
     """A non-empty list of at most ``limit`` agent IDs: the valid IDs in order, each once
     (a repeat is dropped); raises CtiRequestError naming the first bad entry."""
@@ -81,16 +87,19 @@ def check_agent_list(agents: object, limit: int) -> list[str]:
         raise CtiRequestError("agents must be a non-empty list of agent IDs")
     if len(agents) > limit:
         raise LimitExceededError(f"more than {limit} agents in one request")
-    seen: dict[str, None] = {}
+    # The common case at C speed (a loop cost a campaign ~25 ms of the event loop); the
+    # loop below only names the first bad entry.
+    if set(map(type, agents)) == {str}:
+        lengths = set(map(len, agents))
+        joined = "".join(agents)
+        if min(lengths) >= 1 and max(lengths) <= 64 and not joined.translate(_AGENT_ID_CHARS):
+            return list(dict.fromkeys(agents))
     for i, agent in enumerate(agents):
-        if isinstance(agent, str) and agent in seen:
-            continue
         if not isinstance(agent, str) or not AGENT_ID_RE.match(agent):
             raise CtiRequestError(
                 f"agents[{i}]: agent ID must be 1 to 64 characters of letters, digits and . _ @ + -"
             )
-        seen[agent] = None
-    return list(seen)
+    raise AssertionError("unreachable: every agent ID was valid")  # pragma: no cover
 
 
 def check_call_id(value: object, limits: Limits, *, what: str = "call ID") -> str:
