@@ -4,8 +4,8 @@ keeps working while an attack runs.
 
     python bystander.py URL USER PASSWORD SOURCE_ADDRESS
 
-Every 20 ms it sends a ``ping`` on its console socket and waits for the answer; every 100 ms
-it reads its calls over REST (a kept-alive connection). It prints ``ready`` once its socket is
+Every 20 ms it sends a ``ping`` on its console socket and waits for the answer; every 20 ms
+it also reads its calls over REST (a kept-alive connection). It prints ``ready`` once its socket is
 open, then obeys one command per line on stdin: ``reset`` (forget the samples so far),
 ``report`` (print one JSON line: latency percentiles in ms and errors since the last reset),
 ``quit``.
@@ -23,7 +23,7 @@ from typing import Any
 import aiohttp
 
 PING_EVERY = 0.02
-REST_EVERY = 0.1
+REST_EVERY = 0.02
 TIMEOUT = 10.0
 
 

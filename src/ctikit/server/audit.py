@@ -26,6 +26,7 @@ log = logging.getLogger("ctikit.audit")
 #: Entries waiting for the database; past it new ones are dropped (logged).
 MAX_QUEUED = 100_000
 PURGE_EVERY = 3600.0
+WRITE_BATCH = 100
 
 
 class AuditLog:
@@ -69,7 +70,9 @@ class AuditLog:
 
     async def _write(self) -> None:
         while self._rows:
-            rows, self._rows = self._rows, []
+            # In batches: a flood of failed logins queues hundreds of entries, and preparing
+            # a batch's statement holds the event loop (~10 us an entry).
+            rows, self._rows = self._rows[:WRITE_BATCH], self._rows[WRITE_BATCH:]
             try:
                 await self.db.write(rows)
             except Exception as exc:

@@ -44,8 +44,9 @@ RESERVED_DESCRIPTORS = 1024
 MAX_LINGERING = 1000
 LINGER_SECONDS = 1.0
 ACCEPT_ERROR_LOG_EVERY = 10.0
-#: accept() calls per wake-up of the listening socket: each new connection costs ~0.1 ms,
-#: and what other connections sent waits for the batch.
+#: accept() calls per wake-up of the listening socket: each new connection costs ~0.1 ms
+#: there and more for its request, and what open connections sent waits for the batch; the
+#: rest wait in the kernel's queue (listen_backlog) for the next turn of the loop.
 ACCEPTS = 32
 
 
