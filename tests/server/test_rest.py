@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -281,3 +282,23 @@ async def test_a_date_past_the_last_utc_date_is_a_clear_error_everywhere(server:
         body = await r.json()
         assert r.status == 400 and body["code"] == "bad_request", (path, body)
         assert "until is out of range" in body["error"], (path, body)
+
+
+async def test_a_refused_large_body_closes_the_connection_instead_of_draining(
+    server: Any,
+) -> None:
+    # A login body over 16 KiB is refused unread: keeping the connection would mean reading
+    # (and dropping) the rest first. A small refused body keeps the connection.
+    async def big() -> AsyncIterator[bytes]:  # 4 MB, more than the server buffers unread
+        yield b'{"username": "a", "password": "'
+        for _ in range(64):
+            yield b"x" * 65_536
+        yield b'"}'
+
+    size = str(34 + 64 * 65_536)
+    headers = {"Content-Type": "application/json", "Content-Length": size}
+    r = await server.post("/api/login", data=big(), headers=headers)
+    assert r.status == 413 and (await r.json())["code"] == "limit_exceeded"
+    assert r.headers.get("Connection", "").lower() == "close"
+    r = await server.post("/api/login", data=b"{", headers={"Content-Type": "application/json"})
+    assert r.status == 400 and r.headers.get("Connection", "").lower() != "close"
