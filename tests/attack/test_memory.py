@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -48,14 +49,35 @@ LIMITS = {
 USERS = {"mallory": "agent", **{f"filler{i}": "agent" for i in range(6)}}
 
 
+#: The memory attacks push 64 MB of attached data through one agent: the byte budget on
+#: requests (max_request_bytes_*, its own attack below) is lifted here so that they can.
+NO_BYTE_BUDGET = {"max_request_bytes_per_second": 1 << 40, "max_request_bytes_burst": 1 << 40}
+
+
 @pytest.fixture(scope="module")
 def server(workdir: Path) -> Iterator[AttackServer]:
-    yield from start(workdir / "memory", server={"trusted_proxies": []}, users=USERS, limits=LIMITS)
+    yield from start(
+        workdir / "memory",
+        server={"trusted_proxies": [], **NO_BYTE_BUDGET},
+        users=USERS,
+        limits=LIMITS,
+    )
 
 
 @pytest.fixture(scope="module")
 def bystander(server: AttackServer) -> Iterator[Bystander]:
     yield from bystander_of(server)
+
+
+@pytest.fixture(scope="module")
+def budgeted(workdir: Path) -> Iterator[AttackServer]:
+    """A server with the default request budgets."""
+    yield from start(workdir / "budgeted", server={"trusted_proxies": []}, users=USERS)
+
+
+@pytest.fixture(scope="module")
+def budgeted_bystander(budgeted: AttackServer) -> Iterator[Bystander]:
+    yield from bystander_of(budgeted)
 
 
 class Console:
@@ -120,6 +142,46 @@ async def test_attached_data_priced_by_memory(
     # Each value fits the agent's budget (1.5 MB of 16 MiB): accepted; the event log keeps
     # only what fits its 2 MiB, so the 1,000 versions are not all kept.
     assert got["ok"] == sets and set(got) <= {"ok", "rate_limited"}, got
+    m.check_bystander(rss_ceiling_mb=scale(80, 120))
+
+
+async def test_one_agents_sockets_share_a_byte_budget(
+    budgeted: AttackServer, budgeted_bystander: Bystander, attack: Attack
+) -> None:
+    """Each 64 KiB [{},{},...] costs the server ~8 ms to parse and price: 16 sockets of one
+    agent at 50 requests a second each would take more than the whole event loop. The
+    agent's sockets share one byte budget (max_request_bytes_*: 128 KiB/s, 256 KiB at once)."""
+    sockets, seconds = 16, scale(2, 6)
+    token = await _token(budgeted, "mallory")
+    got: Counter[str] = Counter()
+    async with session_from(attacker_address(6)) as s:
+        consoles = [await _console(s, budgeted, token, "mallory") for _ in range(sockets)]
+        began = await consoles[0].request("fireOnCallBegin", callId="big", callType="inbound")
+        assert began["success"], began
+        what = f"F2: {sockets} sockets of one agent sending 64 KiB sets for {seconds} s"
+        async with attack(budgeted, budgeted_bystander, what) as m:
+            started = time.monotonic()
+
+            async def flood(console: Console) -> None:
+                while time.monotonic() - started < seconds:
+                    r = await console.request(
+                        "setCallAttachedData", callId="big", data=HOSTILE_DATA, callType="inbound"
+                    )
+                    got["ok" if r["success"] else r["code"]] += 1
+                    if not r["success"]:
+                        assert "bytes of requests per second" in r["error"] or (
+                            "too many requests" in r["error"]
+                        ), r
+                        await asyncio.sleep(0.05)
+
+            await asyncio.gather(*(flood(c) for c in consoles))
+            elapsed = time.monotonic() - started
+            m.notes["got"] = dict(got)
+        for c in consoles:
+            await c.ws.close()
+    assert set(got) == {"ok", "rate_limited"}, got
+    frame = len(HOSTILE_DATA) + 100
+    assert got["ok"] * frame <= 256 * 1024 + 128 * 1024 * elapsed + frame, got
     m.check_bystander(rss_ceiling_mb=scale(80, 120))
 
 

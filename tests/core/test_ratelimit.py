@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ctikit.core.ratelimit import TokenBucket
+from ctikit.core.ratelimit import SharedBuckets, TokenBucket
 
 
 def test_burst_then_rate() -> None:
@@ -33,3 +33,22 @@ def test_never_more_than_burst_plus_rate_times_elapsed(times: list[float]) -> No
     b = TokenBucket(rate=5, burst=4)
     allowed = sum(b.allow(t) for t in times)
     assert allowed <= 4 + 5 * (times[-1] - times[0]) + 1e-9
+
+
+def test_a_cost_takes_that_many_tokens_and_one_over_the_burst_never_passes() -> None:
+    b = TokenBucket(rate=100, burst=1000)
+    assert b.allow(0.0, 600) and not b.allow(0.0, 600) and b.allow(0.0, 400)
+    assert b.allow(2.0, 200) and b.refused_in_a_row == 0  # refilled 200
+    assert not b.allow(100.0, 1001) and b.allow(100.0, 1000)
+
+
+def test_shared_buckets_follow_the_key_until_the_last_holder_lets_go() -> None:
+    shared = SharedBuckets(rate=10, burst=100)
+    a, a2, other = shared.hold("a"), shared.hold("a"), shared.hold("b")
+    assert a is a2 and a is not other and len(shared) == 2
+    assert a.allow(0.0, 100) and not a2.allow(0.0, 1)  # one budget for both sockets
+    shared.release("a")
+    assert shared.hold("a") is a  # still held once: the same bucket
+    shared.release("a")
+    shared.release("a")
+    assert len(shared) == 1 and shared.hold("a") is not a  # forgotten, then new

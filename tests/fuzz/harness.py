@@ -171,6 +171,8 @@ class LiveServer:
             # "rate_limited" to a fuzzer that waits for every answer anyway.
             max_requests_per_second=1_000_000.0,
             max_request_burst=1_000_000,
+            max_request_bytes_per_second=1 << 40,
+            max_request_bytes_burst=1 << 40,
             **config,
         )
         self.errors = ErrorLog()

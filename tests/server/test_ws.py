@@ -352,3 +352,26 @@ async def test_a_repeated_offer_leaves_the_live_call_alone(connect: Any, server:
     await asyncio.sleep(0.3)  # a wrongful hang-up would have ended it by now
     calls = (await c.request("getState"))["calls"]
     assert [(call["id"], call["lineState"]) for call in calls] == [(cid, "connected")]
+
+
+async def test_an_agents_sockets_share_one_byte_budget(connect: Any, server: Any) -> None:
+    # What a request costs grows with its size: large attached data from several sockets
+    # of one agent meets one budget (max_request_bytes_*); other agents are not affected.
+    cfg = server.app[CONFIG]
+    data = json.dumps({"pad": "x" * 60_000})
+    one, two = await connect("agent1"), await connect("agent1")
+    await one.request("fireOnCallBegin", callId="b1", callType="inbound")
+    got: list[str] = []
+    for i in range(2 * cfg.max_request_bytes_burst // len(data)):
+        c = (one, two)[i % 2]
+        r = await c.request("setCallAttachedData", callId="b1", data=data, callType="inbound")
+        got.append("ok" if r["success"] else r["code"])
+        if not r["success"]:
+            assert "bytes of requests per second" in r["error"], r
+    # About the burst's worth passed (plus what refilled meanwhile), then refusals.
+    assert 0 < got.count("ok") < len(got) and set(got) == {"ok", "rate_limited"}, got
+    assert got.count("ok") * len(data) <= cfg.max_request_bytes_burst * 1.5
+    other = await connect("agent2")
+    await other.request("fireOnCallBegin", callId="b2", callType="inbound")
+    r = await other.request("setCallAttachedData", callId="b2", data=data, callType="inbound")
+    assert r["success"], r

@@ -1,6 +1,7 @@
-"""A token bucket: ``rate`` actions per second on average, bursts up to ``burst``.
+"""A token bucket: ``rate`` actions (or bytes) per second on average, bursts up to ``burst``.
 
-Pure: the caller passes the time. The server keeps one per console socket.
+Pure: the caller passes the time. The server keeps one per console socket (requests) and
+one per agent, shared by its sockets (bytes: :class:`SharedBuckets`).
 """
 
 from __future__ import annotations
@@ -23,13 +24,40 @@ class TokenBucket:
             raise ValueError("rate must be > 0 and burst >= 1")
         self._tokens = self.burst
 
-    def allow(self, now: float) -> bool:
+    def allow(self, now: float, cost: float = 1.0) -> bool:
+        """Take ``cost`` tokens if there are that many (a cost over ``burst`` never passes)."""
         if self._last is not None and now > self._last:
             self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
         self._last = now if self._last is None else max(self._last, now)
-        if self._tokens >= 1:
-            self._tokens -= 1
+        if self._tokens >= cost:
+            self._tokens -= cost
             self.refused_in_a_row = 0
             return True
         self.refused_in_a_row += 1
         return False
+
+
+@dataclass(slots=True)
+class SharedBuckets:
+    """One :class:`TokenBucket` per key (an agent), shared by its holders (the agent's
+    sockets) and forgotten when the last lets go: the budget follows the agent, not how
+    many sockets it opens."""
+
+    rate: float
+    burst: float
+    _held: dict[str, tuple[TokenBucket, int]] = field(init=False, default_factory=dict)
+
+    def hold(self, key: str) -> TokenBucket:
+        bucket, holders = self._held.get(key) or (TokenBucket(self.rate, self.burst), 0)
+        self._held[key] = (bucket, holders + 1)
+        return bucket
+
+    def release(self, key: str) -> None:
+        bucket, holders = self._held[key]
+        if holders <= 1:
+            del self._held[key]
+        else:
+            self._held[key] = (bucket, holders - 1)
+
+    def __len__(self) -> int:
+        return len(self._held)

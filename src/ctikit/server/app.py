@@ -17,6 +17,7 @@ from aiohttp import web
 from ..config import Config
 from ..connectors.base import Connector
 from ..connectors.webrtc import WebrtcConnector
+from ..core.ratelimit import SharedBuckets
 from ..storage import AccountStore, CallLogStore, CallStateStore
 from . import audit_api, metrics, probes, rest, static, webhooks_api
 from .addresses import TrustedProxies
@@ -42,7 +43,7 @@ from .supervisor import FEED, SupervisorFeed, supervisor_socket
 from .telephony import LocalTelephony, UnsupportedError
 from .tls import tls_context
 from .webhooks import Webhooks
-from .ws import SOCKETS, SocketBudget, websocket_handler
+from .ws import REQUEST_BYTES, SOCKETS, SocketBudget, websocket_handler
 
 log = logging.getLogger("ctikit.server")
 
@@ -133,6 +134,10 @@ async def build_app(
     app[BODY_TIMEOUT] = float(config.body_timeout)
     app[HTTP_STATS] = ConnectionStats()
     app[SOCKETS] = SocketBudget(config.max_sockets_per_agent)
+    app[REQUEST_BYTES] = SharedBuckets(
+        config.max_request_bytes_per_second,
+        max(config.max_request_bytes_burst, config.max_frame_bytes),
+    )
     app[SESSIONS] = SessionSockets()
     hub = Hub()
     owned_store = store is None

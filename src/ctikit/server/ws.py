@@ -15,7 +15,7 @@ from ..connectors.webrtc import PhoneLink, ReportError, WebrtcConnector
 from ..core.access import AccessDeniedError, Operation, Role
 from ..core.errors import CtiError
 from ..core.model import check_agent_id
-from ..core.ratelimit import TokenBucket
+from ..core.ratelimit import SharedBuckets, TokenBucket
 from ..logs import bound
 from . import opencti, wire
 from .auth import check_origin
@@ -200,6 +200,8 @@ class SocketBudget:
 
 
 SOCKETS = web.AppKey("console_sockets", SocketBudget)
+#: Bytes of requests per user (all its sockets on this node): ``max_request_bytes_*``.
+REQUEST_BYTES = web.AppKey("request_bytes", SharedBuckets)
 CLOSE_POLICY_VIOLATION = 1008
 READ_ONLY_OPS = frozenset({"getCallObjectIds", "getCallAttachedData", "getState", "ping"})
 
@@ -330,15 +332,16 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
         )
     try:
         # A supervisor watching an agent's console reads; it never changes a call.
-        return await _console(request, svc, agent, read_only=who.agent != agent)
+        return await _console(request, svc, agent, who.name, read_only=who.agent != agent)
     finally:
         budget.give_back(agent)
 
 
 async def _console(
-    request: web.Request, svc: CtiService, agent: str, *, read_only: bool
+    request: web.Request, svc: CtiService, agent: str, user: str, *, read_only: bool
 ) -> web.StreamResponse:
-    """The socket of an authorized console (read-only: a supervisor watching an agent's)."""
+    """The socket of an authorized console (read-only: a supervisor watching an agent's),
+    opened by ``user`` (whose byte budget its requests spend)."""
     cfg = request.app[CONFIG]
     ws = web.WebSocketResponse(max_msg_size=cfg.max_frame_bytes, compress=False, heartbeat=30)
     await ws.prepare(request)
@@ -348,7 +351,7 @@ async def _console(
     if session is not None:
         sessions.add(session[0], session[1], ws)
     try:
-        return await _serve(request, svc, agent, ws, read_only=read_only)
+        return await _serve(request, svc, agent, user, ws, read_only=read_only)
     finally:
         if session is not None:
             sessions.remove(session[0], ws)
@@ -358,6 +361,7 @@ async def _serve(
     request: web.Request,
     svc: CtiService,
     agent: str,
+    user: str,
     ws: web.WebSocketResponse,
     *,
     read_only: bool,
@@ -394,6 +398,8 @@ async def _serve(
     if phones is not None and not read_only:  # a supervisor watching is never the phone
         phone = (phones, phones.attach(agent, lambda obj: box.send(wire.frame(obj))))
     bucket = TokenBucket(cfg.max_requests_per_second, cfg.max_request_burst)
+    spent = request.app[REQUEST_BYTES]
+    user_bytes = spent.hold(user)
     slow: set[asyncio.Task[None]] = set()  # saves under way (they finish even if we close)
     # Commands wait for the telephony (docs/protocol.md, "Commands"): in a lane of their
     # own, in order, so the console's other requests are not held up meanwhile.
@@ -410,6 +416,17 @@ async def _serve(
                     wire.error_response(
                         _cheap_id(msg.data),
                         "rate limit: too many requests, slow down",
+                        "rate_limited",
+                    )
+                )
+            elif msg.type is WSMsgType.TEXT and not user_bytes.allow(
+                time.monotonic(), len(msg.data)
+            ):
+                box.send(
+                    wire.error_response(
+                        _cheap_id(msg.data),
+                        f"rate limit: more than {cfg.max_request_bytes_per_second} bytes of "
+                        "requests per second from this user: slow down",
                         "rate_limited",
                     )
                 )
@@ -457,6 +474,7 @@ async def _serve(
             elif msg.type is WSMsgType.ERROR:
                 log.info("socket of %s closed with error: %s", agent, ws.exception())
     finally:
+        spent.release(user)
         if phone is not None:
             phone[0].detach(phone[1])
         svc.disconnect_console(box)
