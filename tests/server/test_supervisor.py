@@ -78,8 +78,9 @@ async def test_supervisor_sees_its_team_live_with_numbers_and_alerts(
     kinds = await board.until(lambda b: len(b["alerts"]) == 2)
     assert {a["kind"] for a in kinds["alerts"]} == {"held_too_long", "offline_with_call"}
     assert (await console.request("sendCTIMessage", message="/HANGUP"))["success"]
-    done = await board.until(lambda b: b["stats"]["handledToday"] == 1)
-    assert done["alerts"] == []
+    # The alerts clear with the board's next look at the call (under load a frame with the
+    # new count may come first).
+    done = await board.until(lambda b: b["stats"]["handledToday"] == 1 and not b["alerts"])
     assert done["stats"]["serviceLevel"] == 1.0
     assert done["stats"]["averageHandleSeconds"] is not None
     # Notes saved in wrap-up, after the call ended: the board says so (the page reads the
