@@ -67,6 +67,7 @@ def test_depth_is_counted_as_the_walk_counts_it(depth: int, leaf: Any) -> None:
         ('{"a": NaN}', "NaN is not JSON"),
         ('{"\\ud800": 1}', "lone surrogate"),
         (b'{"a": "\xed\xa0\x80"}', "lone surrogate"),  # a surrogate encoded in "UTF-8"
+        (b"\x80{}", "not valid JSON"),  # not UTF-8 at all
         ("[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1), "nested too deeply"),
         ('{"a":' * (MAX_DEPTH + 1) + "1" + "}" * (MAX_DEPTH + 1), "nested too deeply"),
     ],

@@ -31,10 +31,10 @@ def parse_json_text(text: str | bytes, what: str, *, max_depth: int = MAX_DEPTH)
     per such payload (issue 13, F2 and F4). The walk is kept for the rare texts that
     escape a surrogate, where only the parsed strings tell a pair from a lone half.
     """
-    if isinstance(text, bytes):
-        # As json.loads decodes bytes (UTF-8/16/32, surrogates passed through).
-        text = text.decode(json.detect_encoding(text), "surrogatepass")
     try:
+        if isinstance(text, bytes):
+            # As json.loads decodes bytes (UTF-8/16/32, surrogates passed through).
+            text = text.decode(json.detect_encoding(text), "surrogatepass")
         value = json.loads(text, parse_constant=_no_constants, parse_float=_finite_float)
     except RecursionError:
         raise CtiRequestError(f"{what} is nested too deeply (at most {max_depth})") from None
