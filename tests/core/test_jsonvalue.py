@@ -97,7 +97,8 @@ def test_hostile_shapes_cost_little_of_the_loop() -> None:
             times.append(time.perf_counter() - started)
         return min(times)
 
-    for text in (tiny_dicts, campaign):
+    with_a_pair = tiny_dicts[:-1] + ',"\\ud83d\\ude00"]'  # an escape is no way around it
+    for text in (tiny_dicts, campaign, with_a_pair):
         checked = best(lambda t=text: parse_json_text(t, "x"))  # type: ignore[misc]
         assert checked < 3 * best(lambda t=text: json.loads(t))  # type: ignore[misc]
 
