@@ -293,7 +293,14 @@ async def _setup_phase(lab: Any, page: Any, ext: str, calls: int) -> dict[str, A
             await page.wait_for_function("CtikitConsole.phone.sessions.size === 0")
     finally:
         await conn.close()
-    return {"calls": calls, "ringing": _summary(ringing), "audio": _summary(audio)}
+    return {
+        "calls": calls,
+        "ringing": _summary(ringing),
+        "audio": _summary(audio),
+        # In call order: the first call of a freshly loaded page is the slowest (cold JS).
+        "ringing_ms": [round(v, 1) for v in ringing],
+        "audio_ms": [round(v, 1) for v in audio],
+    }
 
 
 async def _concurrent_phase(
