@@ -280,7 +280,7 @@ route[AUTH] {{
 # An in-dialog request for a browser whose WebSocket closed (a network blip: SIP.js opened a
 # new one and registered again). The dialog's alias names the dead socket; SIP.js keeps its
 # Contact across reconnects, so the binding of the To AoR with this Contact says where the
-# browser is now. No such binding: the browser is gone.
+# browser is now. No such binding, or one not registered again yet: 480.
 route[WS_GONE] {{
     if (!($du =~ "transport=ws") || tcp_get_conid("$dd:$dp", "$var(conid)")) {{ return; }}
     $var(target) = $ru;
@@ -289,7 +289,7 @@ route[WS_GONE] {{
         while ($var(i) < $(ulc(ws=>count))) {{
             if ($(ulc(ws=>addr)[$var(i)]{{uri.user}}) == $(var(target){{uri.user}}) &&
                 $(ulc(ws=>addr)[$var(i)]{{uri.host}}) == $(var(target){{uri.host}}) &&
-                $(ulc(ws=>received)[$var(i)]) != $null) {{
+                $(ulc(ws=>received)[$var(i)]) != $null && $(ulc(ws=>received)[$var(i)]) != $du) {{
                 $du = $(ulc(ws=>received)[$var(i)]);
                 reg_free_contacts("ws");
                 xlog("L_INFO", "$rm for $tu: its WebSocket closed, relayed to $du\n");
