@@ -274,3 +274,23 @@ def test_answer_comes_before_the_components_and_axe_is_clean(
     result = page.evaluate("() => axe.run(document, {iframes: false})")
     serious = [v["id"] for v in result["violations"] if v["impact"] in ("serious", "critical")]
     assert serious == []
+
+
+def test_a_ringing_row_pulses_once_a_second_with_no_animation_running(
+    console: Any, ctikit_server: Any, agent: str
+) -> None:
+    # An animation of the row's box-shadow repainted it every frame: 20 ringing consoles in
+    # one chromium took two cores (bench/RESULTS.md, "WebRTC consoles"). The pulse is now a
+    # class the one-second tick toggles.
+    page = console
+    call_id = simulate(ctikit_server, agent, ani="+14155550111", dnis="8005550100")
+    row = page.get_by_test_id(f"line-{call_id}")
+    expect(row).to_have_class(re.compile(r"\bis-ringing\b"))
+    running = "() => document.getAnimations().filter((a) => a.playState === 'running').length"
+    assert page.evaluate(running) == 0
+    seen = set()
+    for _ in range(30):  # both phases of the pulse within three seconds
+        seen.add(page.evaluate("(el) => el.classList.contains('ring-on')", row.element_handle()))
+        page.wait_for_timeout(100)
+    assert seen == {True, False}
+    assert page.evaluate(running) == 0

@@ -248,6 +248,36 @@ async def test_the_sip_websocket_dropped_mid_call_re_registers_and_the_call_goes
         server.stop()
 
 
+async def test_the_callers_bye_reaches_the_console_after_its_sip_websocket_was_replaced(
+    webrtc_lab: WebLabFactory, chromium: Any, tmp_path: Path
+) -> None:
+    # The dialog's route to the browser names the socket it answered on; that socket is gone.
+    # kamailio must find the browser's new socket (its registration, same Contact) for the
+    # caller's BYE, and SIP.js must take the BYE there.
+    lab = await webrtc_lab()
+    server = webrtc_server(tmp_path / "ctikit", lab)
+    try:
+        page = await open_console(chromium, server.url)
+        await phone_state(page, "ready")
+        async with CallerPhone(lab, "cust1") as cust:
+            call_id = await ringing_then_answered(page, cust)
+            await page.evaluate("CtikitConsole.phone.ua.transport.ws.close()")
+            await page.wait_for_function("CtikitConsole.phone.registrations >= 2", timeout=20_000)
+            await phone_state(page, "ready")
+            assert (await cust.conn.request("hangup")).ok  # type: ignore[union-attr]
+            # The caller's call ends on a 200 OK from the browser (a BYE nobody took would
+            # be answered by kamailio or time out, and the console would keep the call).
+            await cust.wait(lambda e: e.type == "CALL_CLOSED")
+            await page.wait_for_function("CtikitConsole.phone.sessions.size === 0", timeout=10_000)
+        await page.get_by_test_id("no-calls").wait_for()
+        (ended,) = api(server.url, "/api/agents/agent1/calls")["recent"]
+        assert ended["id"] == call_id
+        assert api(server.url, "/api/agents/agent1/calls")["calls"] == []
+        assert page.page_errors == []
+    finally:
+        server.stop()
+
+
 async def test_server_restarted_mid_call_the_console_follows_the_server_and_hangs_up(
     webrtc_lab: WebLabFactory, chromium: Any, tmp_path: Path
 ) -> None:

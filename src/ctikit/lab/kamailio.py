@@ -147,6 +147,7 @@ loadmodule "nathelper.so"
 loadmodule "rtpengine.so"
 loadmodule "auth.so"
 loadmodule "auth_db.so"
+loadmodule "tcpops.so"
 #!endif
 
 modparam("usrloc", "db_mode", 1)
@@ -190,6 +191,7 @@ request_route {{
         if (loose_route()) {{
 #!ifdef WITH_WEBRTC
             handle_ruri_alias();
+            route(WS_GONE);
             if (check_route_param("rtpe=1")) {{
                 if (is_method("BYE")) {{ rtpengine_delete(); }}
                 else if (is_method("INVITE|UPDATE")) {{ route(MEDIA); }}
@@ -273,6 +275,33 @@ route[AUTH] {{
         }}
         consume_credentials();
     }}
+}}
+
+# An in-dialog request for a browser whose WebSocket closed (a network blip: SIP.js opened a
+# new one and registered again). The dialog's alias names the dead socket; SIP.js keeps its
+# Contact across reconnects, so the binding of the To AoR with this Contact says where the
+# browser is now. No such binding, or one not registered again yet: 480.
+route[WS_GONE] {{
+    if (!($du =~ "transport=ws") || tcp_get_conid("$dd:$dp", "$var(conid)")) {{ return; }}
+    $var(target) = $ru;
+    if (reg_fetch_contacts("location", "$tu", "ws")) {{
+        $var(i) = 0;
+        while ($var(i) < $(ulc(ws=>count))) {{
+            if ($(ulc(ws=>addr)[$var(i)]{{uri.user}}) == $(var(target){{uri.user}}) &&
+                $(ulc(ws=>addr)[$var(i)]{{uri.host}}) == $(var(target){{uri.host}}) &&
+                $(ulc(ws=>received)[$var(i)]) != $null && $(ulc(ws=>received)[$var(i)]) != $du) {{
+                $du = $(ulc(ws=>received)[$var(i)]);
+                reg_free_contacts("ws");
+                xlog("L_INFO", "$rm for $tu: its WebSocket closed, relayed to $du\n");
+                return;
+            }}
+            $var(i) = $var(i) + 1;
+        }}
+        reg_free_contacts("ws");
+    }}
+    if (is_method("BYE") && check_route_param("rtpe=1")) {{ rtpengine_delete(); }}
+    if (!is_method("ACK")) {{ sl_send_reply("480", "Browser no longer connected"); }}
+    exit;
 }}
 
 # Each branch and each reply with an SDP: rtpengine rewrites it for where it goes.

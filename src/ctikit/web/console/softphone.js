@@ -181,6 +181,9 @@
       row.timer.textContent = C.formatDuration(now - (since || now));
       row.timer.title = title;
       row.timer.setAttribute('aria-label', title + ': ' + row.timer.textContent);
+      // A ringing row pulses with the live timers: one change a second. A CSS animation
+      // redrew it every frame (bench/RESULTS.md, "WebRTC consoles").
+      row.el.classList.toggle('ring-on', call.lineState === 'ringing' && Math.floor(now) % 2 === 0);
     });
   };
 

@@ -82,6 +82,9 @@ export class WebPhone {
       authorizationPassword: sip.password,
       logLevel: 'warn',
       sessionDescriptionHandlerFactoryOptions: {iceGatheringTimeout: 500},
+      // The console rings first, then the 180 goes out (_incoming): SIP.js would build the
+      // early dialog and send the 180 before telling the page of the call.
+      sendInitialProvisionalResponse: false,
       delegate: {
         onInvite: function (invitation) { self._incoming(invitation); },
         onConnect: function () { self._register(); },
@@ -157,6 +160,10 @@ export class WebPhone {
   _incoming(invitation) {
     var peer = invitation.remoteIdentity.uri.user;
     this._track(invitation, false, peer);
+    // 180 Ringing, as SIP.js would have sent it (not when the caller requires 100rel).
+    if (invitation.rel100 !== 'required') {
+      invitation.progress().catch(function (e) { console.warn('ctikit phone: 180 not sent', e); });
+    }
   }
 
   _established(entry) {
