@@ -1,7 +1,11 @@
-"""Login budgets as pure data: the windows of LocalLoginLimiter, client addresses."""
+"""Login budgets: the windows of LocalLoginLimiter as pure data, client addresses, and the
+password checks' slots in front of the database."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,7 +13,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ctikit.server.addresses import TrustedProxies, client_address, normalized
-from ctikit.server.logins import LocalLoginLimiter, LoginLimits, LoginLockedError
+from ctikit.server.auth import Authenticator, hash_password, verify_password
+from ctikit.server.logins import (
+    LocalLoginLimiter,
+    LoginBusyError,
+    LoginLimits,
+    LoginLockedError,
+    PasswordChecks,
+)
+from ctikit.storage import AccountStore, CallLogStore
 
 LIMITS = LoginLimits(per_user=3, per_address=5, window=60.0)
 
@@ -120,3 +132,50 @@ def test_trusted_proxies_must_be_addresses() -> None:
     with pytest.raises(ValueError, match=r"trusted_proxies: 'proxy\.example'"):
         TrustedProxies(["proxy.example"])
     assert normalized("x" * 100) == "x" * 64
+
+
+async def test_a_login_flood_is_refused_before_the_database(tmp_path: Path) -> None:
+    """Past the password checks' slots and queue a login is refused (503) before the user's
+    record is read: 640 logins at once queued 640 database reads ahead of everyone's."""
+    release = threading.Event()
+
+    def slow_check(hash_: str, password: str) -> bool:
+        release.wait(10)
+        return verify_password(hash_, password)
+
+    async with await CallLogStore.open(tmp_path / "f.db") as store:
+        accounts = AccountStore(store)
+        await accounts.add_user(
+            "alice", role="agent", password_hash=hash_password("right password"),
+            agent_id="a1", team=None,
+        )  # fmt: skip
+        reads = 0
+        get_user = accounts.get_user
+
+        async def counted(name: str) -> Any:
+            nonlocal reads
+            reads += 1
+            return await get_user(name)
+
+        accounts.get_user = counted  # type: ignore[method-assign]
+        checks = PasswordChecks(slow_check, slots=1, queue=1)
+        limits = LoginLimits(per_user=100, per_address=100, window=60.0)
+        authn = await Authenticator.create(
+            accounts, token_ttl=3600, demo=False, checks=checks,
+            limiter=LocalLoginLimiter(limits, clock=lambda: 0.0),
+        )  # fmt: skip
+        try:
+            held = [asyncio.create_task(authn.login("alice", "right password")) for _ in range(2)]
+            await asyncio.sleep(0.2)  # one checking, one waiting: the slot and the queue
+            for _ in range(5):
+                with pytest.raises(LoginBusyError):
+                    await authn.login("alice", "right password")
+            assert reads == 1  # only the login being checked read the record
+            release.set()
+            for task in held:
+                token, who, _ = await task
+                assert who.name == "alice" and token
+            assert reads == 2
+        finally:
+            release.set()
+            authn.close()

@@ -196,16 +196,20 @@ class Authenticator:
             raise
         outcome = self.limiter.released
         try:
-            user = await self.accounts.get_user(username) if len(username) <= 64 else None
-            ok = await self.checks.verify(
-                user.password_hash if user else _DUMMY_HASH, password[:1024]
-            )
+            async with self.checks.turn():  # a flood is refused before the database
+                user = await self.accounts.get_user(username) if len(username) <= 64 else None
+                ok = await self.checks.check(
+                    user.password_hash if user else _DUMMY_HASH, password[:1024]
+                )
             if user is None or not ok:
                 outcome = self.limiter.failed
                 LOGIN_FAILURES.labels("bad_credentials").inc()
                 log.warning("failed login for %r from %s", name, address)
                 raise AuthError("wrong user name or password")
             outcome = self.limiter.succeeded
+        except LoginBusyError:
+            LOGIN_FAILURES.labels("busy").inc()
+            raise
         finally:
             await outcome(attempt)
         if user.disabled:  # the password was right: saying so reveals nothing

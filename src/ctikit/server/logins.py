@@ -18,13 +18,14 @@ and CPU, and is refused (503) rather than queued for seconds (F8).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import os
 import secrets
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -38,6 +39,8 @@ from ..core.errors import CtiRequestError
 log = logging.getLogger("ctikit.auth")
 
 MAX_TRACKED = 10_000  # user names (and, separately, addresses) with recent failures kept
+#: Login steps in Redis at once on a node (the rest wait their turn).
+REDIS_AT_ONCE = 8
 
 
 class LoginLockedError(CtiRequestError):
@@ -214,6 +217,9 @@ class RedisLoginLimiter:
         self._prefix = f"{prefix}login:"
         self.limits = limits
         self._script = redis.register_script(_RESERVE)
+        # The pool is shared with the call state: 200 logins at once would open 200 new
+        # connections to Redis (~1 ms of the event loop each) ahead of the consoles' reads.
+        self._turns = asyncio.Semaphore(REDIS_AT_ONCE)
 
     def _keys(self, attempt: Attempt) -> tuple[str, str]:
         return f"{self._prefix}user:{attempt.user}", f"{self._prefix}addr:{attempt.address}"
@@ -222,10 +228,11 @@ class RedisLoginLimiter:
         attempt = Attempt(user, address, secrets.token_hex(8))
         window_ms = int(self.limits.window * 1000)
         try:
-            which, wait_ms = await self._script(
-                keys=list(self._keys(attempt)),
-                args=[window_ms, self.limits.per_user, self.limits.per_address, attempt.id],
-            )
+            async with self._turns:
+                which, wait_ms = await self._script(
+                    keys=list(self._keys(attempt)),
+                    args=[window_ms, self.limits.per_user, self.limits.per_address, attempt.id],
+                )
         except (RedisError, OSError) as exc:
             log.warning("login refused: the cluster's Redis is unreachable (%s)", exc)
             raise LoginBusyError("logins are unavailable right now: try again") from None
@@ -238,7 +245,7 @@ class RedisLoginLimiter:
 
     async def _quietly(self, *commands: tuple[str, ...]) -> None:
         try:
-            async with self._redis.pipeline(transaction=False) as pipe:
+            async with self._turns, self._redis.pipeline(transaction=False) as pipe:
                 for command in commands:
                     pipe.execute_command(*command)
                 await pipe.execute()
@@ -303,7 +310,11 @@ class PasswordChecks:
     def of(cls, config: Config, check: Callable[[str, str], bool]) -> PasswordChecks:
         return cls(check, slots=config.login_concurrency or cores(), queue=config.login_queue)
 
-    async def verify(self, hash_: str, password: str) -> bool:
+    @contextlib.asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        """A slot for one login's checks (the user's record, then :meth:`check`): refused
+        at once with :class:`LoginBusyError` when ``queue`` logins wait already, so a flood
+        is refused before it reaches the database."""
         if self._free.locked():
             if self.waiting >= self.queue:
                 raise LoginBusyError("too many logins at once: try again in a second")
@@ -315,10 +326,18 @@ class PasswordChecks:
         else:
             await self._free.acquire()
         try:
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._executor, self._check, hash_, password)
+            yield
         finally:
             self._free.release()
+
+    async def check(self, hash_: str, password: str) -> bool:
+        """argon2 on a thread of its own (call it within a :meth:`turn`)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._check, hash_, password)
+
+    async def verify(self, hash_: str, password: str) -> bool:
+        async with self.turn():
+            return await self.check(hash_, password)
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
