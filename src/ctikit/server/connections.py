@@ -55,7 +55,7 @@ ACCEPT_ERROR_LOG_EVERY = 10.0
 #: rest wait in the kernel's queue (listen_backlog) for the next turn of the loop.
 ACCEPTS = 32
 #: New connections whose first bytes are handed to aiohttp per turn of the event loop.
-FRESH_PER_TURN = 16
+FRESH_PER_TURN = 8
 
 
 @dataclass(slots=True)
