@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ctikit.server.addresses import TrustedProxies, client_address, normalized
-from ctikit.server.auth import Authenticator, hash_password, verify_password
+from ctikit.server.auth import Authenticator, UserCache, hash_password, verify_password
 from ctikit.server.logins import (
     LocalLoginLimiter,
     LoginBusyError,
@@ -24,6 +24,7 @@ from ctikit.server.logins import (
 from ctikit.storage import AccountStore, CallLogStore
 
 LIMITS = LoginLimits(per_user=3, per_address=5, window=60.0)
+_HASH_OF_RIGHT = hash_password("right password")
 
 
 def limiter(max_tracked: int = 100) -> LocalLoginLimiter:
@@ -179,3 +180,45 @@ async def test_a_login_flood_is_refused_before_the_database(tmp_path: Path) -> N
         finally:
             release.set()
             authn.close()
+
+
+async def test_the_session_cache_reads_a_user_once_for_many_requests(tmp_path: Path) -> None:
+    """When a user's entry expires, the requests that find it so share one database read
+    (64 handshakes at once queued 64 reads ahead of everyone's); a read that a logout on
+    this node overtook is not kept."""
+    async with await CallLogStore.open(tmp_path / "c.db") as store:
+        accounts = AccountStore(store)
+        await accounts.add_user(
+            "alice", role="agent", password_hash=_HASH_OF_RIGHT, agent_id="a1", team=None
+        )
+        reads = 0
+        get_user = accounts.get_user
+
+        async def counted(name: str) -> Any:
+            nonlocal reads
+            reads += 1
+            await asyncio.sleep(0.05)
+            return await get_user(name)
+
+        accounts.get_user = counted  # type: ignore[method-assign]
+        cache = UserCache(accounts, ttl=60.0)
+        users = await asyncio.gather(*(cache.get("alice") for _ in range(64)))
+        assert reads == 1 and {u.username for u in users if u} == {"alice"}
+        assert (await cache.get("alice")) is users[0] and reads == 1  # cached
+
+        cache.forget("alice")  # a logout here while a read is on its way
+        reading = asyncio.create_task(cache.get("alice"))
+        await asyncio.sleep(0.01)
+        cache.forget("alice")
+        assert (await reading) is not None and reads == 2
+        await cache.get("alice")
+        assert reads == 3  # the overtaken read was not kept
+
+        # A caller that goes away does not cancel the read the others wait for.
+        cache.forget("alice")
+        first = asyncio.create_task(cache.get("alice"))
+        await asyncio.sleep(0.01)
+        second = asyncio.create_task(cache.get("alice"))
+        await asyncio.sleep(0)
+        first.cancel()
+        assert (await second) is not None and reads == 4

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import time
@@ -88,14 +89,35 @@ class UserCache:
         self.ttl = ttl
         self._size = size
         self._entries: OrderedDict[str, tuple[float, User | None]] = OrderedDict()
+        # One read per user at a time: when an entry expires, the requests that find it
+        # expired share the read (64 sockets' handshakes queued 64 database reads ahead of
+        # everyone else's, issue 13).
+        self._reading: dict[str, asyncio.Task[User | None]] = {}
 
     async def get(self, username: str) -> User | None:
-        now = time.monotonic()
+        if self.ttl <= 0:
+            return await self._accounts.get_user(username)
         hit = self._entries.get(username)
-        if hit is not None and now - hit[0] < self.ttl:
+        if hit is not None and time.monotonic() - hit[0] < self.ttl:
             return hit[1]
-        user = await self._accounts.get_user(username)
-        if self.ttl > 0:
+        reading = self._reading.get(username)
+        if reading is None:
+            reading = asyncio.ensure_future(self._read(username))
+            self._reading[username] = reading
+        # Shielded: a caller that goes away does not cancel the others' read.
+        return await asyncio.shield(reading)
+
+    async def _read(self, username: str) -> User | None:
+        now = time.monotonic()
+        try:
+            user = await self._accounts.get_user(username)
+        finally:
+            # Forgotten meanwhile (a logout on this node): the result may be older than
+            # the change, so it is not kept.
+            current = self._reading.get(username) is asyncio.current_task()
+            if current:
+                del self._reading[username]
+        if current:
             self._entries[username] = (now, user)
             self._entries.move_to_end(username)
             while len(self._entries) > self._size:
@@ -104,6 +126,7 @@ class UserCache:
 
     def forget(self, username: str) -> None:
         self._entries.pop(username, None)
+        self._reading.pop(username, None)
 
 
 def _principal(user: User) -> Principal:
