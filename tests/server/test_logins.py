@@ -222,3 +222,32 @@ async def test_the_session_cache_reads_a_user_once_for_many_requests(tmp_path: P
         await asyncio.sleep(0)
         first.cancel()
         assert (await second) is not None and reads == 4
+
+
+async def test_a_user_at_work_is_read_again_ahead_of_time(tmp_path: Path) -> None:
+    """In the second half of an entry's life a request gets the cached user at once and a
+    read starts in the background: a user at work never waits for the database."""
+    async with await CallLogStore.open(tmp_path / "r.db") as store:
+        accounts = AccountStore(store)
+        await accounts.add_user(
+            "alice", role="agent", password_hash=_HASH_OF_RIGHT, agent_id="a1", team=None
+        )
+        reads = 0
+        get_user = accounts.get_user
+
+        async def counted(name: str) -> Any:
+            nonlocal reads
+            reads += 1
+            return await get_user(name)
+
+        accounts.get_user = counted  # type: ignore[method-assign]
+        cache = UserCache(accounts, ttl=0.4)
+        first = await cache.get("alice")
+        assert reads == 1 and (await cache.get("alice")) is first  # young: no read
+        await asyncio.sleep(0.25)
+        assert (await cache.get("alice")) is first  # answered at once, from the cache
+        await asyncio.sleep(0)
+        assert reads == 2  # and read again meanwhile
+        await asyncio.sleep(0.05)
+        fresh = await cache.get("alice")
+        assert fresh is not first and fresh is not None and reads == 2

@@ -82,7 +82,8 @@ class UserCache:
     """Users as the session check needs them, each re-read from the database after at most
     ``ttl`` seconds. Every request and socket checks its session, so most of those checks are
     answered here; a change made on this node (a logout) drops the entry at once, and one
-    made elsewhere (another node, the CLI) is seen within ``ttl``. ``ttl`` 0: always read."""
+    made elsewhere (another node, the CLI) is seen within ``ttl``. ``ttl`` 0: always read.
+    An entry used in the second half of its life is read again in the background."""
 
     def __init__(self, accounts: AccountStore, ttl: float, size: int = MAX_CACHED_USERS) -> None:
         self._accounts = accounts
@@ -98,14 +99,24 @@ class UserCache:
         if self.ttl <= 0:
             return await self._accounts.get_user(username)
         hit = self._entries.get(username)
-        if hit is not None and time.monotonic() - hit[0] < self.ttl:
-            return hit[1]
         reading = self._reading.get(username)
+        if hit is not None and (age := time.monotonic() - hit[0]) < self.ttl:
+            if age >= self.ttl / 2 and reading is None:
+                # Read again ahead of time: a user at work never waits for the database
+                # (which, under a flood, answers in turns of a busy event loop).
+                self._start_read(username)
+            return hit[1]
         if reading is None:
-            reading = asyncio.ensure_future(self._read(username))
-            self._reading[username] = reading
+            reading = self._start_read(username)
         # Shielded: a caller that goes away does not cancel the others' read.
         return await asyncio.shield(reading)
+
+    def _start_read(self, username: str) -> asyncio.Task[User | None]:
+        reading = asyncio.ensure_future(self._read(username))
+        # A read ahead that fails is only logged by whoever waits for the next one.
+        reading.add_done_callback(lambda t: t.cancelled() or t.exception())
+        self._reading[username] = reading
+        return reading
 
     async def _read(self, username: str) -> User | None:
         now = time.monotonic()
