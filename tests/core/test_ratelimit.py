@@ -10,9 +10,10 @@ from ctikit.core.ratelimit import SharedBuckets, TokenBucket
 def test_burst_then_rate() -> None:
     b = TokenBucket(rate=10, burst=3)
     assert [b.allow(0.0) for _ in range(4)] == [True, True, True, False]
-    assert b.refused_in_a_row == 1
+    assert b.refused_lately == 1
     assert b.allow(0.05) is False  # half a token
-    assert b.allow(0.1) is True and b.refused_in_a_row == 0
+    assert b.allow(0.1) is True and b.refused_lately == 2  # no quiet second yet
+    assert b.allow(1.2) is True and b.refused_lately == 0
     assert b.allow(100.0) and b.allow(100.0) and b.allow(100.0)  # refilled to burst only
     assert b.allow(100.0) is False
 
@@ -38,7 +39,7 @@ def test_never_more_than_burst_plus_rate_times_elapsed(times: list[float]) -> No
 def test_a_cost_takes_that_many_tokens_and_one_over_the_burst_never_passes() -> None:
     b = TokenBucket(rate=100, burst=1000)
     assert b.allow(0.0, 600) and not b.allow(0.0, 600) and b.allow(0.0, 400)
-    assert b.allow(2.0, 200) and b.refused_in_a_row == 0  # refilled 200
+    assert b.allow(2.0, 200)  # refilled 200
     assert not b.allow(100.0, 1001) and b.allow(100.0, 1000)
 
 
@@ -52,3 +53,11 @@ def test_shared_buckets_follow_the_key_until_the_last_holder_lets_go() -> None:
     shared.release("a")
     shared.release("a")
     assert len(shared) == 1 and shared.hold("a") is not a  # forgotten, then new
+
+
+def test_a_client_sending_far_over_the_rate_keeps_counting_refusals() -> None:
+    # Ten times the rate: one request in ten passes, and the refusals still add up.
+    b = TokenBucket(rate=50, burst=1)
+    for i in range(1, 1001):
+        b.allow(i / 500)
+    assert b.refused_lately >= 800

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+#: A second with no refusal forgets the refusals before it.
+QUIET_SECONDS = 1.0
+
 
 @dataclass(slots=True)
 class TokenBucket:
@@ -15,9 +18,11 @@ class TokenBucket:
     burst: float
     _tokens: float = field(init=False)
     _last: float | None = field(init=False, default=None)
-    #: Requests refused since the last one allowed: the server closes a socket that keeps
-    #: hammering instead of slowing down.
-    refused_in_a_row: int = field(init=False, default=0)
+    #: Requests refused with no quiet second between them: the server closes a socket that
+    #: keeps hammering instead of slowing down. (Not reset by an allowed request: a client
+    #: sending ten times the rate gets one through every refill and would never be closed.)
+    refused_lately: int = field(init=False, default=0)
+    _last_refused: float | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         if self.rate <= 0 or self.burst < 1:
@@ -29,11 +34,13 @@ class TokenBucket:
         if self._last is not None and now > self._last:
             self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
         self._last = now if self._last is None else max(self._last, now)
+        if self._last_refused is not None and now - self._last_refused >= QUIET_SECONDS:
+            self.refused_lately = 0
         if self._tokens >= cost:
             self._tokens -= cost
-            self.refused_in_a_row = 0
             return True
-        self.refused_in_a_row += 1
+        self.refused_lately += 1
+        self._last_refused = now
         return False
 
 

@@ -407,7 +407,7 @@ async def _serve(
     try:
         async for msg in ws:
             if msg.type is WSMsgType.TEXT and not bucket.allow(time.monotonic()):
-                if bucket.refused_in_a_row >= cfg.abuse_close_after:
+                if bucket.refused_lately >= cfg.abuse_close_after:
                     log.warning("closing the socket of %s: request flood", agent)
                     await ws.close(code=CLOSE_POLICY_VIOLATION, message=b"request flood")
                     break
