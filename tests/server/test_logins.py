@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -145,20 +146,7 @@ async def test_a_login_flood_is_refused_before_the_database(tmp_path: Path) -> N
         return verify_password(hash_, password)
 
     async with await CallLogStore.open(tmp_path / "f.db") as store:
-        accounts = AccountStore(store)
-        await accounts.add_user(
-            "alice", role="agent", password_hash=hash_password("right password"),
-            agent_id="a1", team=None,
-        )  # fmt: skip
-        reads = 0
-        get_user = accounts.get_user
-
-        async def counted(name: str) -> Any:
-            nonlocal reads
-            reads += 1
-            return await get_user(name)
-
-        accounts.get_user = counted  # type: ignore[method-assign]
+        accounts, reads = await _alice_with_counted_reads(store)
         checks = PasswordChecks(slow_check, slots=1, queue=1)
         limits = LoginLimits(per_user=100, per_address=100, window=60.0)
         authn = await Authenticator.create(
@@ -171,12 +159,12 @@ async def test_a_login_flood_is_refused_before_the_database(tmp_path: Path) -> N
             for _ in range(5):
                 with pytest.raises(LoginBusyError):
                     await authn.login("alice", "right password")
-            assert reads == 1  # only the login being checked read the record
+            assert reads["db"] == 1  # only the login being checked read the record
             release.set()
             for task in held:
                 token, who, _ = await task
                 assert who.name == "alice" and token
-            assert reads == 2
+            assert reads["db"] == 2
         finally:
             release.set()
             authn.close()
@@ -187,32 +175,19 @@ async def test_the_session_cache_reads_a_user_once_for_many_requests(tmp_path: P
     (64 handshakes at once queued 64 reads ahead of everyone's); a read that a logout on
     this node overtook is not kept."""
     async with await CallLogStore.open(tmp_path / "c.db") as store:
-        accounts = AccountStore(store)
-        await accounts.add_user(
-            "alice", role="agent", password_hash=_HASH_OF_RIGHT, agent_id="a1", team=None
-        )
-        reads = 0
-        get_user = accounts.get_user
-
-        async def counted(name: str) -> Any:
-            nonlocal reads
-            reads += 1
-            await asyncio.sleep(0.05)
-            return await get_user(name)
-
-        accounts.get_user = counted  # type: ignore[method-assign]
+        accounts, reads = await _alice_with_counted_reads(store, delay=0.05)
         cache = UserCache(accounts, ttl=60.0)
         users = await asyncio.gather(*(cache.get("alice") for _ in range(64)))
-        assert reads == 1 and {u.username for u in users if u} == {"alice"}
-        assert (await cache.get("alice")) is users[0] and reads == 1  # cached
+        assert reads["db"] == 1 and {u.username for u in users if u} == {"alice"}
+        assert (await cache.get("alice")) is users[0] and reads["db"] == 1  # cached
 
         cache.forget("alice")  # a logout here while a read is on its way
         reading = asyncio.create_task(cache.get("alice"))
         await asyncio.sleep(0.01)
         cache.forget("alice")
-        assert (await reading) is not None and reads == 2
+        assert (await reading) is not None and reads["db"] == 2
         await cache.get("alice")
-        assert reads == 3  # the overtaken read was not kept
+        assert reads["db"] == 3  # the overtaken read was not kept
 
         # A caller that goes away does not cancel the read the others wait for.
         cache.forget("alice")
@@ -221,33 +196,42 @@ async def test_the_session_cache_reads_a_user_once_for_many_requests(tmp_path: P
         second = asyncio.create_task(cache.get("alice"))
         await asyncio.sleep(0)
         first.cancel()
-        assert (await second) is not None and reads == 4
+        assert (await second) is not None and reads["db"] == 4
 
 
 async def test_a_user_at_work_is_read_again_ahead_of_time(tmp_path: Path) -> None:
     """In the second half of an entry's life a request gets the cached user at once and a
     read starts in the background: a user at work never waits for the database."""
     async with await CallLogStore.open(tmp_path / "r.db") as store:
-        accounts = AccountStore(store)
-        await accounts.add_user(
-            "alice", role="agent", password_hash=_HASH_OF_RIGHT, agent_id="a1", team=None
-        )
-        reads = 0
-        get_user = accounts.get_user
-
-        async def counted(name: str) -> Any:
-            nonlocal reads
-            reads += 1
-            return await get_user(name)
-
-        accounts.get_user = counted  # type: ignore[method-assign]
+        accounts, reads = await _alice_with_counted_reads(store)
         cache = UserCache(accounts, ttl=0.4)
         first = await cache.get("alice")
-        assert reads == 1 and (await cache.get("alice")) is first  # young: no read
+        assert reads["db"] == 1 and (await cache.get("alice")) is first  # young: no read
         await asyncio.sleep(0.25)
         assert (await cache.get("alice")) is first  # answered at once, from the cache
         await asyncio.sleep(0)
-        assert reads == 2  # and read again meanwhile
+        assert reads["db"] == 2  # and read again meanwhile
         await asyncio.sleep(0.05)
         fresh = await cache.get("alice")
-        assert fresh is not first and fresh is not None and reads == 2
+        assert fresh is not first and fresh is not None and reads["db"] == 2
+
+
+async def _alice_with_counted_reads(
+    store: CallLogStore, delay: float = 0.0
+) -> tuple[AccountStore, Counter[str]]:
+    """Accounts holding alice, whose database reads are counted (``reads["db"]``), each
+    taking ``delay`` seconds more."""
+    accounts = AccountStore(store)
+    await accounts.add_user(
+        "alice", role="agent", password_hash=_HASH_OF_RIGHT, agent_id="a1", team=None
+    )
+    reads: Counter[str] = Counter()
+    get_user = accounts.get_user
+
+    async def counted(name: str) -> Any:
+        reads["db"] += 1
+        await asyncio.sleep(delay)
+        return await get_user(name)
+
+    accounts.get_user = counted  # type: ignore[method-assign]
+    return accounts, reads
