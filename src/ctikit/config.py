@@ -324,7 +324,7 @@ class Config:
     max_requests_per_second: Annotated[float, Meta(gt=0, le=1_000_000)] = 50.0
     max_request_burst: Annotated[int, Meta(ge=1, le=1_000_000)] = 200
     abuse_close_after: Annotated[int, Meta(ge=1, le=1_000_000)] = 500
-    # Per agent (all its sockets on this node): bytes of requests per second, and at once
+    # Per user (all its console sockets on this node): bytes of requests per second, and at once
     # (at least max_frame_bytes). What a request costs the server grows with its size.
     max_request_bytes_per_second: Annotated[int, Meta(ge=1024, le=1 << 40)] = 128 * 1024
     max_request_bytes_burst: Annotated[int, Meta(ge=1024, le=1 << 40)] = 256 * 1024

@@ -1,7 +1,7 @@
 """A token bucket: ``rate`` actions (or bytes) per second on average, bursts up to ``burst``.
 
 Pure: the caller passes the time. The server keeps one per console socket (requests) and
-one per agent, shared by its sockets (bytes: :class:`SharedBuckets`).
+one per user, shared by its sockets (bytes: :class:`SharedBuckets`).
 """
 
 from __future__ import annotations
@@ -46,8 +46,8 @@ class TokenBucket:
 
 @dataclass(slots=True)
 class SharedBuckets:
-    """One :class:`TokenBucket` per key (an agent), shared by its holders (the agent's
-    sockets) and forgotten when the last lets go: the budget follows the agent, not how
+    """One :class:`TokenBucket` per key (a user), shared by its holders (the user's
+    sockets) and forgotten when the last lets go: the budget follows the user, not how
     many sockets it opens."""
 
     rate: float

@@ -335,9 +335,5 @@ class PasswordChecks:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._check, hash_, password)
 
-    async def verify(self, hash_: str, password: str) -> bool:
-        async with self.turn():
-            return await self.check(hash_, password)
-
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

@@ -330,18 +330,26 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
             status=429,
             headers={"Retry-After": "5"},
         )
+    spent = request.app[REQUEST_BYTES]
+    user_bytes = spent.hold(who.name)  # one byte budget for all the user's sockets
     try:
         # A supervisor watching an agent's console reads; it never changes a call.
-        return await _console(request, svc, agent, who.name, read_only=who.agent != agent)
+        return await _console(request, svc, agent, user_bytes, read_only=who.agent != agent)
     finally:
+        spent.release(who.name)
         budget.give_back(agent)
 
 
 async def _console(
-    request: web.Request, svc: CtiService, agent: str, user: str, *, read_only: bool
+    request: web.Request,
+    svc: CtiService,
+    agent: str,
+    user_bytes: TokenBucket,
+    *,
+    read_only: bool,
 ) -> web.StreamResponse:
-    """The socket of an authorized console (read-only: a supervisor watching an agent's),
-    opened by ``user`` (whose byte budget its requests spend)."""
+    """The socket of an authorized console (read-only: a supervisor watching an agent's);
+    its requests spend ``user_bytes``, the byte budget of the user who opened it."""
     cfg = request.app[CONFIG]
     ws = web.WebSocketResponse(max_msg_size=cfg.max_frame_bytes, compress=False, heartbeat=30)
     await ws.prepare(request)
@@ -351,7 +359,7 @@ async def _console(
     if session is not None:
         sessions.add(session[0], session[1], ws)
     try:
-        return await _serve(request, svc, agent, user, ws, read_only=read_only)
+        return await _serve(request, svc, agent, user_bytes, ws, read_only=read_only)
     finally:
         if session is not None:
             sessions.remove(session[0], ws)
@@ -361,7 +369,7 @@ async def _serve(
     request: web.Request,
     svc: CtiService,
     agent: str,
-    user: str,
+    user_bytes: TokenBucket,
     ws: web.WebSocketResponse,
     *,
     read_only: bool,
@@ -398,15 +406,14 @@ async def _serve(
     if phones is not None and not read_only:  # a supervisor watching is never the phone
         phone = (phones, phones.attach(agent, lambda obj: box.send(wire.frame(obj))))
     bucket = TokenBucket(cfg.max_requests_per_second, cfg.max_request_burst)
-    spent = request.app[REQUEST_BYTES]
-    user_bytes = spent.hold(user)
     slow: set[asyncio.Task[None]] = set()  # saves under way (they finish even if we close)
     # Commands wait for the telephony (docs/protocol.md, "Commands"): in a lane of their
     # own, in order, so the console's other requests are not held up meanwhile.
     lane, commands = asyncio.Lock(), set[asyncio.Task[None]]()
     try:
         async for msg in ws:
-            if msg.type is WSMsgType.TEXT and not bucket.allow(time.monotonic()):
+            now = time.monotonic()
+            if msg.type is WSMsgType.TEXT and not bucket.allow(now):
                 if bucket.refused_lately >= cfg.abuse_close_after:
                     log.warning("closing the socket of %s: request flood", agent)
                     await ws.close(code=CLOSE_POLICY_VIOLATION, message=b"request flood")
@@ -419,9 +426,7 @@ async def _serve(
                         "rate_limited",
                     )
                 )
-            elif msg.type is WSMsgType.TEXT and not user_bytes.allow(
-                time.monotonic(), len(msg.data)
-            ):
+            elif msg.type is WSMsgType.TEXT and not user_bytes.allow(now, len(msg.data)):
                 box.send(
                     wire.error_response(
                         _cheap_id(msg.data),
@@ -474,7 +479,6 @@ async def _serve(
             elif msg.type is WSMsgType.ERROR:
                 log.info("socket of %s closed with error: %s", agent, ws.exception())
     finally:
-        spent.release(user)
         if phone is not None:
             phone[0].detach(phone[1])
         svc.disconnect_console(box)
