@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from ctikit.core.errors import CtiRequestError
@@ -53,6 +53,7 @@ def test_the_text_checks_agree_with_the_walk(value: Any, ascii_only: bool) -> No
 
 
 @given(st.integers(0, MAX_DEPTH + 3), _scalars)
+@example(MAX_DEPTH + 1, "\ud800")  # too deep and a lone surrogate below the limit
 def test_depth_is_counted_as_the_walk_counts_it(depth: int, leaf: Any) -> None:
     text = json.dumps(_nested(depth, leaf))
     assert _verdict(parse_json_text, text, "x") == _reference(text)

@@ -43,10 +43,11 @@ def parse_json_text(text: str | bytes, what: str, *, max_depth: int = MAX_DEPTH)
         raise CtiRequestError(f"{what}: {exc.message}") from None
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
         raise CtiRequestError(f"{what} is not valid JSON: {exc}") from None
-    if not _encodable(text) or ("\\" in text and _escapes_a_lone_surrogate(text)):
-        raise CtiRequestError(f"{what} {_LONE_SURROGATE}")
+    # Depth first: the walk stops at the depth limit before it reaches a deeper string.
     if _depth_over(text, max_depth):
         raise CtiRequestError(f"{what} is nested too deeply (at most {max_depth})")
+    if not _encodable(text) or ("\\" in text and _escapes_a_lone_surrogate(text)):
+        raise CtiRequestError(f"{what} {_LONE_SURROGATE}")
     return value
 
 
