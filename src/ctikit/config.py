@@ -305,6 +305,8 @@ class Config:
     sip_queue: Number | None = None  # SIP: a contact-centre number every agent answers
     sip_root: DirPath | None = None  # SIP: where lab files go (default: a new temp dir)
     scenario: FilePath | None = None
+    # sim: seconds a ringing call waits for an answer before the caller gives up (missed call)
+    sim_ring_timeout: Annotated[float, Meta(ge=1, le=3600)] = 30.0
     # /ANSWER and /RETRIEVE hold the agent's connected calls first (one conversation at a time).
     hold_on_answer: bool = True
     examples_dir: DirPath | None = None  # served at /examples/ when set

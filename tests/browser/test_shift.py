@@ -63,6 +63,9 @@ def shift_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ShiftServ
     token = out.strip().splitlines()[-1]
     config = tmp / "ctikit.toml"
     config.write_text(f"""
+[server]
+sim_ring_timeout = 6
+
 [agent_state]
 initial = "offline"
 acw_seconds = 6
@@ -289,7 +292,7 @@ def test_a_shift_by_keyboard_with_the_supervisor_watching(
     assert (status, body["code"]) == (409, "command_rejected"), body
     expect(page.get_by_test_id("no-calls")).to_be_visible()
 
-    # -- Back, and a call nobody answers: the simulator's caller gives up after 30 s.
+    # -- Back, and a call nobody answers: the simulator's caller gives up (6 s here).
     page.keyboard.press("Home")
     expect(state_box).to_have_attribute("data-status", "available")
     expect(sup_state).to_have_text("Available", timeout=SECOND)
@@ -299,7 +302,7 @@ def test_a_shift_by_keyboard_with_the_supervisor_watching(
         f'[data-testid="alert"][data-kind="ringing_too_long"][data-agent="{AGENT}"]'
     )
     expect(ring_alert).to_be_visible()
-    expect(page.get_by_test_id("missed-call")).to_contain_text("Missed call from", timeout=45_000)
+    expect(page.get_by_test_id("missed-call")).to_contain_text("Missed call from", timeout=15_000)
     expect(page.get_by_test_id(f"missed-{missed}")).to_be_visible()
     expect(sup_calls).to_have_count(0, timeout=SECOND)
     expect(ring_alert).to_have_count(0, timeout=SECOND)

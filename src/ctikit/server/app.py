@@ -50,10 +50,11 @@ log = logging.getLogger("ctikit.server")
 
 def make_connector(config: Config) -> Connector:
     if config.connector == "sim":
-        from ..connectors.sim import Directory, SimulatorConnector
+        from ..connectors.sim import Directory, SimTimings, SimulatorConnector
 
         directory = Directory({a.extension: a.id for a in config.agents if a.extension})
-        return SimulatorConnector(directory=directory)
+        timings = SimTimings(ring_timeout=config.sim_ring_timeout)
+        return SimulatorConnector(directory=directory, timings=timings)
     if config.connector == "sip":
         # The only SIP server ctikit can use so far is the lab it runs itself.
         from ..lab import LabConnector
