@@ -141,7 +141,7 @@ async def test_a_login_flood_is_refused_before_the_database(tmp_path: Path) -> N
     record is read: 640 logins at once queued 640 database reads ahead of everyone's."""
     release = threading.Event()
 
-    def slow_check(hash_: str, password: str) -> bool:
+    def slow_check(hash_: str | None, password: str) -> bool:
         release.wait(10)
         return verify_password(hash_, password)
 
@@ -235,3 +235,25 @@ async def _alice_with_counted_reads(
 
     accounts.get_user = counted  # type: ignore[method-assign]
     return accounts, reads
+
+
+def test_an_unknown_user_costs_an_argon2_check_made_off_import() -> None:
+    """No such user: checked against a dummy hash (same cost, never True), which is made on
+    the password checks' thread when a server starts, not when a CLI command imports auth."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import argon2\n"
+        "calls = []\n"
+        "real = argon2.PasswordHasher.hash\n"
+        "argon2.PasswordHasher.hash = lambda self, p: calls.append(p) or real(self, p)\n"
+        "import ctikit.server.auth as a\n"
+        "assert calls == [], 'hashed at import'\n"
+        "assert a.verify_password(None, 'anything') is False\n"
+        "assert len(calls) == 1\n"
+        "assert a.verify_password(None, 'again') is False and len(calls) == 1\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert verify_password(hash_password("a real one"), "a real one") is True

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import secrets
 import time
@@ -50,9 +51,16 @@ __all__ = ["AuthError", "Authenticator", "LoginBusyError", "LoginLockedError"]
 log = logging.getLogger("ctikit.auth")
 
 _hasher = PasswordHasher()
-# A hash of a random password: verifying against it when the user does not exist costs
-# the same time as a real check, so response times do not reveal which names exist.
-_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    # A hash of a random password: verifying against it when the user does not exist costs
+    # the same time as a real check, so response times do not reveal which names exist.
+    # Made on first use (~0.1 s of argon2), not at import: every CLI command imports this.
+    return _hasher.hash(secrets.token_hex(16))
+
+
 ALGORITHM = "HS256"
 SESSION_COOKIE = "ctikit_session"
 MAX_CACHED_USERS = 10_000  # users whose session state a node keeps between checks
@@ -70,10 +78,11 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def verify_password(hash_: str, password: str) -> bool:
-    """argon2 check (slow and memory-hard on purpose): run it through PasswordChecks."""
+def verify_password(hash_: str | None, password: str) -> bool:
+    """argon2 check (slow and memory-hard on purpose): run it through PasswordChecks.
+    ``hash_`` None (no such user) costs the same and is False."""
     try:
-        return _hasher.verify(hash_, password)
+        return _hasher.verify(hash_ or _dummy_hash(), password) and hash_ is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
@@ -160,6 +169,7 @@ class Authenticator:
     def __post_init__(self) -> None:
         self.limiter = self.limiter or LocalLoginLimiter(LoginLimits(), time.monotonic)
         self.checks = self.checks or PasswordChecks(verify_password, slots=cores(), queue=8)
+        self.checks.warm(_dummy_hash)  # before the first unknown name, off the event loop
         self.users = UserCache(self.accounts, self.session_cache_seconds)
 
     @classmethod
@@ -232,9 +242,7 @@ class Authenticator:
         try:
             async with self.checks.turn():  # a flood is refused before the database
                 user = await self.accounts.get_user(username) if len(username) <= 64 else None
-                ok = await self.checks.check(
-                    user.password_hash if user else _DUMMY_HASH, password[:1024]
-                )
+                ok = await self.checks.check(user.password_hash if user else None, password[:1024])
             if user is None or not ok:
                 outcome = self.limiter.failed
                 LOGIN_FAILURES.labels("bad_credentials").inc()

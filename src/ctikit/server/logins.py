@@ -295,7 +295,7 @@ class PasswordChecks:
     the event loop; at most ``queue`` more wait, and the rest are refused at once with
     :class:`LoginBusyError`."""
 
-    def __init__(self, check: Callable[[str, str], bool], *, slots: int, queue: int) -> None:
+    def __init__(self, check: Callable[[str | None, str], bool], *, slots: int, queue: int) -> None:
         if slots < 1 or queue < 0:
             raise ValueError("server.login_concurrency must be >= 0 and login_queue >= 0")
         self._check = check
@@ -307,7 +307,7 @@ class PasswordChecks:
         self.waiting = 0
 
     @classmethod
-    def of(cls, config: Config, check: Callable[[str, str], bool]) -> PasswordChecks:
+    def of(cls, config: Config, check: Callable[[str | None, str], bool]) -> PasswordChecks:
         return cls(check, slots=config.login_concurrency or cores(), queue=config.login_queue)
 
     @contextlib.asynccontextmanager
@@ -330,7 +330,11 @@ class PasswordChecks:
         finally:
             self._free.release()
 
-    async def check(self, hash_: str, password: str) -> bool:
+    def warm(self, work: Callable[[], object]) -> None:
+        """Run ``work`` on the checks' threads now (a login's checks queue behind it)."""
+        self._executor.submit(work)
+
+    async def check(self, hash_: str | None, password: str) -> bool:
         """argon2 on a thread of its own (call it within a :meth:`turn`)."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._check, hash_, password)
