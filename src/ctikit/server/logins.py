@@ -217,8 +217,8 @@ class RedisLoginLimiter:
         self._prefix = f"{prefix}login:"
         self.limits = limits
         self._script = redis.register_script(_RESERVE)
-        # The pool is shared with the call state: 200 logins at once would open 200 new
-        # connections to Redis (~1 ms of the event loop each) ahead of the consoles' reads.
+        # 200 logins at once would open 200 new connections to Redis (~1 ms of the event
+        # loop each); in a server, ``redis`` is the login limits' own (few) connections.
         self._turns = asyncio.Semaphore(REDIS_AT_ONCE)
 
     def _keys(self, attempt: Attempt) -> tuple[str, str]:
