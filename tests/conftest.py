@@ -17,12 +17,35 @@ import pytest
 from ctikit.testing import POSTGRES_ADMIN_DSN as PG_ADMIN
 from ctikit.testing import free_port, redis_server_command
 
+SIP_LAB = "sip-lab"  # the xdist group of tests that run SIP labs
 
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's, which reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # Browser tests last: Playwright's sync API keeps its event loop marked running in the
     # main thread for the whole session (the browser fixture is session-scoped), which
-    # would break every asyncio test collected after it.
+    # would break every asyncio test collected after it. Under xdist (./run test runs two
+    # workers) each worker gets its tests in this order too.
     items.sort(key=lambda item: "tests/browser/" in str(item.path))
+    for item in items:
+        # SIP labs (kamailio, rtpengine, baresip: blocks of ports, audio in real time) run
+        # one at a time, on one worker (--dist loadgroup).
+        if item.get_closest_marker("sip") is not None:
+            item.add_marker(pytest.mark.xdist_group(SIP_LAB))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Under --dist loadgroup, xdist marks a grouped test by appending ``@group`` to its ID
+    (after the hook above). Should a pytest or xdist release stop that, labs would run side
+    by side and fail now and then: fail at once instead."""
+    if not getattr(session.config.option, "loadgroup", False):
+        return
+    lab = [i for i in session.items if i.get_closest_marker("sip") is not None]
+    if lab and not all(i.nodeid.endswith(f"@{SIP_LAB}") for i in lab):
+        raise pytest.UsageError(
+            "pytest-xdist --dist loadgroup did not group the SIP lab tests: check the "
+            "pytest and pytest-xdist versions (pyproject.toml)"
+        )
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

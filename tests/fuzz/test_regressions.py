@@ -10,6 +10,7 @@ known_bugs.py.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Any
 
@@ -192,3 +193,29 @@ def test_b10_simulated_call_with_too_much_data(live: LiveServer) -> None:
     body = json.dumps({"data": {"k": "x" * 70_000}})
     r = _post(live, f"/api/agents/{agent}/simulate-call", body)
     assert r.status_code == 413 and r.json()["code"] == "limit_exceeded", r.text
+
+
+def test_b11_a_request_aiohttp_cannot_parse_is_one_warning_line(live: LiveServer) -> None:
+    """A 10 KB URL (found by the REST fuzzer: a long repeated query) or a bad header is
+    answered 400 by aiohttp before ctikit sees it; it was logged as an ERROR with a
+    traceback, a way for anyone to fill the log. Now one WARNING line."""
+    seen: list[logging.LogRecord] = []
+    catch = logging.Handler(logging.WARNING)
+    catch.emit = seen.append  # type: ignore[method-assign]
+    server_log = logging.getLogger("aiohttp.server")
+    server_log.addHandler(catch)
+    try:
+        long_url = f"{live.url}/api/phone-numbers?" + "&".join(["number=0" * 40] * 40)
+        assert requests.get(long_url, timeout=30).status_code == 400
+        bad_header = requests.get(
+            f"{live.url}/api/health", headers={"X-Big": "x" * 9000}, timeout=30
+        )
+        assert bad_header.status_code in (400, 431)
+    finally:
+        server_log.removeHandler(catch)
+    assert live.errors.take() == []
+    assert len(seen) == 2, [r.getMessage() for r in seen]
+    for record in seen:
+        assert record.levelname == "WARNING" and record.exc_info is None
+        assert "malformed HTTP request from 127.0.0.1" in record.getMessage()
+        assert "\n" not in record.getMessage() and len(record.getMessage()) < 300

@@ -22,6 +22,7 @@ from ..config import Config
 from ..connectors.base import Connector
 from ..server.app import make_connector
 from ..server.hub import Hub
+from ..server.logins import REDIS_AT_ONCE
 from ..server.service import CtiService
 from ..server.telephony import COMMAND_TIMEOUT
 from ..storage import CallLogStore
@@ -86,6 +87,9 @@ def cluster_service(
         node_id=node_id,
         prefix=config.cluster_prefix,
         policy=config.agent_state.policy(),
+        # A flood of logins would take the pool's idle connections, and a console's read
+        # would wait for a new one's handshake (several turns of a busy loop: issue 13, F1).
+        login_redis=connect_redis(config.cluster, max_connections=REDIS_AT_ONCE),
     )
     # The lease has connections of its own: renewing it never waits behind a busy pool.
     lease_redis = connect_redis(config.cluster, max_connections=4)

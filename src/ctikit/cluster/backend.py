@@ -62,8 +62,10 @@ class RedisBackend:
         prefix: str = "ctikit:",
         clock: Callable[[], float] | None = None,
         policy: PresencePolicy | None = None,
+        login_redis: aioredis.Redis | None = None,
     ) -> None:
         self.redis = redis
+        self.login_redis = login_redis or redis
         self._policy = policy or PresencePolicy()
         self._hooks: list[CommitHook] = []
         self.hub = hub
@@ -137,6 +139,8 @@ class RedisBackend:
                 log.warning("cluster task %s did not stop in 5 s", task.get_name())
         self._loops = []
         await self.redis.aclose(close_connection_pool=True)
+        if self.login_redis is not self.redis:
+            await self.login_redis.aclose(close_connection_pool=True)
 
     # ------------------------------------------------------------------ state
 

@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import redis.asyncio as aioredis
 from aiohttp import web
 
 from ..config import Config
@@ -35,10 +34,9 @@ from .connections import (
 )
 from .hub import Hub
 from .keys import AUTH, CONFIG, HUB, PHONES, SCENARIO, SERVICE, TRUSTED_PROXIES
-from .logins import REDIS_AT_ONCE
 from .measures import CALL_LOG_COMMIT_SECONDS
 from .openapi import openapi_routes
-from .requestlog import request_context
+from .requestlog import quiet_malformed_requests, request_context
 from .service import CtiService
 from .sessions import SESSIONS, SessionSockets, sweep_seconds
 from .supervisor import FEED, SupervisorFeed, supervisor_socket
@@ -48,17 +46,6 @@ from .webhooks import Webhooks
 from .ws import REQUEST_BYTES, SOCKETS, SocketBudget, websocket_handler
 
 log = logging.getLogger("ctikit.server")
-
-
-def _login_redis(config: Config) -> aioredis.Redis | None:
-    """In a cluster, the login limits' own connections to Redis: a flood of logins would
-    otherwise take the pool's idle connections, and a console's read would wait for a new
-    one (a connection's handshake is several turns of a busy loop: issue 13, F1)."""
-    if not config.cluster:
-        return None
-    from ..cluster import connect_redis
-
-    return connect_redis(config.cluster, max_connections=REDIS_AT_ONCE)
 
 
 def make_connector(config: Config) -> Connector:
@@ -139,6 +126,7 @@ async def build_app(
     make_service: ServiceFactory = single_node_service,
 ) -> web.Application:
     """A ready application: storage opened and migrated, connector started."""
+    quiet_malformed_requests()
     app = web.Application(
         middlewares=[request_context, rest.json_errors, security_headers, body_deadline],
         client_max_size=1024 * 1024,
@@ -171,8 +159,7 @@ async def build_app(
     audit = app[AUDIT] = AuditLog(store, config.audit_retention_days)
     service.record = audit.record
     accounts = AccountStore(store, actor="config")  # adds the config file's users
-    login_redis = _login_redis(config)
-    app[AUTH] = await Authenticator.for_config(config, accounts, login_redis)
+    app[AUTH] = await Authenticator.for_config(config, accounts, service.backend.login_redis)
     await _add_config_users(accounts, config)
     app.router.add_get("/ws", websocket_handler)
     app.router.add_routes(probes.routes)
@@ -217,8 +204,6 @@ async def build_app(
         # before the store closes (else the driver's thread outlives the loop).
         await asyncio.gather(sender, retention, return_exceptions=True)
         app[AUTH].close()
-        if login_redis is not None:
-            await login_redis.aclose(close_connection_pool=True)
         gc.unfreeze()  # an embedding process (tests) gets its heap back to collect
         await service.stop()
         await audit.flushed()

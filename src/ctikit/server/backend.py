@@ -89,8 +89,14 @@ class StateBackend(Protocol):
 
     @property
     def redis(self) -> aioredis.Redis | None:
-        """The Redis the state lives in, when it is shared (a cluster): what else the nodes
-        must agree on (login limits) is kept there too. None on a single node."""
+        """The Redis the state lives in, when it is shared (a cluster). None on a single
+        node."""
+
+    @property
+    def login_redis(self) -> aioredis.Redis | None:
+        """The same Redis on connections of the login limits' own (what else the nodes must
+        agree on): a flood of logins must not take the connections the consoles' reads use.
+        None on a single node."""
 
     #: Connector events the core refused since start (impossible transitions, calls the
     #: agent does not have, bad offered data): each logged, dropped and counted.
@@ -171,6 +177,7 @@ class InMemoryBackend:
         self.persist_every = persist_every
         self.dropped_events = 0
         self.redis: aioredis.Redis | None = None
+        self.login_redis: aioredis.Redis | None = None
         # Sequence numbers restart with the process: a new epoch says so to consoles.
         self._epoch = secrets.token_hex(8)
         self._listener: ReportListener | None = None

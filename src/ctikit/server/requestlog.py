@@ -9,6 +9,7 @@ import secrets
 import time
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from ..core.model import AGENT_ID_RE
 from ..logs import bound
@@ -56,3 +57,27 @@ async def request_context(request: web.Request, handler):  # type: ignore[no-unt
                     status,
                     (time.perf_counter() - started) * 1e3,
                 )
+
+
+class MalformedRequests(logging.Filter):
+    """aiohttp logs a request it cannot parse (a 10 KB URL, a bad header) as an ERROR with a
+    traceback, then answers 400 and closes the connection. That is the client's mistake,
+    and a way for anyone to fill the log: one WARNING line, without the traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError) and record.msg.startswith("Error handling"):
+            what = " ".join(str(exc.message).split())
+            record.msg = "malformed HTTP request from %s, answered %d and closed: %s"
+            args = record.args if isinstance(record.args, tuple) else ()
+            record.args = (args[0] if args else "?", exc.code, what[:160])
+            record.exc_info = record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+def quiet_malformed_requests() -> None:
+    """Install :class:`MalformedRequests` on aiohttp's server logger (once)."""
+    logger = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, MalformedRequests) for f in logger.filters):
+        logger.addFilter(MalformedRequests())
