@@ -18,6 +18,7 @@ import sys
 import threading
 import traceback
 from collections.abc import Coroutine
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,6 +29,7 @@ from ctikit.config import AgentConfig, Config
 from ctikit.connectors.sim import Directory, SimTimings, SimulatorConnector
 from ctikit.server.app import build_app
 from ctikit.server.auth import hash_password
+from ctikit.server.connections import listen
 from ctikit.server.keys import AUTH, SERVICE
 from ctikit.storage import AccountStore
 
@@ -240,8 +242,8 @@ class LiveServer:
         self.app = app = await build_app(self.config, connector=connector)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
+        # Listening as `ctikit serve` does (its connection guard and error answers).
+        await listen(self._runner, replace(self.config, host="127.0.0.1", port=0))
         self.port = self._runner.addresses[0][1]
         accounts = AccountStore(app[SERVICE].store)
         if _HASH is None:

@@ -37,6 +37,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestHandler
 
 from ..config import Config
 from ..core.errors import CtiRequestError
@@ -402,6 +404,40 @@ async def body_deadline(
             conn.request_done()
 
 
+class _ApiErrors(RequestHandler):
+    """aiohttp's protocol, answering what aiohttp refuses before ctikit sees the request (a
+    request it cannot parse: a 10 KB URL, a bad header) in the API's shape, not as text."""
+
+    def handle_error(
+        self,
+        request: web.BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        super().handle_error(request, status, exc, message)  # logs; raises if too late
+        if status == 500:
+            reason, code = "internal error", "internal_error"
+        else:
+            what = exc.message if isinstance(exc, HttpProcessingError) else message or ""
+            reason = "the request could not be read: " + " ".join(str(what).split())[:160]
+            code = "limit_exceeded" if status in (413, 431) else "bad_request"
+        body = {"success": False, "error": reason, "code": code}
+        resp = web.json_response(body, status=status)
+        resp.force_close()
+        return resp
+
+
+def api_protocols(server: web.Server) -> Callable[[], asyncio.Protocol]:
+    """Protocols like ``server()`` (aiohttp's) with the API's error answers (falls back to
+    aiohttp's own should its ``Server`` stop keeping its handler arguments)."""
+    kwargs = getattr(server, "_kwargs", None)
+    if not isinstance(kwargs, dict):
+        return server
+    loop = asyncio.get_running_loop()
+    return lambda: _ApiErrors(server, loop=loop, **kwargs)
+
+
 class GuardedSite(web.BaseSite):
     """A TCP site whose connections go through a :class:`ConnectionGuard`."""
 
@@ -468,7 +504,9 @@ async def listen(
     limits = ConnectionLimits.of(config)
     trusted = TrustedProxies(config.trusted_proxies)
     assert runner.server is not None, "runner.setup() first"
-    guard = ConnectionGuard(runner.server, limits, trusted, runner.app.get(HTTP_STATS))
+    guard = ConnectionGuard(
+        api_protocols(runner.server), limits, trusted, runner.app.get(HTTP_STATS)
+    )
     quiet_accept_errors(asyncio.get_running_loop())
     site = GuardedSite(
         runner,
