@@ -408,6 +408,8 @@ class _ApiErrors(RequestHandler):
     """aiohttp's protocol, answering what aiohttp refuses before ctikit sees the request (a
     request it cannot parse: a 10 KB URL, a bad header) in the API's shape, not as text."""
 
+    __slots__ = ()  # as small as aiohttp's own: there is one per open connection
+
     def handle_error(
         self,
         request: web.BaseRequest,
