@@ -322,6 +322,9 @@ class RedisBackend:
         self.hub.add(box)
         await self.fanout.start(box, loaded.seq)
 
+    async def sent_up_to_now(self, box: Outbox) -> None:
+        await self.fanout.sent_up_to_now(box)
+
     def disconnect_console(self, box: Outbox) -> None:
         self.fanout.unwatch(box)
         self.hub.remove(box)

@@ -158,9 +158,25 @@ class Fanout:
             box.close(CLOSE_TRY_AGAIN, "missed events: reconnect")
             return False
         for seq, frame in missed:
+            if seq <= w.cursor:
+                continue  # sent meanwhile (by the subscription, or another fill)
             box.send(frame)
             w.cursor = seq
         return True
+
+    async def sent_up_to_now(self, box: Outbox) -> None:
+        """Return once ``box`` was sent every event of its agent committed so far. The
+        subscription delivers them a moment later than a reply made on this node would
+        go out: what it has not delivered yet comes from the stream."""
+        w = self._watches.get(box.agent, {}).get(box)
+        if w is None or w.cursor is None:
+            return  # not watched (closing), or its hello is not out yet: nothing to overtake
+        try:
+            latest = await self.state.seq(box.agent)
+        except (ClusterUnavailableError, CorruptStateError):
+            return  # the reply goes out; the events follow as the subscription brings them
+        if w.cursor < latest:
+            await self._fill(box, w, latest)
 
     async def catch_up(self, agent: str) -> None:
         """After a gap in the subscription: bring the agent's sockets up to its seq."""

@@ -149,6 +149,17 @@ class RedisState:
         except (msgspec.DecodeError, TypeError, ValueError) as exc:
             raise CorruptStateError(f"the state of {agent} in Redis is damaged: {exc}") from None
 
+    async def seq(self, agent: str) -> int:
+        """The agent's last committed sequence number (0 if it has no state)."""
+        try:
+            raw = await self.redis.hget(self._agent_key(agent), "seq")
+        except RedisError as exc:
+            raise _unavailable(exc) from None
+        try:
+            return 0 if raw is None else int(raw)
+        except ValueError:
+            raise CorruptStateError(f"the seq of {agent} in Redis is damaged") from None
+
     async def commit(
         self,
         agent: str,

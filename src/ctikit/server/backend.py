@@ -140,6 +140,10 @@ class StateBackend(Protocol):
         """Send a new console its hello (:mod:`.console`: replay after ``since`` or a
         snapshot) and register it for live events, none lost or repeated in between."""
 
+    async def sent_up_to_now(self, box: Outbox) -> None:
+        """Return once ``box`` was sent every event of its agent committed so far: a
+        command's reply must not overtake its events (docs/protocol.md, "Commands")."""
+
     def disconnect_console(self, box: Outbox) -> None:
         """Stop sending events to ``box``."""
 
@@ -290,6 +294,9 @@ class InMemoryBackend:
         ):
             box.send(frame)
         self.hub.add(box)
+
+    async def sent_up_to_now(self, box: Outbox) -> None:
+        return  # the hub sends events as they are committed, before any reply
 
     def disconnect_console(self, box: Outbox) -> None:
         if self.hub.has(box):

@@ -267,7 +267,10 @@ async def _respond_in_turn(
     lane: asyncio.Lock, box: Outbox, svc: CtiService, agent: str, text: str, read_only: bool
 ) -> None:
     async with lane:  # FIFO: a socket's commands run in the order they came
-        await _respond(box, svc, agent, text, read_only)
+        reply = await handle_request(svc, agent, text, read_only=read_only)
+        # The command's events go out first (in a cluster they come by Redis's fan-out).
+        await svc.backend.sent_up_to_now(box)
+        box.send(reply)
 
 
 class _IdOnly(msgspec.Struct):
