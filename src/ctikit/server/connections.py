@@ -43,6 +43,7 @@ from aiohttp.web_protocol import RequestHandler
 from ..config import Config
 from ..core.errors import CtiRequestError
 from .addresses import TrustedProxies, normalized
+from .requestlog import why_malformed
 
 log = logging.getLogger("ctikit.server")
 
@@ -422,7 +423,7 @@ class _ApiErrors(RequestHandler):
             reason, code = "internal error", "internal_error"
         else:
             what = exc.message if isinstance(exc, HttpProcessingError) else message or ""
-            reason = "the request could not be read: " + " ".join(str(what).split())[:160]
+            reason = "the request could not be read: " + why_malformed(what)
             code = "limit_exceeded" if status in (413, 431) else "bad_request"
         body = {"success": False, "error": reason, "code": code}
         resp = web.json_response(body, status=status)

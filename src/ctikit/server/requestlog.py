@@ -59,6 +59,12 @@ async def request_context(request: web.Request, handler):  # type: ignore[no-unt
                 )
 
 
+def why_malformed(message: object) -> str:
+    """aiohttp's reason for refusing a request, on one short line (it may quote the
+    request: the client's bytes)."""
+    return " ".join(str(message).split())[:160]
+
+
 class MalformedRequests(logging.Filter):
     """aiohttp logs a request it cannot parse (a 10 KB URL, a bad header) as an ERROR with a
     traceback, then answers 400 and closes the connection. That is the client's mistake,
@@ -67,10 +73,9 @@ class MalformedRequests(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
         if isinstance(exc, HttpProcessingError) and record.msg.startswith("Error handling"):
-            what = " ".join(str(exc.message).split())
             record.msg = "malformed HTTP request from %s, answered %d and closed: %s"
             args = record.args if isinstance(record.args, tuple) else ()
-            record.args = (args[0] if args else "?", exc.code, what[:160])
+            record.args = (args[0] if args else "?", exc.code, why_malformed(exc.message))
             record.exc_info = record.exc_text = None
             record.levelno, record.levelname = logging.WARNING, "WARNING"
         return True
